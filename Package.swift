@@ -1,0 +1,62 @@
+// swift-tools-version: 6.1
+// dmleval: exact, fast evaluation of embeddings for metric learning and retrieval.
+
+import PackageDescription
+
+let package = Package(
+    name: "dmleval",
+    products: [
+        .library(name: "RetrievalEval", targets: ["RetrievalEval"]),
+        .executable(name: "dmleval", targets: ["dmleval"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - System libraries
+
+        // OpenBLAS through its C interface. On Debian it comes from libopenblas-dev, whose
+        // pkg-config file adds the include path of the pthread flavour (cblas.h) and links
+        // libopenblas. `make deps` installs it when missing. Apple platforms use Accelerate
+        // instead (see Linear/BLAS.swift), so this target is only linked on Linux.
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+
+        // MARK: - Libraries
+
+        // The evaluation library: readers, linear algebra, metrics. No printing, no exits.
+        .target(
+            name: "RetrievalEval",
+            dependencies: [
+                .target(name: "CBLAS", condition: .when(platforms: [.linux])),
+            ]
+        ),
+
+        // MARK: - Command-line tool
+
+        // Argument parsing and output formatting only; every computation is a library call.
+        .executableTarget(
+            name: "dmleval",
+            dependencies: [
+                "RetrievalEval",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: - Tests
+
+        .testTarget(
+            name: "RetrievalEvalTests",
+            dependencies: ["RetrievalEval"]
+        ),
+        // Runs the built `dmleval` binary as a user would; depends on the executable so
+        // `swift test` builds it first.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["dmleval"]
+        ),
+    ]
+)

@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes matrices as `.npy` or `.fbin`, atomically: the data goes to a temporary file next
+/// to the target, which is renamed over it only once complete, so an interrupted write never
+/// leaves a half-written file behind.
+public enum ArrayWriter {
+    /// Writes `matrix` as a version 1.0 `.npy` file of dtype `<f4`.
+    public static func writeNpy(_ matrix: Matrix, to path: String) throws {
+        let header = NpyHeader.encode(descr: "<f4", shape: [matrix.rows, matrix.columns])
+        try write(path: path) { out in
+            try out.append(header)
+            try matrix.values.withUnsafeBytes { try out.append($0) }
+        }
+    }
+
+    /// Writes a `rows` x `columns` array of int64 (for example neighbour indices) as `.npy`.
+    public static func writeNpy(int64 values: [Int64], rows: Int, columns: Int, to path: String) throws {
+        precondition(values.count == rows * columns)
+        let header = NpyHeader.encode(descr: "<i8", shape: [rows, columns])
+        try write(path: path) { out in
+            try out.append(header)
+            try values.withUnsafeBytes { try out.append($0) }
+        }
+    }
+
+    /// Writes `matrix` as big-ann-benchmarks `.fbin`: uint32 n, uint32 d, then the floats.
+    public static func writeFbin(_ matrix: Matrix, to path: String) throws {
+        guard matrix.rows <= Int(UInt32.max), matrix.columns <= Int(UInt32.max) else {
+            throw InputError(
+                .cannotWrite, file: path, expected: "at most 2^32 - 1 rows and columns",
+                found: "\(matrix.rows) x \(matrix.columns)", remedy: "write .npy instead")
+        }
+        var head: [UInt8] = []
+        for v in [UInt32(matrix.rows), UInt32(matrix.columns)] {
+            head += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)]
+        }
+        try write(path: path) { out in
+            try out.append(head)
+            try matrix.values.withUnsafeBytes { try out.append($0) }
+        }
+    }
+
+    /// Writes the format the extension names (`.npy`, or `.fbin`/`.bin`).
+    public static func write(_ matrix: Matrix, to path: String) throws {
+        switch EmbeddingFormat.fromExtension(of: path) {
+        case .npy: try writeNpy(matrix, to: path)
+        case .fbin: try writeFbin(matrix, to: path)
+        default:
+            throw InputError(
+                .unknownFormat, file: path, expected: "an output extension .npy, .fbin or .bin",
+                found: EmbeddingReader.extensionDescription(path), remedy: "name the output file .npy or .fbin")
+        }
+    }
+
+    // MARK: - Atomic file output
+
+    final class Output {
+        let fd: Int32
+        let path: String
+        init(fd: Int32, path: String) { self.fd = fd; self.path = path }
+
+        func append(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try append($0) } }
+
+        func append(_ bytes: UnsafeRawBufferPointer) throws {
+            var done = 0
+            while done < bytes.count {
+                let n = posixWrite(fd, bytes.baseAddress! + done, bytes.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw InputError(
+                        .cannotWrite, file: path, at: .byte(done), expected: "room to write",
+                        found: String(cString: strerror(errno)).lowercased(), remedy: "free disk space or choose another path")
+                }
+                done += n
+            }
+        }
+    }
+
+    static func write(path: String, body: (Output) throws -> Void) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else {
+            throw InputError(
+                .cannotWrite, file: path, expected: "a writable location",
+                found: String(cString: strerror(errno)).lowercased(), remedy: "check that the folder exists and is writable")
+        }
+        do {
+            try body(Output(fd: fd, path: path))
+            guard fsync(fd) == 0, close(fd) == 0 else {
+                throw InputError(
+                    .cannotWrite, file: path, expected: "the data flushed to disk",
+                    found: String(cString: strerror(errno)).lowercased(), remedy: "check the disk")
+            }
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno)).lowercased()
+            unlink(temporary)
+            throw InputError(
+                .cannotWrite, file: path, expected: "a writable location", found: reason,
+                remedy: "check that the folder exists and is writable")
+        }
+    }
+}
+
+@inline(__always)
+private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    write(fd, buffer, count)
+}

@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file opened for reading with positioned reads (`pread`), so a reader can check the
+/// size first and never read past the end.
+final class BinaryFile {
+    let path: String
+    let size: Int
+    private let fd: Int32
+
+    /// Opens `path` for reading.
+    /// - Throws: `InputError.cannotOpen` when the file is missing, unreadable or a directory.
+    init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        if fd < 0 {
+            let reason = String(cString: strerror(errno))
+            throw InputError(
+                .cannotOpen, file: path, expected: "a readable file", found: reason.lowercased(),
+                remedy: "check the path and its permissions")
+        }
+        var st = stat()
+        if fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) == S_IFDIR {
+            close(fd)
+            throw InputError(
+                .cannotOpen, file: path, expected: "a regular file", found: "a directory",
+                remedy: "give the path of the file itself")
+        }
+        self.fd = fd
+        self.size = Int(st.st_size)
+    }
+
+    deinit { close(fd) }
+
+    /// Reads exactly `count` bytes at `offset` into `buffer`.
+    /// - Precondition: `offset + count <= size` (callers check the size first).
+    func read(into buffer: UnsafeMutableRawBufferPointer, count: Int, at offset: Int) throws {
+        precondition(offset + count <= size && count <= buffer.count)
+        var done = 0
+        while done < count {
+            let n = pread(fd, buffer.baseAddress! + done, count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw InputError(
+                    .cannotOpen, file: path, at: .byte(offset + done), expected: "readable bytes",
+                    found: String(cString: strerror(errno)).lowercased(),
+                    remedy: "check the disk and the file")
+            }
+            if n == 0 {
+                throw InputError(
+                    .wrongSize, file: path, at: .byte(offset + done),
+                    expected: "\(count - done) more bytes", found: "the end of the file",
+                    remedy: "the file shrank while being read; read it again")
+            }
+            done += n
+        }
+    }
+
+    /// Reads `count` bytes at `offset` into a new array.
+    func bytes(count: Int, at offset: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        try out.withUnsafeMutableBytes { try read(into: $0, count: count, at: offset) }
+        return out
+    }
+
+    /// Reads the whole file.
+    func readAll() throws -> [UInt8] { try bytes(count: size, at: 0) }
+}
+
+/// Reads a little-endian unsigned 32-bit integer from `bytes` at `offset`.
+@inline(__always)
+func littleEndianUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
+    UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8
+        | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
+}

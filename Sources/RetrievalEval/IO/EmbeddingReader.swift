@@ -1,0 +1,257 @@
+/// Reads embedding files into a `Matrix`, validating everything before trusting it.
+///
+/// Readers check the file size against the header before reading any data, read the data
+/// in chunks straight into the matrix (no copy of the file), and reject NaN or infinite
+/// values naming the row.
+public enum EmbeddingReader {
+    /// Bytes read per chunk when data must be converted on the way in.
+    static let chunkBytes = 1 << 22
+
+    /// Reads the embeddings in `path`.
+    ///
+    /// - Parameters:
+    ///   - path: the file.
+    ///   - format: the format; by default the one the extension names.
+    ///   - dimension: the number of columns, required for `.raw` and ignored otherwise.
+    /// - Returns: one row per item.
+    /// - Throws: `InputError` naming the file, the offset and what is wrong.
+    public static func read(
+        _ path: String, format: EmbeddingFormat? = nil, dimension: Int? = nil
+    ) throws -> Matrix {
+        guard let format = format ?? EmbeddingFormat.fromExtension(of: path) else {
+            throw InputError(
+                .unknownFormat, file: path,
+                expected: "an extension .npy, .fbin, .bin, .fvecs or .raw",
+                found: extensionDescription(path),
+                remedy: "pass --format npy|fbin|fvecs|raw")
+        }
+        let file = try BinaryFile(path: path)
+        let matrix: Matrix
+        switch format {
+        case .npy: matrix = try readNpy(file)
+        case .fbin: matrix = try readFbin(file)
+        case .fvecs: matrix = try readFvecs(file)
+        case .raw: matrix = try readRaw(file, dimension: dimension)
+        }
+        try checkFinite(matrix, file: path)
+        return matrix
+    }
+
+    static func extensionDescription(_ path: String) -> String {
+        if let dot = path.lastIndex(of: "."), !path[dot...].contains("/") {
+            return "'\(path[dot...])'"
+        }
+        return "no extension"
+    }
+
+    // MARK: - .npy
+
+    static func readNpy(_ file: BinaryFile) throws -> Matrix {
+        let header = try NpyHeader.read(from: file)
+        let path = file.path
+        guard header.shape.count == 2 else {
+            throw InputError(
+                .badShape, file: path, at: .byte(8),
+                expected: "a 2-D array (rows x dimensions)", found: "shape \(header.shapeDescription)",
+                remedy: header.shape.count == 1 ? "reshape it to (n, 1) or save the 2-D array" : "save a 2-D array")
+        }
+        if header.fortranOrder {
+            throw InputError(
+                .unsupportedLayout, file: path, at: .byte(8), expected: "C order (fortran_order: False)",
+                found: "Fortran order", remedy: "save numpy.ascontiguousarray(x) instead")
+        }
+        let itemSize: Int
+        switch header.descr {
+        case "<f4": itemSize = 4
+        case "<f8": itemSize = 8
+        default:
+            throw InputError(
+                .unsupportedType, file: path, at: .byte(8), expected: "dtype <f4 (float32) or <f8 (float64)",
+                found: "dtype \(header.descr)", remedy: "save x.astype(numpy.float32)")
+        }
+        let rows = header.shape[0], columns = header.shape[1]
+        try checkShape(rows: rows, columns: columns, file: path)
+        let (dataBytes, overflow) = rows.multipliedReportingOverflow(by: columns * itemSize)
+        let expectedSize = header.dataOffset + dataBytes
+        guard !overflow, file.size == expectedSize else {
+            let what = file.size < expectedSize ? "the file is truncated" : "the file has trailing bytes"
+            throw InputError(
+                .wrongSize, file: path, at: .byte(header.dataOffset),
+                expected: "\(overflow ? "an impossibly large number of" : "\(dataBytes)") data bytes for shape \(header.shapeDescription) \(header.descr)",
+                found: "\(file.size - header.dataOffset)", remedy: "\(what); save the array again")
+        }
+        if itemSize == 4 {
+            return try readFloat32(file, rows: rows, columns: columns, at: header.dataOffset)
+        }
+        return try readFloat64(file, rows: rows, columns: columns, at: header.dataOffset)
+    }
+
+    // MARK: - .fbin
+
+    static func readFbin(_ file: BinaryFile) throws -> Matrix {
+        let path = file.path
+        guard file.size >= 8 else {
+            throw InputError(
+                .wrongSize, file: path, at: .byte(0), expected: "an 8-byte header (uint32 n, uint32 d)",
+                found: "a file of \(file.size) bytes", remedy: "the file is truncated or not .fbin")
+        }
+        let head = try file.bytes(count: 8, at: 0)
+        let rows = Int(littleEndianUInt32(head, at: 0)), columns = Int(littleEndianUInt32(head, at: 4))
+        try checkShape(rows: rows, columns: columns, file: path)
+        // n and d are uint32: their product times 4 fits in Int64.
+        let expectedSize = 8 + 4 * rows * columns
+        guard file.size == expectedSize else {
+            let what = file.size < expectedSize ? "the file is truncated" : "the file has trailing bytes or is not .fbin"
+            throw InputError(
+                .wrongSize, file: path, at: .byte(0),
+                expected: "a file of 8 + 4*n*d = \(expectedSize) bytes for n = \(rows), d = \(columns)",
+                found: "\(file.size) bytes", remedy: "\(what); write it again or pass --format")
+        }
+        return try readFloat32(file, rows: rows, columns: columns, at: 8)
+    }
+
+    // MARK: - .fvecs
+
+    static func readFvecs(_ file: BinaryFile) throws -> Matrix {
+        let path = file.path
+        guard file.size >= 4 else {
+            throw InputError(
+                .wrongSize, file: path, at: .byte(0), expected: "a 4-byte int32 dimension",
+                found: "a file of \(file.size) bytes", remedy: "the file is empty or truncated")
+        }
+        let first = try file.bytes(count: 4, at: 0)
+        let dimension = Int(Int32(bitPattern: littleEndianUInt32(first, at: 0)))
+        guard dimension > 0 && dimension <= 1 << 20 else {
+            throw InputError(
+                .badHeader, file: path, at: .byte(0), expected: "a row dimension between 1 and 1048576",
+                found: "\(dimension)", remedy: "this is not an .fvecs file; pass --format")
+        }
+        let rowBytes = 4 * (dimension + 1)
+        guard file.size % rowBytes == 0 else {
+            let rows = file.size / rowBytes
+            throw InputError(
+                .wrongSize, file: path, at: .byte(rows * rowBytes),
+                expected: "a whole number of rows of \(rowBytes) bytes (int32 d = \(dimension), then \(dimension) float32)",
+                found: "\(file.size % rowBytes) bytes left after \(rows) rows",
+                remedy: "the file is truncated or its rows differ in dimension")
+        }
+        let rows = file.size / rowBytes
+        var values = [Float](repeating: 0, count: rows * dimension)
+        let rowsPerChunk = max(1, chunkBytes / rowBytes)
+        var chunk = [UInt8](repeating: 0, count: rowsPerChunk * rowBytes)
+        var row = 0
+        try values.withUnsafeMutableBufferPointer { out in
+            try chunk.withUnsafeMutableBytes { buffer in
+                while row < rows {
+                    let count = min(rowsPerChunk, rows - row)
+                    try file.read(into: buffer, count: count * rowBytes, at: row * rowBytes)
+                    for r in 0 ..< count {
+                        let base = r * rowBytes
+                        let d = Int(Int32(littleEndian: buffer.loadUnaligned(fromByteOffset: base, as: Int32.self)))
+                        guard d == dimension else {
+                            throw InputError(
+                                .badShape, file: path, at: .byte((row + r) * rowBytes),
+                                expected: "row \(row + r) to have dimension \(dimension) like row 0",
+                                found: "dimension \(d)", remedy: "every row of an .fvecs file must have the same dimension")
+                        }
+                        for j in 0 ..< dimension {
+                            let bits = UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: base + 4 + 4 * j, as: UInt32.self))
+                            out[(row + r) * dimension + j] = Float(bitPattern: bits)
+                        }
+                    }
+                    row += count
+                }
+            }
+        }
+        return Matrix(rows: rows, columns: dimension, values: values)
+    }
+
+    // MARK: - raw float32
+
+    static func readRaw(_ file: BinaryFile, dimension: Int?) throws -> Matrix {
+        let path = file.path
+        guard let dimension, dimension > 0 else {
+            throw InputError(
+                .badShape, file: path, expected: "a dimension for raw float32 data",
+                found: dimension.map { "--dim \($0)" } ?? "none", remedy: "pass --dim D with D > 0")
+        }
+        let rowBytes = 4 * dimension
+        guard file.size % rowBytes == 0, file.size > 0 else {
+            throw InputError(
+                .wrongSize, file: path, at: .byte(file.size - file.size % rowBytes),
+                expected: "a non-empty multiple of 4*d = \(rowBytes) bytes",
+                found: "\(file.size) bytes (\(file.size % rowBytes) left over)",
+                remedy: "check --dim, or the file is truncated")
+        }
+        return try readFloat32(file, rows: file.size / rowBytes, columns: dimension, at: 0)
+    }
+
+    // MARK: - Shared pieces
+
+    static func checkShape(rows: Int, columns: Int, file: String) throws {
+        guard rows > 0, columns > 0 else {
+            throw InputError(
+                .badShape, file: file, expected: "at least one row and one dimension",
+                found: "\(rows) rows x \(columns) dimensions", remedy: "the file holds no embeddings")
+        }
+    }
+
+    /// Reads `rows * columns` little-endian float32 values at `offset` directly into the
+    /// matrix storage.
+    static func readFloat32(_ file: BinaryFile, rows: Int, columns: Int, at offset: Int) throws -> Matrix {
+        let count = rows * columns
+        let values = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            var done = 0
+            let total = count * 4
+            while done < total {
+                let n = min(chunkBytes, total - done)
+                try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[done ..< done + n]), count: n, at: offset + done)
+                done += n
+            }
+            #if _endian(big)
+            for i in 0 ..< count { buffer[i] = Float(bitPattern: UInt32(littleEndian: buffer[i].bitPattern)) }
+            #endif
+            initialized = count
+        }
+        return Matrix(rows: rows, columns: columns, values: values)
+    }
+
+    /// Reads little-endian float64 values in chunks, converting each to float32.
+    static func readFloat64(_ file: BinaryFile, rows: Int, columns: Int, at offset: Int) throws -> Matrix {
+        let count = rows * columns
+        var values = [Float](repeating: 0, count: count)
+        let perChunk = chunkBytes / 8
+        var chunk = [UInt8](repeating: 0, count: perChunk * 8)
+        var done = 0
+        try values.withUnsafeMutableBufferPointer { out in
+            try chunk.withUnsafeMutableBytes { buffer in
+                while done < count {
+                    let n = min(perChunk, count - done)
+                    try file.read(into: buffer, count: n * 8, at: offset + done * 8)
+                    for i in 0 ..< n {
+                        let bits = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))
+                        out[done + i] = Float(Double(bitPattern: bits))
+                    }
+                    done += n
+                }
+            }
+        }
+        return Matrix(rows: rows, columns: columns, values: values)
+    }
+
+    /// Rejects the first row that holds a NaN or an infinity (a float64 too large for
+    /// float32 becomes infinite here, and is rejected the same way).
+    static func checkFinite(_ matrix: Matrix, file: String) throws {
+        let columns = matrix.columns
+        try matrix.values.withUnsafeBufferPointer { v in
+            for i in 0 ..< v.count where !v[i].isFinite {
+                let row = i / columns, column = i % columns
+                throw InputError(
+                    .nonFinite, file: file, at: .row(row), expected: "finite values",
+                    found: "\(v[i]) in column \(column)",
+                    remedy: "remove or repair that row (and its label), or fix the model that produced it")
+            }
+        }
+    }
+}

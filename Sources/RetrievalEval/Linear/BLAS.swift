@@ -1,0 +1,71 @@
+#if canImport(Accelerate)
+import Accelerate
+#else
+import CBLAS
+#endif
+
+/// Thin, typed wrappers over the BLAS routines dmleval uses.
+///
+/// Every big product in the project goes through here, so that the platform switch
+/// (OpenBLAS on Linux, Accelerate on Apple platforms) lives in one file.
+public enum BLAS {
+    /// `C = alpha * A * B^T + beta * C` for row-major `A` (m x k), `B` (n x k), `C` (m x n),
+    /// each given with its leading dimension (the distance between two rows, in elements).
+    ///
+    /// - Complexity: O(m n k), at the machine's sgemm speed.
+    public static func gemmNT(
+        m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans,
+            blasInt(m), blasInt(n), blasInt(k), alpha,
+            a, blasInt(lda), b, blasInt(ldb), beta, c, blasInt(ldc))
+    }
+
+    /// `C = alpha * A * B + beta * C` for row-major `A` (m x k), `B` (k x n), `C` (m x n).
+    ///
+    /// - Complexity: O(m n k).
+    public static func gemmNN(
+        m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans,
+            blasInt(m), blasInt(n), blasInt(k), alpha,
+            a, blasInt(lda), b, blasInt(ldb), beta, c, blasInt(ldc))
+    }
+
+    /// The product `A * B^T` of two matrices with the same number of columns.
+    ///
+    /// - Returns: an `a.rows` x `b.rows` matrix.
+    public static func productNT(_ a: Matrix, _ b: Matrix) -> Matrix {
+        precondition(a.columns == b.columns, "column counts differ: \(a.columns) vs \(b.columns)")
+        var c = Matrix(zeros: a.rows, b.rows)
+        if a.rows == 0 || b.rows == 0 { return c }
+        a.values.withUnsafeBufferPointer { pa in
+            b.values.withUnsafeBufferPointer { pb in
+                c.values.withUnsafeMutableBufferPointer { pc in
+                    gemmNT(
+                        m: a.rows, n: b.rows, k: a.columns,
+                        a: pa.baseAddress!, lda: max(a.columns, 1),
+                        b: pb.baseAddress!, ldb: max(b.columns, 1),
+                        c: pc.baseAddress!, ldc: max(b.rows, 1))
+                }
+            }
+        }
+        return c
+    }
+
+    #if canImport(Accelerate)
+    @inline(__always) static func blasInt(_ x: Int) -> Int32 { Int32(x) }
+    #else
+    @inline(__always) static func blasInt(_ x: Int) -> blasint { blasint(x) }
+    #endif
+}

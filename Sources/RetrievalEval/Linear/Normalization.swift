@@ -1,0 +1,51 @@
+/// Row normalisation of embeddings.
+extension Matrix {
+    /// The Euclidean norm of every row, accumulated in `Double` so that long rows lose no
+    /// precision.
+    ///
+    /// - Complexity: O(rows x columns).
+    public func rowNorms() -> [Double] {
+        var norms = [Double](repeating: 0, count: rows)
+        values.withUnsafeBufferPointer { v in
+            for i in 0 ..< rows {
+                var sum = SIMD8<Double>()
+                let base = i * columns
+                var j = 0
+                while j + 8 <= columns {
+                    var x = SIMD8<Double>()
+                    for l in 0 ..< 8 { x[l] = Double(v[base + j + l]) }
+                    sum += x * x
+                    j += 8
+                }
+                var total = sum.sum()
+                while j < columns {
+                    let x = Double(v[base + j])
+                    total += x * x
+                    j += 1
+                }
+                norms[i] = total.squareRoot()
+            }
+        }
+        return norms
+    }
+
+    /// Scales every row to unit Euclidean length.
+    ///
+    /// - Returns: the indices of rows whose norm is zero (left unchanged); the caller decides
+    ///   whether that is an error (it is for cosine similarity).
+    @discardableResult
+    public mutating func normalizeRows() -> [Int] {
+        let norms = rowNorms()
+        var zeroRows: [Int] = []
+        let cols = columns
+        values.withUnsafeMutableBufferPointer { v in
+            for i in 0 ..< rows {
+                let norm = norms[i]
+                if norm == 0 { zeroRows.append(i); continue }
+                let scale = Float(1 / norm)
+                for j in 0 ..< cols { v[i * cols + j] *= scale }
+            }
+        }
+        return zeroRows
+    }
+}

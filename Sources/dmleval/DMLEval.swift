@@ -1,0 +1,66 @@
+import ArgumentParser
+import RetrievalEval
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The `dmleval` command: parses arguments, calls the libraries, formats the results.
+struct DMLEval: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "dmleval",
+        abstract: "Exact, fast evaluation of embeddings for metric learning and retrieval.",
+        discussion: """
+            Metric values are fractions in [0, 1] in JSON and CSV, and x100 with one decimal in \
+            tables, as the paper prints them. Conventions are explicit: see docs/metrics.md.
+
+            EXIT CODES
+              0   success
+              1   a check failed (table3: a value differs from the paper)
+              2   unusable input: a malformed file, mismatched labels, a metric that cannot be
+                  computed; one 'error:' line on stderr says which file, where, and what to do
+              64  bad command-line usage
+            """,
+        version: version,
+        subcommands: [Table3Command.self, ScoreCommand.self]
+    )
+}
+
+/// Exit status 1: the command ran, and what it checked did not hold.
+struct CheckFailed: Error {}
+
+@main
+enum Entry {
+    static func main() {
+        do {
+            var command = try DMLEval.parseAsRoot()
+            try command.run()
+        } catch let error as InputError {
+            fail("error: \(error)", code: 2)
+        } catch let error as MetricError {
+            fail("error: \(error)", code: 2)
+        } catch is CheckFailed {
+            exit(1)
+        } catch {
+            DMLEval.exit(withError: error)
+        }
+    }
+
+    static func fail(_ message: String, code: Int32) -> Never {
+        printError(message)
+        exit(code)
+    }
+}
+
+/// Writes one line to stderr.
+func printError(_ line: String) {
+    var text = line
+    if !text.hasSuffix("\n") { text += "\n" }
+    text.utf8CString.withUnsafeBufferPointer { buffer in
+        _ = write(2, buffer.baseAddress!, buffer.count - 1)
+    }
+}
