@@ -1,0 +1,36 @@
+# dmleval: the two commands a new user runs are `make demo` and `make test`.
+# `make help` lists every target.
+
+SWIFT   ?= swift
+RELEASE := .build/release/dmleval
+# Debian packages the build links against: OpenBLAS (CBLAS target), SQLite (GRDB), and
+# pkg-config, through which SwiftPM finds OpenBLAS's headers.
+DEBIAN_PACKAGES := libopenblas-dev libsqlite3-dev pkg-config
+# apt-get needs root; use sudo when we are not root and it exists.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo)
+
+.DEFAULT_GOAL := help
+.PHONY: help deps build demo test clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+deps: ## Install the Debian packages the build needs, when missing
+	@missing=""; \
+	for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps ## Build dmleval in release mode
+	$(SWIFT) build -c release --product dmleval
+
+demo: build ## Install what is missing, build, and run the main job on the bundled fixtures
+	$(RELEASE) table3
+
+test: deps ## Run the whole test suite (what CI runs)
+	$(SWIFT) test
+
+clean: ## Remove build products
+	rm -rf .build
