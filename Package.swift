@@ -11,6 +11,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Links the system libsqlite3 (Debian libsqlite3-dev).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // MARK: - System libraries
@@ -27,11 +29,13 @@ let package = Package(
 
         // MARK: - Libraries
 
-        // The evaluation library: readers, linear algebra, metrics. No printing, no exits.
+        // The evaluation library: readers, linear algebra, search, metrics, the store.
+        // No printing, no argument parsing, no exits.
         .target(
             name: "RetrievalEval",
             dependencies: [
                 .target(name: "CBLAS", condition: .when(platforms: [.linux])),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
 

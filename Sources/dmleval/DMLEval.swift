@@ -14,7 +14,14 @@ struct DMLEval: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dmleval",
         abstract: "Exact, fast evaluation of embeddings for metric learning and retrieval.",
+        usage: """
+            dmleval <embeddings> <labels> [--recall 1,2,4,8] [--ndcg 2,4,8] [--map-r] [options]
+            dmleval <subcommand>
+            """,
         discussion: """
+            The main job: dmleval embeddings.bin labels.txt --ndcg 2,4,8
+            ('evaluate' is the default subcommand; 'dmleval evaluate --help' lists its options.)
+
             Metric values are fractions in [0, 1] in JSON and CSV, and x100 with one decimal in \
             tables, as the paper prints them. Conventions are explicit: see docs/metrics.md.
 
@@ -22,11 +29,15 @@ struct DMLEval: ParsableCommand {
               0   success
               1   a check failed (table3: a value differs from the paper)
               2   unusable input: a malformed file, mismatched labels, a metric that cannot be
-                  computed; one 'error:' line on stderr says which file, where, and what to do
+                  computed, an unknown dataset or run, a store that cannot be opened; one
+                  'error:' line on stderr says which file, where, and what to do
               64  bad command-line usage
             """,
         version: version,
-        subcommands: [Table3Command.self, ScoreCommand.self]
+        subcommands: [
+            EvaluateCommand.self, IngestCommand.self, RunsCommand.self, ScoreCommand.self, Table3Command.self,
+        ],
+        defaultSubcommand: EvaluateCommand.self
     )
 }
 
@@ -42,6 +53,10 @@ enum Entry {
         } catch let error as InputError {
             fail("error: \(error)", code: 2)
         } catch let error as MetricError {
+            fail("error: \(error)", code: 2)
+        } catch let error as SearchError {
+            fail("error: \(error)", code: 2)
+        } catch let error as StoreError {
             fail("error: \(error)", code: 2)
         } catch is CheckFailed {
             exit(1)

@@ -78,3 +78,15 @@ func littleEndianUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
     UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8
         | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
 }
+
+/// The product of `factors`, or nil when it overflows `Int`. Headers are untrusted: a corrupt
+/// one can claim any shape, and its byte count must then be rejected rather than trap.
+func checkedProduct(_ factors: Int...) -> Int? {
+    var product = 1
+    for factor in factors {
+        let (p, overflow) = product.multipliedReportingOverflow(by: factor)
+        if overflow { return nil }
+        product = p
+    }
+    return product
+}

@@ -71,14 +71,16 @@ public enum EmbeddingReader {
         }
         let rows = header.shape[0], columns = header.shape[1]
         try checkShape(rows: rows, columns: columns, file: path)
-        let (dataBytes, overflow) = rows.multipliedReportingOverflow(by: columns * itemSize)
-        let expectedSize = header.dataOffset + dataBytes
-        guard !overflow, file.size == expectedSize else {
-            let what = file.size < expectedSize ? "the file is truncated" : "the file has trailing bytes"
+        // Compared with the bytes after the header (never negative: the header check ensures
+        // it), so that no sum can overflow either; nil means more bytes than any file holds.
+        let dataBytes = checkedProduct(rows, columns, itemSize)
+        let available = file.size - header.dataOffset
+        guard dataBytes == available else {
+            let what = available < (dataBytes ?? .max) ? "the file is truncated" : "the file has trailing bytes"
             throw InputError(
                 .wrongSize, file: path, at: .byte(header.dataOffset),
-                expected: "\(overflow ? "an impossibly large number of" : "\(dataBytes)") data bytes for shape \(header.shapeDescription) \(header.descr)",
-                found: "\(file.size - header.dataOffset)", remedy: "\(what); save the array again")
+                expected: "\(dataBytes.map(String.init) ?? "an impossibly large number of") data bytes for shape \(header.shapeDescription) \(header.descr)",
+                found: "\(available)", remedy: "\(what); save the array again")
         }
         if itemSize == 4 {
             return try readFloat32(file, rows: rows, columns: columns, at: header.dataOffset)
@@ -98,13 +100,14 @@ public enum EmbeddingReader {
         let head = try file.bytes(count: 8, at: 0)
         let rows = Int(littleEndianUInt32(head, at: 0)), columns = Int(littleEndianUInt32(head, at: 4))
         try checkShape(rows: rows, columns: columns, file: path)
-        // n and d are uint32: their product times 4 fits in Int64.
-        let expectedSize = 8 + 4 * rows * columns
+        // n and d are uint32, so 4*n*d can reach 2^66: it overflows Int for a corrupt header
+        // (nil here), which is then reported as too large.
+        let expectedSize = checkedProduct(4, rows, columns).flatMap { $0 <= Int.max - 8 ? 8 + $0 : nil }
         guard file.size == expectedSize else {
-            let what = file.size < expectedSize ? "the file is truncated" : "the file has trailing bytes or is not .fbin"
+            let what = file.size < (expectedSize ?? .max) ? "the file is truncated" : "the file has trailing bytes or is not .fbin"
             throw InputError(
                 .wrongSize, file: path, at: .byte(0),
-                expected: "a file of 8 + 4*n*d = \(expectedSize) bytes for n = \(rows), d = \(columns)",
+                expected: "a file of 8 + 4*n*d = \(expectedSize.map(String.init) ?? "more than \(Int.max)") bytes for n = \(rows), d = \(columns)",
                 found: "\(file.size) bytes", remedy: "\(what); write it again or pass --format")
         }
         return try readFloat32(file, rows: rows, columns: columns, at: 8)
@@ -127,14 +130,15 @@ public enum EmbeddingReader {
                 found: "\(dimension)", remedy: "this is not an .fvecs file; pass --format")
         }
         let rowBytes = 4 * (dimension + 1)
-        guard file.size % rowBytes == 0 else {
-            let rows = file.size / rowBytes
-            throw InputError(
-                .wrongSize, file: path, at: .byte(rows * rowBytes),
-                expected: "a whole number of rows of \(rowBytes) bytes (int32 d = \(dimension), then \(dimension) float32)",
-                found: "\(file.size % rowBytes) bytes left after \(rows) rows",
-                remedy: "the file is truncated or its rows differ in dimension")
+        func otherDimension(_ d: Int, row: Int) -> InputError {
+            InputError(
+                .badShape, file: path, at: .byte(row * rowBytes),
+                expected: "row \(row) to have dimension \(dimension) like row 0",
+                found: "dimension \(d)", remedy: "every row of an .fvecs file must have the same dimension")
         }
+        // The whole rows are read (and their dimensions checked) before the size: a row of
+        // another dimension shifts every later row, and must be reported at its own offset
+        // rather than as bytes left over at the end.
         let rows = file.size / rowBytes
         var values = [Float](repeating: 0, count: rows * dimension)
         let rowsPerChunk = max(1, chunkBytes / rowBytes)
@@ -148,12 +152,7 @@ public enum EmbeddingReader {
                     for r in 0 ..< count {
                         let base = r * rowBytes
                         let d = Int(Int32(littleEndian: buffer.loadUnaligned(fromByteOffset: base, as: Int32.self)))
-                        guard d == dimension else {
-                            throw InputError(
-                                .badShape, file: path, at: .byte((row + r) * rowBytes),
-                                expected: "row \(row + r) to have dimension \(dimension) like row 0",
-                                found: "dimension \(d)", remedy: "every row of an .fvecs file must have the same dimension")
-                        }
+                        guard d == dimension else { throw otherDimension(d, row: row + r) }
                         for j in 0 ..< dimension {
                             let bits = UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: base + 4 + 4 * j, as: UInt32.self))
                             out[(row + r) * dimension + j] = Float(bitPattern: bits)
@@ -162,6 +161,19 @@ public enum EmbeddingReader {
                     row += count
                 }
             }
+        }
+        let leftover = file.size - rows * rowBytes
+        if leftover > 0 {
+            // The next row starts here; if its dimension is readable and differs, say so.
+            if leftover >= 4 {
+                let d = Int(Int32(bitPattern: littleEndianUInt32(try file.bytes(count: 4, at: rows * rowBytes), at: 0)))
+                if d != dimension { throw otherDimension(d, row: rows) }
+            }
+            throw InputError(
+                .wrongSize, file: path, at: .byte(rows * rowBytes),
+                expected: "a whole number of rows of \(rowBytes) bytes (int32 d = \(dimension), then \(dimension) float32)",
+                found: "\(leftover) bytes left after \(rows) rows",
+                remedy: "the file is truncated or its rows differ in dimension")
         }
         return Matrix(rows: rows, columns: dimension, values: values)
     }
@@ -174,6 +186,12 @@ public enum EmbeddingReader {
             throw InputError(
                 .badShape, file: path, expected: "a dimension for raw float32 data",
                 found: dimension.map { "--dim \($0)" } ?? "none", remedy: "pass --dim D with D > 0")
+        }
+        // 4*d must not overflow; no file can hold even one row of such a dimension.
+        guard dimension <= Int.max / 4 else {
+            throw InputError(
+                .badShape, file: path, expected: "a dimension of at most \(Int.max / 4) for raw float32 data",
+                found: "--dim \(dimension)", remedy: "check --dim")
         }
         let rowBytes = 4 * dimension
         guard file.size % rowBytes == 0, file.size > 0 else {

@@ -45,10 +45,12 @@ public enum LabelReader {
                         .badLabel, file: path, at: .line(line), expected: "a label",
                         found: "an empty line", remedy: "every line must hold the label of one embedding row; remove blank lines")
                 }
-                guard let label = String(validating: UnsafeBufferPointer(rebasing: b[lo ..< hi]), as: UTF8.self) else {
+                let text = UnsafeBufferPointer(rebasing: b[lo ..< hi])
+                guard let label = String(validating: text, as: UTF8.self) else {
                     throw InputError(
                         .badLabel, file: path, at: .line(line), expected: "UTF-8 text",
-                        found: "invalid UTF-8 at byte \(lo)", remedy: "convert the file to UTF-8 (iconv -t UTF-8)")
+                        found: "invalid UTF-8 at byte \(lo + validUTF8Prefix(text))",
+                        remedy: "convert the file to UTF-8 (iconv -t UTF-8)")
                 }
                 labels.append(label)
                 line += 1
@@ -56,6 +58,18 @@ public enum LabelReader {
             }
         }
         return Labels(strings: labels)
+    }
+
+    /// The length in bytes of the longest valid UTF-8 prefix of `bytes`: the offset of the
+    /// first invalid byte, so that an error can point at it rather than at the line start.
+    static func validUTF8Prefix(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        var length = 0
+        while case .scalarValue(let scalar) = decoder.decode(&iterator) {
+            length += UTF8.width(scalar)
+        }
+        return length
     }
 
     static func readNpy(_ file: BinaryFile) throws -> Labels {
@@ -93,15 +107,17 @@ public enum LabelReader {
                 .badShape, file: path, expected: "at least one label", found: "shape \(header.shapeDescription)",
                 remedy: "the file holds no labels")
         }
-        let expectedSize = header.dataOffset + rows * size
-        guard file.size == expectedSize else {
+        // nil when a corrupt shape claims more bytes than an Int counts.
+        let dataBytes = checkedProduct(rows, size)
+        let available = file.size - header.dataOffset
+        guard let dataBytes, dataBytes == available else {
             throw InputError(
                 .wrongSize, file: path, at: .byte(header.dataOffset),
-                expected: "\(rows * size) data bytes for shape \(header.shapeDescription) \(descr)",
-                found: "\(file.size - header.dataOffset)",
-                remedy: file.size < expectedSize ? "the file is truncated; save it again" : "the file has trailing bytes; save it again")
+                expected: "\(dataBytes.map(String.init) ?? "an impossibly large number of") data bytes for shape \(header.shapeDescription) \(descr)",
+                found: "\(available)",
+                remedy: available < (dataBytes ?? .max) ? "the file is truncated; save it again" : "the file has trailing bytes; save it again")
         }
-        let data = try file.bytes(count: rows * size, at: header.dataOffset)
+        let data = try file.bytes(count: dataBytes, at: header.dataOffset)
         var values = [Int64](repeating: 0, count: rows)
         let signed = kind == "i"
         for i in 0 ..< rows {

@@ -69,3 +69,15 @@ public enum BLAS {
     @inline(__always) static func blasInt(_ x: Int) -> blasint { blasint(x) }
     #endif
 }
+
+extension BLAS {
+    /// Sets how many threads BLAS may use for one call (OpenBLAS; Accelerate manages its own).
+    ///
+    /// dmleval alternates between BLAS calls and its own parallel loops, never overlapping
+    /// them, so both can use every core without oversubscribing.
+    public static func setThreads(_ count: Int) {
+        #if !canImport(Accelerate)
+        openblas_set_num_threads(Int32(max(1, count)))
+        #endif
+    }
+}

@@ -73,7 +73,8 @@ public enum Evaluator {
     ///   - queryClasses: each query's class index, for per-class (macro) means.
     ///   - classCount: the number of classes `queryClasses` draws from.
     /// - Throws: `MetricError.listTooShort` naming the first query whose list is shorter than
-    ///   a metric needs; `invalidRelevantCount` for negative R.
+    ///   a metric needs; `invalidRelevantCount` for a negative R or one smaller than the
+    ///   relevant items the list itself holds (values would leave [0, 1]).
     /// - Complexity: O(queries x sum of the metrics' depths).
     public static func evaluate(
         _ table: RelevanceTable, metrics: [Metric], queryClasses: [Int32]? = nil, classCount: Int = 0
@@ -91,6 +92,10 @@ public enum Evaluator {
                 if r == 0 { continue }
                 let length = table.lengths[q]
                 let list = UnsafeBufferPointer(rebasing: all[q * table.width ..< q * table.width + length])
+                let hits = Hits.count(list, upTo: length)
+                guard hits <= r else {
+                    throw MetricError(.invalidRelevantCount, "query \(q): its ranked list holds \(hits) relevant items but R = \(r); R counts every relevant reference, so it must be at least \(hits)")
+                }
                 for (m, metric) in metrics.enumerated() {
                     if let needed = metric.requiredDepth(relevantCount: r), needed > length {
                         throw MetricError.listTooShort(query: q, metric: metric, needed: needed, found: length)

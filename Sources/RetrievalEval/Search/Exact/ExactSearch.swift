@@ -1,0 +1,239 @@
+import Dispatch
+
+/// Exact k-nearest-neighbour search by blocked matrix products.
+///
+/// The similarity matrix is computed tile by tile with sgemm (queries x references, `tileSize`
+/// rows and columns at a time), so the full N x N matrix never exists; each tile is folded
+/// into per-query bounded heaps at once. In self-retrieval (the queries are the references)
+/// the symmetry is used: each pair of tiles is computed once, on the upper triangle, and
+/// feeds both its rows' and its columns' heaps, halving the arithmetic; the query itself is
+/// excluded by index. Ties are broken by the lower reference index, so the result does not
+/// depend on the tile size, the thread count or the path taken.
+///
+/// Threads: BLAS runs the products with `threads` threads; the heap updates run on
+/// `threads` workers of our own, over disjoint queries, between two products. The two never
+/// overlap, so the cores are never oversubscribed.
+public struct ExactSearch: NeighborSearch {
+    public let distance: Distance
+    /// The references (normalised for cosine).
+    let references: Matrix
+    /// The queries, or nil in self-retrieval.
+    let queries: Matrix?
+    let referenceNorms: [Float]
+    let queryNorms: [Float]
+    /// Rows and columns per tile.
+    public var tileSize: Int
+    /// Threads for BLAS and for the heap updates.
+    public var threads: Int
+    /// Use the symmetric (upper-triangle) path in self-retrieval; off only to check it.
+    public var useSymmetry: Bool
+
+    public var isSelfRetrieval: Bool { queries == nil }
+    public var availableDepth: Int { isSelfRetrieval ? references.rows - 1 : references.rows }
+
+    /// Prepares a search of `queries` (or of the references themselves when nil).
+    ///
+    /// - Throws: `SearchError` when the dimensions differ, or, for cosine, when a row has
+    ///   zero norm (it has no direction to compare).
+    public init(
+        references: Matrix, queries: Matrix? = nil, distance: Distance = .cosine,
+        tileSize: Int = 1024, threads: Int = ExactSearch.defaultThreads, useSymmetry: Bool = true
+    ) throws {
+        if let queries, queries.columns != references.columns {
+            throw SearchError("the queries have \(queries.columns) dimensions but the references \(references.columns); embed both with the same model")
+        }
+        precondition(tileSize > 0 && threads > 0)
+        self.distance = distance
+        self.tileSize = tileSize
+        self.threads = threads
+        self.useSymmetry = useSymmetry
+        switch distance {
+        case .cosine:
+            var r = references
+            if let zero = r.normalizeRows().first {
+                throw SearchError("reference row \(zero) has zero norm, so its cosine similarity is undefined; remove it or use --distance ip or l2")
+            }
+            self.references = r
+            if var q = queries {
+                if let zero = q.normalizeRows().first {
+                    throw SearchError("query row \(zero) has zero norm, so its cosine similarity is undefined; remove it or use --distance ip or l2")
+                }
+                self.queries = q
+            } else {
+                self.queries = nil
+            }
+            referenceNorms = []
+            queryNorms = []
+        case .innerProduct:
+            self.references = references
+            self.queries = queries
+            referenceNorms = []
+            queryNorms = []
+        case .squaredL2:
+            self.references = references
+            self.queries = queries
+            referenceNorms = references.rowNorms().map { Float($0 * $0) }
+            queryNorms = queries.map { $0.rowNorms().map { Float($0 * $0) } } ?? referenceNorms
+        }
+    }
+
+    /// The number of active processors.
+    public static var defaultThreads: Int { max(1, activeProcessorCount()) }
+
+    public func search(k requested: Int, progress: SearchProgress? = nil) throws -> Neighbors {
+        guard requested >= 0 else { throw SearchError("k must be at least 0, found \(requested)") }
+        let depth = min(requested, availableDepth)
+        let queryMatrix = queries ?? references
+        let n = queryMatrix.rows
+        var heaps = TopKHeaps(count: n, k: depth)
+        if depth > 0 {
+            BLAS.setThreads(threads)
+            if isSelfRetrieval && useSymmetry {
+                symmetricPass(&heaps, progress: progress)
+            } else {
+                plainPass(queryMatrix, &heaps, progress: progress)
+            }
+        }
+        progress?(1)
+        let (indices, scores) = heaps.sorted(depth: depth)
+        return Neighbors(queries: n, depth: depth, indices: indices, scores: scores)
+    }
+
+    // MARK: - Passes
+
+    /// Every query tile against every reference tile.
+    private func plainPass(_ queryMatrix: Matrix, _ heaps: inout TopKHeaps, progress: SearchProgress?) {
+        let t = tileSize, d = references.columns
+        let nq = queryMatrix.rows, nr = references.rows
+        var tile = [Float](repeating: 0, count: min(t, nq) * min(t, nr))
+        let totalTiles = ((nq + t - 1) / t) * ((nr + t - 1) / t)
+        var done = 0
+        let excludeSelf = isSelfRetrieval
+        queryMatrix.values.withUnsafeBufferPointer { qv in
+            references.values.withUnsafeBufferPointer { rv in
+                tile.withUnsafeMutableBufferPointer { tb in
+                    heaps.withHandle { h in
+                        for i0 in stride(from: 0, to: nq, by: t) {
+                            let rows = min(t, nq - i0)
+                            for j0 in stride(from: 0, to: nr, by: t) {
+                                let cols = min(t, nr - j0)
+                                computeTile(qv.baseAddress! + i0 * d, rv.baseAddress! + j0 * d,
+                                            rows: rows, cols: cols, i0: i0, j0: j0, into: tb.baseAddress!)
+                                let c = UnsafePointerBox(tb.baseAddress!)
+                                parallelRanges(rows) { lo, hi in
+                                    for i in lo ..< hi {
+                                        let q = i0 + i
+                                        let row = c.pointer + i * cols
+                                        for j in 0 ..< cols {
+                                            let r = j0 + j
+                                            if excludeSelf && r == q { continue }
+                                            h.offer(q, score: row[j], index: Int32(r))
+                                        }
+                                    }
+                                }
+                                done += 1
+                                progress?(Double(done) / Double(totalTiles))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Self-retrieval on the upper triangle of tiles: tile (I, J), J >= I, is computed once
+    /// and feeds the heaps of its rows (queries of I) and, off the diagonal, of its columns
+    /// (queries of J).
+    private func symmetricPass(_ heaps: inout TopKHeaps, progress: SearchProgress?) {
+        let t = tileSize, d = references.columns, n = references.rows
+        var tile = [Float](repeating: 0, count: min(t, n) * min(t, n))
+        let blocks = (n + t - 1) / t
+        let totalTiles = blocks * (blocks + 1) / 2
+        var done = 0
+        references.values.withUnsafeBufferPointer { xv in
+            tile.withUnsafeMutableBufferPointer { tb in
+                heaps.withHandle { h in
+                    for i0 in stride(from: 0, to: n, by: t) {
+                        let rows = min(t, n - i0)
+                        for j0 in stride(from: i0, to: n, by: t) {
+                            let cols = min(t, n - j0)
+                            computeTile(xv.baseAddress! + i0 * d, xv.baseAddress! + j0 * d,
+                                        rows: rows, cols: cols, i0: i0, j0: j0, into: tb.baseAddress!)
+                            let c = UnsafePointerBox(tb.baseAddress!)
+                            let diagonal = i0 == j0
+                            // Rows: queries i0 + i offered references j0 + j.
+                            parallelRanges(rows) { lo, hi in
+                                for i in lo ..< hi {
+                                    let q = i0 + i
+                                    let row = c.pointer + i * cols
+                                    for j in 0 ..< cols {
+                                        if diagonal && j == i { continue }
+                                        h.offer(q, score: row[j], index: Int32(j0 + j))
+                                    }
+                                }
+                            }
+                            // Columns: queries j0 + j offered references i0 + i. Each worker
+                            // owns a range of columns and walks the tile row by row.
+                            if !diagonal {
+                                parallelRanges(cols) { lo, hi in
+                                    for i in 0 ..< rows {
+                                        let row = c.pointer + i * cols
+                                        let r = Int32(i0 + i)
+                                        for j in lo ..< hi { h.offer(j0 + j, score: row[j], index: r) }
+                                    }
+                                }
+                            }
+                            done += 1
+                            progress?(Double(done) / Double(totalTiles))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fills `out` (rows x cols, row-major) with the similarities of rows `a` to rows `b`.
+    private func computeTile(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, cols: Int,
+        i0: Int, j0: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        let d = references.columns
+        BLAS.gemmNT(m: rows, n: cols, k: d, a: a, lda: d, b: b, ldb: d, c: out, ldc: cols)
+        if distance == .squaredL2 {
+            // -||q - r||^2 = 2 q.r - ||q||^2 - ||r||^2
+            let qn = queryNorms, rn = referenceNorms
+            for i in 0 ..< rows {
+                let row = out + i * cols
+                let a = qn[i0 + i]
+                for j in 0 ..< cols { row[j] = 2 * row[j] - a - rn[j0 + j] }
+            }
+        }
+    }
+
+    /// Runs `body(lo, hi)` over `count` items split into `threads` contiguous ranges.
+    private func parallelRanges(_ count: Int, _ body: (Int, Int) -> Void) {
+        let workers = min(threads, max(1, count / 64))
+        if workers <= 1 {
+            body(0, count)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let box = UnsafeSendableBox(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                box.value(count * w / workers, count * (w + 1) / workers)
+            }
+        }
+    }
+}
+
+/// A pointer carried into concurrent workers that only touch disjoint parts of it.
+struct UnsafePointerBox: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+}
+
+/// A non-Sendable value handed to concurrent workers that use it safely (disjoint ranges).
+struct UnsafeSendableBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

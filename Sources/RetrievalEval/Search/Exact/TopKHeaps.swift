@@ -1,0 +1,116 @@
+/// One bounded heap of the k best (score, index) candidates per query, all in flat storage.
+///
+/// Each heap is a binary min-heap on "worse": its root is the worst candidate kept, so a new
+/// candidate is rejected by one comparison against `worst[q]` before any heap work. A
+/// candidate beats another when its score is higher, or equal with a lower index; that
+/// makes the kept set, and its order, independent of the order candidates arrive in.
+struct TopKHeaps {
+    let k: Int
+    let count: Int
+    /// `count * k` scores and indices; heap q at `q * k ..< (q + 1) * k`.
+    var scores: [Float]
+    var indices: [Int32]
+    var sizes: [Int32]
+    /// The root's score once a heap is full, -infinity before: a score below it cannot enter.
+    var worst: [Float]
+
+    init(count: Int, k: Int) {
+        self.k = k
+        self.count = count
+        scores = [Float](repeating: 0, count: count * k)
+        indices = [Int32](repeating: 0, count: count * k)
+        sizes = [Int32](repeating: 0, count: count)
+        worst = [Float](repeating: k > 0 ? -.infinity : .infinity, count: count)
+    }
+
+    /// Unsafe views of the storage, valid inside `withHandle`; several workers may use one
+    /// handle at once as long as they touch disjoint queries.
+    struct Handle: @unchecked Sendable {
+        let k: Int
+        let scores: UnsafeMutablePointer<Float>
+        let indices: UnsafeMutablePointer<Int32>
+        let sizes: UnsafeMutablePointer<Int32>
+        let worst: UnsafeMutablePointer<Float>
+
+        /// Offers candidate (`score`, `index`) to query `q`'s heap.
+        @inline(__always)
+        func offer(_ q: Int, score: Float, index: Int32) {
+            if score < worst[q] { return }
+            insert(q, score: score, index: index)
+        }
+
+        @inline(__always)
+        static func isWorse(_ s1: Float, _ i1: Int32, than s2: Float, _ i2: Int32) -> Bool {
+            s1 < s2 || (s1 == s2 && i1 > i2)
+        }
+
+        @inline(never)
+        func insert(_ q: Int, score: Float, index: Int32) {
+            let base = q * k
+            let s = scores + base, ix = indices + base
+            var n = Int(sizes[q])
+            if n < k {
+                // Sift up from the new leaf.
+                var child = n
+                while child > 0 {
+                    let parent = (child - 1) >> 1
+                    guard Handle.isWorse(score, index, than: s[parent], ix[parent]) else { break }
+                    s[child] = s[parent]; ix[child] = ix[parent]
+                    child = parent
+                }
+                s[child] = score; ix[child] = index
+                n += 1
+                sizes[q] = Int32(n)
+                if n == k { worst[q] = s[0] }
+                return
+            }
+            // Full: the candidate must beat the root (equal score: lower index wins).
+            guard Handle.isWorse(s[0], ix[0], than: score, index) else { return }
+            var parent = 0
+            while true {
+                var child = 2 * parent + 1
+                if child >= k { break }
+                if child + 1 < k && Handle.isWorse(s[child + 1], ix[child + 1], than: s[child], ix[child]) { child += 1 }
+                guard Handle.isWorse(s[child], ix[child], than: score, index) else { break }
+                s[parent] = s[child]; ix[parent] = ix[child]
+                parent = child
+            }
+            s[parent] = score; ix[parent] = index
+            worst[q] = s[0]
+        }
+    }
+
+    mutating func withHandle<R>(_ body: (Handle) throws -> R) rethrows -> R {
+        let k = self.k
+        return try scores.withUnsafeMutableBufferPointer { s in
+            try indices.withUnsafeMutableBufferPointer { ix in
+                try sizes.withUnsafeMutableBufferPointer { n in
+                    try worst.withUnsafeMutableBufferPointer { w in
+                        try body(Handle(k: k, scores: s.baseAddress!, indices: ix.baseAddress!,
+                                        sizes: n.baseAddress!, worst: w.baseAddress!))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every heap's candidates sorted best first (score descending, then index ascending).
+    func sorted(depth: Int) -> (indices: [Int32], scores: [Float]) {
+        var outIndices = [Int32](repeating: 0, count: count * depth)
+        var outScores = [Float](repeating: 0, count: count * depth)
+        var pairs: [(Float, Int32)] = []
+        pairs.reserveCapacity(k)
+        for q in 0 ..< count {
+            pairs.removeAll(keepingCapacity: true)
+            let n = Int(sizes[q])
+            precondition(n == depth, "heap \(q) holds \(n) of \(depth)")
+            for i in 0 ..< n { pairs.append((scores[q * k + i], indices[q * k + i])) }
+            pairs.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+            for (i, p) in pairs.enumerated() {
+                outScores[q * depth + i] = p.0
+                outIndices[q * depth + i] = p.1
+            }
+        }
+        return (outIndices, outScores)
+    }
+}

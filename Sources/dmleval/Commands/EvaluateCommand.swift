@@ -1,0 +1,252 @@
+import ArgumentParser
+import RetrievalEval
+
+/// `dmleval EMBEDDINGS LABELS`: the main job. Exact k-NN, the metrics, a stored run.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Score embeddings by exact k-NN retrieval (the default command).",
+        discussion: """
+            Every item is a query against all the others (itself excluded), or, with --queries, \
+            the queries are searched among the embeddings. A reference is relevant to a query \
+            when their labels are equal. Retrieval goes as deep as the metrics need: the largest \
+            k, and the largest R (class size - 1) when MAP@R or R-Precision is asked for.
+
+            With no metric flag the paper's set is reported: recall@1,2,4,8, ndcg@2,4,8, map@r. \
+            With any metric flag, exactly the metrics asked for.
+
+            The run (parameters, conventions, timings, means and per-query values) is recorded \
+            in the store unless --no-store; the dataset is stored once per content.
+
+            Examples:
+              dmleval embeddings.npy labels.txt
+              dmleval embeddings.bin labels.txt --ndcg 2,4,8
+              dmleval gallery.npy gallery.txt --queries query.npy --query-labels query.txt --recall 1,10
+              dmleval evaluate --dataset cub-test --map 10 --map-denominator r --format json
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Embeddings: .npy, .fbin/.bin, .fvecs, or raw float32 with --dim.", valueName: "embeddings"))
+    var embeddings: String?
+
+    @Argument(help: ArgumentHelp("Labels: .txt (one per line) or .npy (integers), one per embedding row.", valueName: "labels"))
+    var labels: String?
+
+    @Option(help: ArgumentHelp("Evaluate a stored dataset (by name or hash prefix) instead of files.", valueName: "name|hash"))
+    var dataset: String?
+
+    @Option(help: ArgumentHelp("Query embeddings searched among EMBEDDINGS (query/gallery protocols).", valueName: "file"))
+    var queries: String?
+
+    @Option(help: ArgumentHelp("Labels of the --queries embeddings.", valueName: "file"))
+    var queryLabels: String?
+
+    // MARK: Metrics
+
+    @Option(help: ArgumentHelp("Recall@k for these k.", valueName: "k,..."))
+    var recall: String?
+
+    @Option(help: ArgumentHelp("Recall convention: hit (1 if any of the top k is relevant) or ir (hits@k / R).", valueName: "hit|ir"))
+    var recallConvention: RecallConvention = .hit
+
+    @Option(help: ArgumentHelp("Precision@k for these k.", valueName: "k,..."))
+    var precision: String?
+
+    @Option(help: ArgumentHelp("MAP@k for these k.", valueName: "k,..."))
+    var map: String?
+
+    @Option(help: ArgumentHelp("MAP@k denominator: k (the paper), r (trec_eval, ranx), min-k-r, or hits (torchmetrics, pytorch-metric-learning).", valueName: "k|r|min-k-r|hits"))
+    var mapDenominator: MAPDenominator = .k
+
+    @Flag(help: "MAP@R (Musgrave et al. 2020).")
+    var mapR = false
+
+    @Flag(help: "R-Precision.")
+    var rPrecision = false
+
+    @Option(help: ArgumentHelp("nDCG@k for these k.", valueName: "k,..."))
+    var ndcg: String?
+
+    @Flag(help: "Mean reciprocal rank over the retrieved list.")
+    var mrr = false
+
+    @Flag(help: "Also report per-class means and their macro average.")
+    var perClass = false
+
+    // MARK: Search
+
+    @Option(help: "Similarity: cosine (rows L2-normalised), ip (inner product) or l2 (squared Euclidean).")
+    var distance: Distance = .cosine
+
+    @Option(help: ArgumentHelp("Threads for the search (default: every core).", valueName: "n"))
+    var threads: Int?
+
+    @Option(help: .hidden)
+    var tileSize: Int = 1024
+
+    @Option(help: ArgumentHelp("Write the neighbour indices (int64, queries x depth, self excluded, best first) to this .npy file.", valueName: "file.npy"))
+    var saveNeighbors: String?
+
+    // MARK: Output and store
+
+    @Option(help: "Output format: table, json, csv or markdown.")
+    var format: OutputFormat = .table
+
+    @Option(help: ArgumentHelp("A name for this run in the store.", valueName: "name"))
+    var name: String?
+
+    @OptionGroup var input: InputOptions
+    @OptionGroup var storeOptions: StoreOptions
+
+    var requestedMetrics: [Metric] = []
+
+    enum CodingKeys: String, CodingKey {
+        case embeddings, labels, dataset, queries, queryLabels, recall, recallConvention, precision, map,
+             mapDenominator, mapR, rPrecision, ndcg, mrr, perClass, distance, threads, tileSize, saveNeighbors,
+             format, name, input, storeOptions
+    }
+
+    mutating func validate() throws {
+        switch (embeddings, labels, dataset) {
+        case (nil, nil, nil):
+            throw ValidationError("give EMBEDDINGS and LABELS files, or --dataset NAME")
+        case (.some, nil, _):
+            throw ValidationError("missing LABELS: give the labels file after the embeddings file")
+        case (.some, .some, .some):
+            throw ValidationError("give either EMBEDDINGS and LABELS files or --dataset, not both")
+        default:
+            break
+        }
+        if (queries == nil) != (queryLabels == nil) {
+            throw ValidationError("--queries and --query-labels go together")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads: expected at least 1, found \(threads)") }
+        if tileSize < 16 { throw ValidationError("--tile-size: expected at least 16, found \(tileSize)") }
+        if dataset != nil && storeOptions.noStore {
+            throw ValidationError("--dataset reads the store, so it cannot go with --no-store")
+        }
+        var metrics: [Metric] = []
+        if let recall { metrics += try parseCutoffs(recall, flag: "--recall").map { .recall(k: $0, convention: recallConvention) } }
+        if let precision { metrics += try parseCutoffs(precision, flag: "--precision").map { .precision(k: $0) } }
+        if let map { metrics += try parseCutoffs(map, flag: "--map").map { .map(k: $0, denominator: mapDenominator) } }
+        if let ndcg { metrics += try parseCutoffs(ndcg, flag: "--ndcg").map { .ndcg(k: $0) } }
+        if mapR { metrics.append(.mapAtR) }
+        if rPrecision { metrics.append(.rPrecision) }
+        if mrr { metrics.append(.mrr) }
+        if metrics.isEmpty {
+            if recallConvention != .hit || mapDenominator != .k {
+                throw ValidationError("--recall-convention and --map-denominator apply to --recall and --map; add those flags")
+            }
+            metrics = Metric.paperSet
+        }
+        requestedMetrics = metrics
+    }
+
+    func run() throws {
+        let started = now()
+        var timings: [(String, Double)] = []
+        let store = storeOptions.noStore ? nil : try storeOptions.open()
+
+        // 1. Read (or load) and validate everything before any work.
+        var t = now()
+        let references: LabeledEmbeddings
+        var storedReferences: DatasetRecord?
+        var sourceDescription: String
+        if let dataset, let store {
+            let record = try store.findDataset(dataset)
+            references = try store.load(record)
+            storedReferences = record
+            sourceDescription = "stored dataset " + (record.names.first.map { "'\($0)' " } ?? "") + record.shortHash
+        } else {
+            references = try input.read(embeddings: embeddings!, labels: labels!)
+            sourceDescription = "\(embeddings!) + \(labels!)"
+        }
+        var queries: LabeledEmbeddings?
+        if let queriesPath = self.queries, let queryLabels {
+            queries = try input.read(embeddings: queriesPath, labels: queryLabels)
+        }
+        timings.append(("read", now() - t))
+
+        // 2. Search and score.
+        let bar = ProgressBar("searching")
+        let evaluation: RetrievalEvaluation
+        do {
+            evaluation = try RetrievalEvaluation.run(
+                references: references, queries: queries, metrics: requestedMetrics, distance: distance,
+                perClass: perClass, threads: threads ?? ExactSearch.defaultThreads, tileSize: tileSize,
+                progress: { bar.update($0) })
+        } catch {
+            bar.finish()
+            throw error
+        }
+        bar.finish()
+        timings.append(("search", evaluation.searchSeconds))
+        timings.append(("metrics", evaluation.metricSeconds))
+
+        if let saveNeighbors {
+            t = now()
+            let n = evaluation.neighbors
+            try ArrayWriter.writeNpy(int64: n.indices.map(Int64.init), rows: n.queries, columns: n.depth, to: saveNeighbors)
+            timings.append(("save-neighbors", now() - t))
+        }
+
+        // 3. Record: the dataset once per content, then the run.
+        var runID: Int64?
+        var datasetRecord = storedReferences
+        if let store {
+            t = now()
+            if datasetRecord == nil {
+                datasetRecord = try store.ingest(references, embeddingsPath: embeddings, labelsPath: labels).dataset
+            }
+            var queryRecord: DatasetRecord?
+            if let queries {
+                queryRecord = try store.ingest(queries, embeddingsPath: self.queries, labelsPath: queryLabels).dataset
+            }
+            timings.append(("store", now() - t))
+            timings.append(("total", now() - started))
+            runID = try store.record(RunInput(
+                datasetID: datasetRecord!.id, queryDatasetID: queryRecord?.id, name: name,
+                toolVersion: DMLEval.version, search: "exact", distance: distance, depth: evaluation.neighbors.depth,
+                parameters: parameters(depth: evaluation.neighbors.depth), report: evaluation.report, timings: timings))
+        } else {
+            timings.append(("total", now() - started))
+        }
+
+        let hashes = datasetRecord.map { ($0.hash, $0.embeddingsHash, $0.labelsHash) }
+            ?? { let h = references.contentHashes(); return (h.dataset, h.embeddings, h.labels) }()
+        let summary = EvaluationSummary(
+            run: runID, source: sourceDescription, datasetHash: hashes.0, embeddingsHash: hashes.1, labelsHash: hashes.2,
+            datasetNames: datasetRecord?.names ?? [], embeddingsPath: datasetRecord?.embeddingsPath ?? embeddings,
+            labelsPath: datasetRecord?.labelsPath ?? labels,
+            rows: references.embeddings.rows, dimensions: references.embeddings.columns, classes: references.labels.classCount,
+            classNames: references.labels.classNames, queryCount: queries?.embeddings.rows,
+            distance: distance, depth: evaluation.neighbors.depth, report: evaluation.report, timings: timings)
+        print(summary.render(format))
+        if let runID, let store {
+            printError("run \(runID) stored in \(store.path)")
+        }
+    }
+
+    /// Every setting and convention of the run, as stored.
+    private func parameters(depth: Int) -> [(String, String)] {
+        var p: [(String, String)] = [
+            ("metrics", requestedMetrics.map(\.name).joined(separator: ",")),
+            ("recall_convention", recallConvention.rawValue),
+            ("map_denominator", mapDenominator.rawValue),
+            ("distance", distance.rawValue),
+            ("search", "exact"),
+            ("depth", String(depth)),
+            ("mode", queries == nil ? "self-retrieval" : "query-reference"),
+            ("self_excluded", queries == nil ? "true" : "false"),
+            ("ties", "lower reference index first"),
+            ("r_zero_queries", "excluded"),
+            ("per_class", perClass ? "true" : "false"),
+        ]
+        if let embeddings { p.append(("embeddings", embeddings)) }
+        if let labels { p.append(("labels", labels)) }
+        if let dataset { p.append(("dataset", dataset)) }
+        if let queries { p.append(("queries", queries)) }
+        if let queryLabels { p.append(("query_labels", queryLabels)) }
+        return p
+    }
+}

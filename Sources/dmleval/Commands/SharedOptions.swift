@@ -1,0 +1,68 @@
+import ArgumentParser
+import RetrievalEval
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension EmbeddingFormat: ExpressibleByArgument {}
+extension Distance: ExpressibleByArgument {}
+extension RecallConvention: ExpressibleByArgument {}
+extension MAPDenominator: ExpressibleByArgument {}
+
+/// Where runs and datasets are kept.
+struct StoreOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "The SQLite store (default: $DMLEVAL_STORE, else ./dmleval.sqlite).", valueName: "path"))
+    var store: String?
+
+    @Flag(help: "Do not open or write the store.")
+    var noStore = false
+
+    /// The store's path, from --store, $DMLEVAL_STORE, or the default.
+    var resolvedPath: String {
+        if let store { return store }
+        if let env = getenv("DMLEVAL_STORE"), let value = String(validatingCString: env), !value.isEmpty { return value }
+        return "dmleval.sqlite"
+    }
+
+    func open() throws -> Store { try Store(path: resolvedPath) }
+}
+
+/// How embedding files are read.
+struct InputOptions: ParsableArguments {
+    @Option(name: .customLong("input-format"),
+            help: "Embedding file format: npy, fbin, fvecs or raw (default: from the extension).")
+    var inputFormat: EmbeddingFormat?
+
+    @Option(help: ArgumentHelp("The dimension of raw float32 files.", valueName: "d"))
+    var dim: Int?
+
+    func read(embeddings: String, labels: String) throws -> LabeledEmbeddings {
+        try LabeledEmbeddings.read(embeddings: embeddings, labels: labels, format: inputFormat, dimension: dim)
+    }
+}
+
+/// Parses "1,2,4,8" into positive integers, for a ValidationError naming the flag.
+func parseCutoffs(_ text: String, flag: String) throws -> [Int] {
+    var out: [Int] = []
+    for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+        guard let v = Int(part.trimmingSpaces()), v >= 1 else {
+            throw ValidationError("\(flag): expected positive integers separated by commas, found '\(part)'")
+        }
+        if !out.contains(v) { out.append(v) }
+    }
+    return out
+}
+
+/// Whether stderr is a terminal (progress bars are drawn only then).
+var stderrIsTerminal: Bool { isatty(2) == 1 }
+
+/// A monotonic clock in seconds.
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
