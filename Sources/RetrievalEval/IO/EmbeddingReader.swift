@@ -21,9 +21,9 @@ public enum EmbeddingReader {
         guard let format = format ?? EmbeddingFormat.fromExtension(of: path) else {
             throw InputError(
                 .unknownFormat, file: path,
-                expected: "an extension .npy, .fbin, .bin, .fvecs or .raw",
+                expected: "an extension .npy, .fbin, .bin, .fvecs, .raw or .f32",
                 found: extensionDescription(path),
-                remedy: "pass --format npy|fbin|fvecs|raw")
+                remedy: "pass --input-format npy|fbin|fvecs|raw")
         }
         let file = try BinaryFile(path: path)
         let matrix: Matrix
@@ -108,7 +108,7 @@ public enum EmbeddingReader {
             throw InputError(
                 .wrongSize, file: path, at: .byte(0),
                 expected: "a file of 8 + 4*n*d = \(expectedSize.map(String.init) ?? "more than \(Int.max)") bytes for n = \(rows), d = \(columns)",
-                found: "\(file.size) bytes", remedy: "\(what); write it again or pass --format")
+                found: "\(file.size) bytes", remedy: "\(what); write it again or pass --input-format")
         }
         return try readFloat32(file, rows: rows, columns: columns, at: 8)
     }
@@ -127,7 +127,7 @@ public enum EmbeddingReader {
         guard dimension > 0 && dimension <= 1 << 20 else {
             throw InputError(
                 .badHeader, file: path, at: .byte(0), expected: "a row dimension between 1 and 1048576",
-                found: "\(dimension)", remedy: "this is not an .fvecs file; pass --format")
+                found: "\(dimension)", remedy: "this is not an .fvecs file; pass --input-format")
         }
         let rowBytes = 4 * (dimension + 1)
         func otherDimension(_ d: Int, row: Int) -> InputError {

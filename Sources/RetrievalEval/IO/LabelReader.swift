@@ -9,7 +9,7 @@ public enum LabelReader {
     /// as text) unless given.
     ///
     /// Text rules: one label per line, `\n` or `\r\n` line ends, the final newline optional,
-    /// spaces and tabs around a label ignored, UTF-8. An empty line is an error naming it.
+    /// spaces and tabs around a label ignored, UTF-8 (a leading byte order mark is skipped). An empty line is an error naming it.
     /// - Throws: `InputError` naming the file and line or byte offset.
     public static func read(_ path: String, format: Format? = nil) throws -> Labels {
         let format = format ?? (path.lowercased().hasSuffix(".npy") ? .npy : .txt)
@@ -29,7 +29,8 @@ public enum LabelReader {
                 found: "an empty file", remedy: "write one label per embedding row")
         }
         var labels: [String] = []
-        var start = 0
+        // A UTF-8 byte order mark (as some Windows editors write) is not part of the first label.
+        var start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         var line = 1
         let count = bytes.count
         try bytes.withUnsafeBufferPointer { b in

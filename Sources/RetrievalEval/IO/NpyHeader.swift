@@ -30,7 +30,7 @@ public struct NpyHeader: Sendable, Equatable {
             }.joined()
             throw InputError(
                 .badHeader, file: path, at: .byte(0), expected: "the magic string \\x93NUMPY",
-                found: "\"\(shown)\"", remedy: "this is not a .npy file; pass --format to read it as another format")
+                found: "\"\(shown)\"", remedy: "this is not a .npy file; pass --input-format to read it as another format")
         }
         let major = Int(prefix[6]), minor = Int(prefix[7])
         let headerLength: Int
