@@ -13,7 +13,7 @@ import Dispatch
 /// Threads: BLAS runs the products with `threads` threads; the heap updates run on
 /// `threads` workers of our own, over disjoint queries, between two products. The two never
 /// overlap, so the cores are never oversubscribed.
-public struct ExactSearch: NeighborSearch {
+public struct ExactSearch: NeighborSearch, Sendable {
     public let distance: Distance
     /// The references (normalised for cosine).
     let references: Matrix
@@ -83,9 +83,12 @@ public struct ExactSearch: NeighborSearch {
     public func search(k requested: Int, progress: SearchProgress? = nil) throws -> Neighbors {
         guard requested >= 0 else { throw SearchError("k must be at least 0, found \(requested)") }
         let depth = min(requested, availableDepth)
+        // The heaps keep a few candidates beyond k, so that the exact re-ranking below can
+        // see whole groups of near-ties at the boundary.
+        let kept = min(depth + ExactSearch.slack, availableDepth)
         let queryMatrix = queries ?? references
         let n = queryMatrix.rows
-        var heaps = TopKHeaps(count: n, k: depth)
+        var heaps = TopKHeaps(count: n, k: depth > 0 ? kept : 0)
         if depth > 0 {
             BLAS.setThreads(threads)
             if isSelfRetrieval && useSymmetry {
@@ -95,8 +98,9 @@ public struct ExactSearch: NeighborSearch {
             }
         }
         progress?(1)
-        let (indices, scores) = heaps.sorted(depth: depth)
-        return Neighbors(queries: n, depth: depth, indices: indices, scores: scores)
+        let sorted = heaps.sorted(depth: depth > 0 ? kept : 0)
+        guard depth > 0 else { return Neighbors(queries: n, depth: 0, indices: [], scores: []) }
+        return refine(sorted.indices, sorted.scores, kept: kept, depth: depth)
     }
 
     // MARK: - Passes

@@ -1,0 +1,252 @@
+import Foundation
+import Testing
+@testable import RetrievalEval
+
+/// A deterministic generator (SplitMix64) for reproducible test data.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Small integer coordinates: every inner product and squared distance is an exact integer
+/// in float32, so ties are real and any two correct searches must agree exactly.
+func integerMatrix(rows: Int, columns: Int, range: ClosedRange<Int> = -2 ... 2, seed: UInt64) -> Matrix {
+    var rng = SeededGenerator(seed: seed)
+    return Matrix(rows: rows, columns: columns, values: (0 ..< rows * columns).map { _ in Float(Int.random(in: range, using: &rng)) })
+}
+
+/// Gaussian-ish float data with `duplicates` rows copied from earlier rows (exact ties).
+func floatMatrix(rows: Int, columns: Int, duplicates: Int, seed: UInt64) -> Matrix {
+    var rng = SeededGenerator(seed: seed)
+    var m = Matrix(rows: rows, columns: columns, values: (0 ..< rows * columns).map { _ in
+        Float.random(in: -1 ... 1, using: &rng) + Float.random(in: -1 ... 1, using: &rng)
+    })
+    for _ in 0 ..< duplicates {
+        let to = Int.random(in: 1 ..< rows, using: &rng), from = Int.random(in: 0 ..< to, using: &rng)
+        for j in 0 ..< columns { m[to, j] = m[from, j] }
+    }
+    return m
+}
+
+/// The oracle: every pair scored in Double by a plain double loop, sorted by (score
+/// descending, index ascending), the query itself left out in self-retrieval. For cosine the
+/// rows are first scaled to unit length in float32, as the search stores them, so that both
+/// compare the same vectors (exact duplicates stay exact duplicates).
+func naiveNeighbors(_ references: Matrix, queries: Matrix?, distance: Distance, k: Int) -> [[Int]] {
+    func prepared(_ m: Matrix) -> [[Double]] {
+        (0 ..< m.rows).map { i in
+            var row = m.row(i)
+            if distance == .cosine {
+                let norm = row.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+                let scale = Float(1 / norm)
+                row = row.map { $0 * scale }
+            }
+            return row.map(Double.init)
+        }
+    }
+    let refs = prepared(references)
+    let qs = queries.map(prepared) ?? refs
+    return qs.enumerated().map { q, query in
+        var scored: [(Double, Int)] = []
+        for (r, ref) in refs.enumerated() where queries != nil || r != q {
+            var s = 0.0
+            for j in query.indices {
+                switch distance {
+                case .cosine, .innerProduct: s += query[j] * ref[j]
+                case .squaredL2: s -= (query[j] - ref[j]) * (query[j] - ref[j])
+                }
+            }
+            scored.append((s, r))
+        }
+        scored.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+        return scored.prefix(k).map(\.1)
+    }
+}
+
+func lists(_ n: Neighbors) -> [[Int]] {
+    (0 ..< n.queries).map { q in n.indices(of: q).map(Int.init) }
+}
+
+@Suite("Exact search")
+struct ExactSearchTests {
+    struct Config: Sendable, CustomTestStringConvertible {
+        let tileSize: Int
+        let threads: Int
+        let symmetric: Bool
+        var testDescription: String { "tile \(tileSize), \(threads) threads, \(symmetric ? "symmetric" : "plain")" }
+    }
+
+    static let configs: [Config] = [16, 37, 64, 1024].flatMap { t in
+        [1, 2].flatMap { th in [true, false].map { Config(tileSize: t, threads: th, symmetric: $0) } }
+    }
+
+    @Test("self-retrieval equals a naive double loop, ties included", arguments: configs, [Distance.innerProduct, .squaredL2])
+    func selfRetrievalWithTies(_ c: Config, _ distance: Distance) throws {
+        let x = integerMatrix(rows: 150, columns: 6, seed: 11)
+        let search = try ExactSearch(references: x, distance: distance, tileSize: c.tileSize, threads: c.threads, useSymmetry: c.symmetric)
+        let found = try search.search(k: 20)
+        #expect(found.depth == 20)
+        #expect(firstDifference(lists(found), naiveNeighbors(x, queries: nil, distance: distance, k: 20)) == nil)
+        // Scores are the similarities themselves.
+        let q = 7, r = Int(found.indices(of: q).first!)
+        let dot = (0 ..< 6).reduce(Float(0)) { $0 + x[q, $1] * x[r, $1] }
+        let l2 = (0 ..< 6).reduce(Float(0)) { $0 + (x[q, $1] - x[r, $1]) * (x[q, $1] - x[r, $1]) }
+        #expect(found.scores[q * 20] == (distance == .innerProduct ? dot : -l2))
+    }
+
+    /// The first query whose list differs, or nil.
+    func firstDifference(_ a: [[Int]], _ b: [[Int]]) -> String? {
+        guard a.count == b.count else { return "\(a.count) vs \(b.count) queries" }
+        for q in a.indices where a[q] != b[q] { return "query \(q): \(a[q]) vs \(b[q])" }
+        return nil
+    }
+
+    @Test("cosine with duplicated rows: every path and tiling gives the oracle's lists", arguments: [8, 100, 333])
+    func cosineAllPathsAgree(_ tileSize: Int) throws {
+        // Many exact duplicates: sgemm scores them differently by position, the exact
+        // re-ranking of near-ties must make every path agree with the oracle.
+        let x = floatMatrix(rows: 400, columns: 24, duplicates: 120, seed: 5)
+        let oracle = naiveNeighbors(x, queries: nil, distance: .cosine, k: 30)
+        for threads in [1, 2] {
+            for symmetric in [true, false] {
+                let s = try ExactSearch(references: x, tileSize: tileSize, threads: threads, useSymmetry: symmetric)
+                let found = try s.search(k: 30)
+                #expect(firstDifference(lists(found), oracle) == nil, "tile \(tileSize), \(threads) threads, symmetric \(symmetric)")
+            }
+        }
+    }
+
+    @Test("a group of duplicates larger than the slack, straddling k, takes the fallback")
+    func largeTieGroups() throws {
+        // 40 copies of one row among random rows: k = 10 cuts the group, and the 16 extra
+        // candidates the heaps keep cannot hold it all.
+        var x = floatMatrix(rows: 200, columns: 8, duplicates: 0, seed: 21)
+        for r in stride(from: 5, to: 200, by: 5) { for j in 0 ..< 8 { x[r, j] = x[0, j] } }
+        let oracle = naiveNeighbors(x, queries: nil, distance: .cosine, k: 10)
+        for (tile, symmetric) in [(16, true), (50, false), (1024, true)] {
+            let found = try ExactSearch(references: x, tileSize: tile, threads: 2, useSymmetry: symmetric).search(k: 10)
+            #expect(firstDifference(lists(found), oracle) == nil)
+        }
+        #expect(oracle[0] == [5, 10, 15, 20, 25, 30, 35, 40, 45, 50])
+    }
+
+    @Test("queries against separate references: nothing excluded", arguments: [Distance.innerProduct, .squaredL2])
+    func queryReferenceMode(_ distance: Distance) throws {
+        let refs = integerMatrix(rows: 120, columns: 5, seed: 3)
+        var qs = integerMatrix(rows: 45, columns: 5, seed: 4)
+        for j in 0 ..< 5 { qs[0, j] = refs[10, j] }  // a query equal to a reference finds it
+        for (tile, threads) in [(16, 1), (50, 2), (1024, 2)] {
+            let s = try ExactSearch(references: refs, queries: qs, distance: distance, tileSize: tile, threads: threads)
+            #expect(!s.isSelfRetrieval && s.availableDepth == 120)
+            let found = try s.search(k: 12)
+            #expect(firstDifference(lists(found), naiveNeighbors(refs, queries: qs, distance: distance, k: 12)) == nil)
+        }
+        let l2 = try ExactSearch(references: refs, queries: qs, distance: .squaredL2).search(k: 1)
+        #expect(l2.scores[0] == 0)
+    }
+
+    @Test("k larger than the references gives every one of them")
+    func depthIsCapped() throws {
+        let x = integerMatrix(rows: 9, columns: 3, seed: 1)
+        let found = try ExactSearch(references: x, distance: .innerProduct).search(k: 50)
+        #expect(found.depth == 8)
+        for q in 0 ..< 9 { #expect(Set(found.indices(of: q)) == Set((0 ..< 9).filter { $0 != q }.map(Int32.init))) }
+        #expect(try ExactSearch(references: x, distance: .innerProduct).search(k: 0).depth == 0)
+    }
+
+    @Test("a zero row is an error naming it, for cosine only")
+    func zeroRow() throws {
+        var x = integerMatrix(rows: 10, columns: 4, range: 1 ... 3, seed: 2)
+        for j in 0 ..< 4 { x[6, j] = 0 }
+        #expect(throws: SearchError("reference row 6 has zero norm, so its cosine similarity is undefined; remove it or use --distance ip or l2")) {
+            try ExactSearch(references: x)
+        }
+        #expect(throws: Never.self) { try ExactSearch(references: x, distance: .squaredL2).search(k: 3) }
+    }
+
+    @Test("queries of another dimension are refused")
+    func dimensionMismatch() {
+        #expect(throws: SearchError.self) {
+            try ExactSearch(references: Matrix(zeros: 4, 3), queries: Matrix(zeros: 2, 5), distance: .innerProduct)
+        }
+    }
+}
+
+@Suite("Evaluation of stored fixtures against a slow reference")
+struct PipelineTests {
+    /// Metric definitions written out the slow, obvious way, independent of the library.
+    static func slowMetrics(relevance: [[Bool]], r: [Int]) -> [String: Double] {
+        var sums: [String: Double] = [:]
+        var scored = 0
+        for (q, list) in relevance.enumerated() where r[q] > 0 {
+            scored += 1
+            for k in [1, 2, 4, 8] { sums["recall@\(k)", default: 0] += list.prefix(k).contains(true) ? 1 : 0 }
+            for k in [2, 4, 8] {
+                var dcg = 0.0, ideal = 0.0
+                for i in 0 ..< k {
+                    if list[i] { dcg += 1 / log2(Double(i) + 2) }
+                    if i < r[q] { ideal += 1 / log2(Double(i) + 2) }
+                }
+                sums["ndcg@\(k)", default: 0] += dcg / ideal
+            }
+            var ap = 0.0, hits = 0.0
+            for i in 0 ..< r[q] where list[i] {
+                hits += 1
+                ap += hits / Double(i + 1)
+            }
+            sums["map@r", default: 0] += ap / Double(r[q])
+            sums["r-precision", default: 0] += Double(list.prefix(r[q]).filter { $0 }.count) / Double(r[q])
+        }
+        return sums.mapValues { $0 / Double(scored) }
+    }
+
+    @Test("digits fixture: the library's evaluation equals naive search plus slow metrics")
+    func digitsFixture() throws {
+        let data = try LabeledEmbeddings.read(
+            embeddings: repositoryRoot.appendingPathComponent("fixtures/digits.fbin").path,
+            labels: repositoryRoot.appendingPathComponent("fixtures/digits-labels.txt").path)
+        // A 600-row slice keeps the Double oracle quick.
+        let n = 600
+        let x = Matrix(rows: n, columns: data.embeddings.columns, values: Array(data.embeddings.values.prefix(n * data.embeddings.columns)))
+        let labels = Labels(strings: (0 ..< n).map { data.labels.label(at: $0) })
+        let sliced = try LabeledEmbeddings(embeddings: x, labels: labels)
+        let metrics = Metric.paperSet + [.rPrecision]
+        let result = try RetrievalEvaluation.run(references: sliced, metrics: metrics, threads: 2, tileSize: 128)
+        let sizes = labels.classSizes()
+        let r = (0 ..< n).map { sizes[Int(labels.classIndex[$0])] - 1 }
+        #expect(result.neighbors.depth == r.max())
+        let oracle = naiveNeighbors(x, queries: nil, distance: .cosine, k: r.max()!)
+        let relevance = oracle.enumerated().map { q, list in list.map { labels.classIndex[$0] == labels.classIndex[q] } }
+        let slow = Self.slowMetrics(relevance: relevance, r: r)
+        for metric in metrics {
+            let mine = try #require(result.report.mean(of: metric))
+            let theirs = try #require(slow[metric.name])
+            #expect(abs(mine - theirs) < 1e-4, "\(metric.name): \(mine) vs \(theirs)")
+        }
+        #expect(result.report.excludedQueries == 0)
+    }
+
+    @Test("query/reference mode: labels matched by text, unknown labels excluded")
+    func queryReferenceJudgments() throws {
+        let refs = try LabeledEmbeddings(
+            embeddings: Matrix(rows: 4, columns: 2, values: [1, 0, 0.9, 0.1, 0, 1, 0.1, 0.9]),
+            labels: Labels(strings: ["a", "a", "b", "b"]))
+        let qs = try LabeledEmbeddings(
+            embeddings: Matrix(rows: 3, columns: 2, values: [1, 0.05, 0.05, 1, 1, 1]),
+            labels: Labels(strings: ["b", "b", "zzz"]))
+        let result = try RetrievalEvaluation.run(references: refs, queries: qs, metrics: [.recall(k: 1), .mapAtR], perClass: true)
+        #expect(result.relevantCounts == [2, 2, 0])
+        #expect(result.report.excludedQueries == 1)
+        #expect(result.report.perQuery[0][0] == 0)  // query "b" near the "a" items
+        #expect(result.report.perQuery[0][1] == 1)
+        #expect(result.report.means[0] == 0.5)
+        #expect(result.report.perClass?.scoredQueries == [0, 2])
+    }
+}
