@@ -20,7 +20,7 @@ public final class Store: @unchecked Sendable {
         self.path = path
         do {
             writer = try DatabasePool(path: path, configuration: configuration)
-            try Store.migrator.migrate(writer)
+            try Store.migrate(writer)
         } catch let error as DatabaseError {
             throw StoreError("\(path): cannot open the store: \(error.message ?? "\(error)"); check the path, or pass --store with another file")
         }
@@ -31,6 +31,22 @@ public final class Store: @unchecked Sendable {
         path = ":memory:"
         writer = try DatabaseQueue()
         try Store.migrator.migrate(writer)
+    }
+
+    /// Brings the schema up to date. Two processes opening a new store at once may both see
+    /// a migration as pending; the one that loses fails on "already exists" and, retrying,
+    /// finds it applied.
+    static func migrate(_ writer: any DatabaseWriter) throws {
+        var attempt = 0
+        while true {
+            do {
+                try migrator.migrate(writer)
+                return
+            } catch let error as DatabaseError where attempt < 5 && error.resultCode == .SQLITE_ERROR {
+                attempt += 1
+                usleep(useconds_t(20_000 * attempt))
+            }
+        }
     }
 
     /// The migrations, in order. A released migration is never edited; changes add new ones.

@@ -127,12 +127,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
                                 parallelRanges(rows) { lo, hi in
                                     for i in lo ..< hi {
                                         let q = i0 + i
-                                        let row = c.pointer + i * cols
-                                        for j in 0 ..< cols {
-                                            let r = j0 + j
-                                            if excludeSelf && r == q { continue }
-                                            h.offer(q, score: row[j], index: Int32(r))
-                                        }
+                                        h.offerRow(q, c.pointer + i * cols, count: cols, firstIndex: j0, skip: excludeSelf ? q : -1)
                                     }
                                 }
                                 done += 1
@@ -169,11 +164,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
                             parallelRanges(rows) { lo, hi in
                                 for i in lo ..< hi {
                                     let q = i0 + i
-                                    let row = c.pointer + i * cols
-                                    for j in 0 ..< cols {
-                                        if diagonal && j == i { continue }
-                                        h.offer(q, score: row[j], index: Int32(j0 + j))
-                                    }
+                                    h.offerRow(q, c.pointer + i * cols, count: cols, firstIndex: j0, skip: diagonal ? q : -1)
                                 }
                             }
                             // Columns: queries j0 + j offered references i0 + i. Each worker
@@ -183,7 +174,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
                                     for i in 0 ..< rows {
                                         let row = c.pointer + i * cols
                                         let r = Int32(i0 + i)
-                                        for j in lo ..< hi { h.offer(j0 + j, score: row[j], index: r) }
+                                        h.offerColumn(row, lo: lo, hi: hi, firstQuery: j0, index: r)
                                     }
                                 }
                             }

@@ -32,11 +32,52 @@ struct TopKHeaps {
         let sizes: UnsafeMutablePointer<Int32>
         let worst: UnsafeMutablePointer<Float>
 
-        /// Offers candidate (`score`, `index`) to query `q`'s heap.
+        /// Offers query `q` the references `firstIndex ..< firstIndex + count` with the scores
+        /// in `row`, skipping reference `skip`. Sixteen scores at a time are compared with the
+        /// query's current threshold; only the ones at or above it reach the heap.
         @inline(__always)
-        func offer(_ q: Int, score: Float, index: Int32) {
-            if score < worst[q] { return }
-            insert(q, score: score, index: index)
+        func offerRow(_ q: Int, _ row: UnsafePointer<Float>, count: Int, firstIndex: Int, skip: Int = -1) {
+            var threshold = worst[q]
+            var j = 0
+            while j + 16 <= count {
+                let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<Float>.self)
+                if any(v .>= SIMD16(repeating: threshold)) {
+                    for l in 0 ..< 16 where v[l] >= threshold && firstIndex + j + l != skip {
+                        insert(q, score: v[l], index: Int32(firstIndex + j + l))
+                        threshold = worst[q]
+                    }
+                }
+                j += 16
+            }
+            while j < count {
+                if row[j] >= threshold && firstIndex + j != skip {
+                    insert(q, score: row[j], index: Int32(firstIndex + j))
+                    threshold = worst[q]
+                }
+                j += 1
+            }
+        }
+
+        /// Offers reference `index` to queries `firstQuery + lo ..< firstQuery + hi`, with
+        /// scores `scores[lo ..< hi]`: one tile row read across its columns, sixteen queries'
+        /// thresholds compared at a time.
+        @inline(__always)
+        func offerColumn(_ scores: UnsafePointer<Float>, lo: Int, hi: Int, firstQuery: Int, index: Int32) {
+            var j = lo
+            while j + 16 <= hi {
+                let v = UnsafeRawPointer(scores + j).loadUnaligned(as: SIMD16<Float>.self)
+                let t = UnsafeRawPointer(worst + firstQuery + j).loadUnaligned(as: SIMD16<Float>.self)
+                if any(v .>= t) {
+                    for l in 0 ..< 16 where v[l] >= worst[firstQuery + j + l] {
+                        insert(firstQuery + j + l, score: v[l], index: index)
+                    }
+                }
+                j += 16
+            }
+            while j < hi {
+                if scores[j] >= worst[firstQuery + j] { insert(firstQuery + j, score: scores[j], index: index) }
+                j += 1
+            }
         }
 
         @inline(__always)
