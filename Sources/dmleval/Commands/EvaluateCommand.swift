@@ -145,7 +145,9 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let started = now()
         var timings: [(String, Double)] = []
-        let store = storeOptions.noStore ? nil : try storeOptions.open()
+        // The store is opened first only to load a stored dataset; otherwise only once the
+        // run has succeeded, so a failed run leaves no trace (not even a new empty store).
+        var store = dataset != nil ? try storeOptions.open() : nil
 
         // 1. Read (or load) and validate everything before any work.
         var t = now()
@@ -193,6 +195,7 @@ struct EvaluateCommand: ParsableCommand {
         // 3. Record: the dataset once per content, then the run.
         var runID: Int64?
         var datasetRecord = storedReferences
+        if store == nil && !storeOptions.noStore { store = try storeOptions.open() }
         if let store {
             t = now()
             if datasetRecord == nil {
