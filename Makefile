@@ -27,7 +27,7 @@ build: deps ## Build dmleval in release mode
 	$(SWIFT) build -c release --product dmleval
 
 demo: build ## Install what is missing, build, and run the main job on the bundled fixtures
-	$(RELEASE) table3
+	$(RELEASE) fixtures/digits.fbin fixtures/digits-labels.txt --ndcg 2,4,8
 
 test: deps ## Run the whole test suite (what CI runs)
 	$(SWIFT) test

@@ -28,9 +28,10 @@ struct DMLEval: ParsableCommand {
             EXIT CODES
               0   success
               1   a check failed (table3: a value differs from the paper)
-              2   unusable input: a malformed file, mismatched labels, a metric that cannot be
-                  computed, an unknown dataset or run, a store that cannot be opened; one
-                  'error:' line on stderr says which file, where, and what to do
+              2   unusable input: a malformed file, mismatched labels, a metric
+                  that cannot be computed, an unknown dataset or run, a store that
+                  cannot be opened; one 'error:' line on stderr says which file,
+                  where, what was expected and what to do
               64  bad command-line usage
             """,
         version: version,
@@ -75,6 +76,8 @@ enum Entry {
 func printError(_ line: String) {
     var text = line
     if !text.hasSuffix("\n") { text += "\n" }
+    // Whatever stdout holds goes out first, so the two streams interleave in order.
+    fflush(nil)
     text.utf8CString.withUnsafeBufferPointer { buffer in
         _ = write(2, buffer.baseAddress!, buffer.count - 1)
     }

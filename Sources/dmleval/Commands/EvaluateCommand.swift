@@ -21,8 +21,12 @@ struct EvaluateCommand: ParsableCommand {
             Examples:
               dmleval embeddings.npy labels.txt
               dmleval embeddings.bin labels.txt --ndcg 2,4,8
-              dmleval gallery.npy gallery.txt --queries query.npy --query-labels query.txt --recall 1,10
-              dmleval evaluate --dataset cub-test --map 10 --map-denominator r --format json
+              dmleval gallery.npy gallery.txt --queries q.npy --query-labels q.txt
+              dmleval evaluate --dataset cub-test --map 10 --map-denominator r
+
+            Exit codes: 0 success; 2 unusable input (one 'error:' line on stderr
+            names the file, the place, what was expected and what to do; the store
+            is left as it was); 64 bad usage.
             """
     )
 
