@@ -98,9 +98,9 @@ public struct ExactSearch: NeighborSearch, Sendable {
             }
         }
         progress?(1)
-        let sorted = heaps.sorted(depth: depth > 0 ? kept : 0)
         guard depth > 0 else { return Neighbors(queries: n, depth: 0, indices: [], scores: []) }
-        return refine(sorted.indices, sorted.scores, kept: kept, depth: depth)
+        heaps.sortInPlace()
+        return refine(heaps.indices, heaps.scores, kept: kept, depth: depth)
     }
 
     // MARK: - Passes

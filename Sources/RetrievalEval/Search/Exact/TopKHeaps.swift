@@ -135,23 +135,21 @@ struct TopKHeaps {
         }
     }
 
-    /// Every heap's candidates sorted best first (score descending, then index ascending).
-    func sorted(depth: Int) -> (indices: [Int32], scores: [Float]) {
-        var outIndices = [Int32](repeating: 0, count: count * depth)
-        var outScores = [Float](repeating: 0, count: count * depth)
+    /// Sorts every heap's candidates best first (score descending, then index ascending), in
+    /// place, so no second copy of all the lists is ever made. Every heap must be full.
+    mutating func sortInPlace() {
+        let k = self.k
         var pairs: [(Float, Int32)] = []
         pairs.reserveCapacity(k)
         for q in 0 ..< count {
             pairs.removeAll(keepingCapacity: true)
-            let n = Int(sizes[q])
-            precondition(n == depth, "heap \(q) holds \(n) of \(depth)")
-            for i in 0 ..< n { pairs.append((scores[q * k + i], indices[q * k + i])) }
+            precondition(Int(sizes[q]) == k, "heap \(q) holds \(sizes[q]) of \(k)")
+            for i in 0 ..< k { pairs.append((scores[q * k + i], indices[q * k + i])) }
             pairs.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
             for (i, p) in pairs.enumerated() {
-                outScores[q * depth + i] = p.0
-                outIndices[q * depth + i] = p.1
+                scores[q * k + i] = p.0
+                indices[q * k + i] = p.1
             }
         }
-        return (outIndices, outScores)
     }
 }
