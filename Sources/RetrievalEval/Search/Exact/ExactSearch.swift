@@ -83,9 +83,9 @@ public struct ExactSearch: NeighborSearch, Sendable {
     public func search(k requested: Int, progress: SearchProgress? = nil) throws -> Neighbors {
         guard requested >= 0 else { throw SearchError("k must be at least 0, found \(requested)") }
         let depth = min(requested, availableDepth)
-        // The heaps keep a few candidates beyond k, so that the exact re-ranking below can
-        // see whole groups of near-ties at the boundary.
-        let kept = min(depth + ExactSearch.slack, availableDepth)
+        // The heaps keep some candidates beyond k, so that the final ranking by canonical
+        // scores (see `finalize`) can prove it holds the true top k.
+        let kept = min(depth + ExactSearch.slack(depth), availableDepth)
         let queryMatrix = queries ?? references
         let n = queryMatrix.rows
         var heaps = TopKHeaps(count: n, k: depth > 0 ? kept : 0)
@@ -99,8 +99,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
         }
         progress?(1)
         guard depth > 0 else { return Neighbors(queries: n, depth: 0, indices: [], scores: []) }
-        heaps.sortInPlace()
-        return refine(heaps.indices, heaps.scores, kept: kept, depth: depth)
+        return finalize(heaps, depth: depth)
     }
 
     // MARK: - Passes

@@ -134,22 +134,4 @@ struct TopKHeaps {
             }
         }
     }
-
-    /// Sorts every heap's candidates best first (score descending, then index ascending), in
-    /// place, so no second copy of all the lists is ever made. Every heap must be full.
-    mutating func sortInPlace() {
-        let k = self.k
-        var pairs: [(Float, Int32)] = []
-        pairs.reserveCapacity(k)
-        for q in 0 ..< count {
-            pairs.removeAll(keepingCapacity: true)
-            precondition(Int(sizes[q]) == k, "heap \(q) holds \(sizes[q]) of \(k)")
-            for i in 0 ..< k { pairs.append((scores[q * k + i], indices[q * k + i])) }
-            pairs.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
-            for (i, p) in pairs.enumerated() {
-                scores[q * k + i] = p.0
-                indices[q * k + i] = p.1
-            }
-        }
-    }
 }

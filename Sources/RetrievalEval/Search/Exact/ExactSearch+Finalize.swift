@@ -1,0 +1,159 @@
+import Dispatch
+
+/// The final ranking: canonical scores, so that the result is the same on every path.
+///
+/// sgemm does not compute a given inner product identically at every position of a tile
+/// (edge kernels, blocking, thread splits), so two candidates with equal or nearly equal
+/// scores may come out of the tiles in either order depending on the tile size, the thread
+/// count or the symmetric path. The result must not depend on those, so the order is defined
+/// by a canonical score g: one fixed-order SIMD kernel, a function of the two vectors only.
+/// Ties in g go to the lower index.
+///
+/// Computing g for every kept candidate would cost as much as a second search for large k,
+/// so it is computed only where the sgemm score f cannot decide. Both f and g are within a
+/// rigorous bound of the exact value (Higham: (d + 2) 2^-24 |q| |r| for a d-term inner
+/// product; similar for squared distances), so |f - g| <= M. Each query keeps k + slack
+/// candidates, sorted by f; wherever two neighbours differ in f by more than 2M, their order
+/// in g is certain. Only runs of candidates linked by smaller gaps are scored in g and
+/// re-sorted. The list is then sorted by g throughout, exactly as a full canonical sort would
+/// be. If a run reaches the last kept candidate, some candidate left out could belong to it:
+/// then every kept candidate is scored in g, and the list stands if the worst kept f plus M
+/// is below the k-th g (no candidate left out can reach it); otherwise the query is scored
+/// against every reference in g.
+///
+/// Reported scores are f outside those runs and g inside; they agree to within M.
+extension ExactSearch {
+    /// Candidates kept beyond k: enough that near-ties at the boundary rarely force the
+    /// full-scan fallback.
+    static func slack(_ depth: Int) -> Int { max(16, depth / 8) }
+
+    func finalize(_ heaps: TopKHeaps, depth: Int) -> Neighbors {
+        let queryMatrix = queries ?? references
+        let n = queryMatrix.rows
+        let kept = heaps.k
+        var outIndices = [Int32](repeating: 0, count: n * depth)
+        var outScores = [Float](repeating: 0, count: n * depth)
+        let d = references.columns
+        let gamma = 1.01 * Double(d + 4) / 16_777_216.0  // (d + 4) u, u = 2^-24
+        let referenceNormsD = references.rowNorms()
+        let queryNormsD = queries?.rowNorms() ?? referenceNormsD
+        let maxReference = referenceNormsD.max() ?? 0
+        let distance = self.distance
+        // The bound on |f - g| for each query.
+        let margins: [Double] = queryNormsD.map { a in
+            switch distance {
+            case .cosine: return 2 * gamma * 1.000_01
+            case .innerProduct: return 2 * gamma * a * maxReference
+            case .squaredL2:
+                // f = 2 fl(q.r) - fl(|q|^2) - fl(|r|^2) in float; g sums squared differences.
+                let scale = (a + maxReference) * (a + maxReference)
+                return 2 * gamma * a * maxReference + 6 * gamma * scale
+            }
+        }
+        let referenceRows = references.rows
+        let available = availableDepth
+        let selfRetrieval = isSelfRetrieval
+        let workers = min(threads, max(1, n / 256))
+        queryMatrix.values.withUnsafeBufferPointer { qv in
+            references.values.withUnsafeBufferPointer { rv in
+                heaps.indices.withUnsafeBufferPointer { inIx in
+                    heaps.scores.withUnsafeBufferPointer { inSc in
+                        outIndices.withUnsafeMutableBufferPointer { oIx in
+                            outScores.withUnsafeMutableBufferPointer { oSc in
+                                let io = UnsafeSendableBox((qv, rv, inIx, inSc, oIx, oSc))
+                                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                                    let (qv, rv, inIx, inSc, oIx, oSc) = io.value
+                                    var pairs: [(Float, Int32)] = []
+                                    pairs.reserveCapacity(kept)
+                                    for q in n * w / workers ..< n * (w + 1) / workers {
+                                        let query = qv.baseAddress! + q * d
+                                        let g = { (r: Int32) in ExactSearch.canonicalScore(query, rv.baseAddress! + Int(r) * d, d, distance) }
+                                        pairs.removeAll(keepingCapacity: true)
+                                        for i in 0 ..< kept { pairs.append((inSc[q * kept + i], inIx[q * kept + i])) }
+                                        pairs.sort(by: ExactSearch.ranksBefore)
+                                        let link = Float(2.02 * margins[q])
+                                        var runReachesEnd = false
+                                        var i = 0
+                                        while i < depth {
+                                            var j = i
+                                            while j + 1 < kept && pairs[j].0 - pairs[j + 1].0 <= link { j += 1 }
+                                            if j > i {
+                                                if j == kept - 1 && kept < available { runReachesEnd = true; break }
+                                                for p in i ... j { pairs[p].0 = g(pairs[p].1) }
+                                                pairs[i ... j].sort(by: ExactSearch.ranksBefore)
+                                            }
+                                            i = j + 1
+                                        }
+                                        if runReachesEnd {
+                                            // Near-ties run into the last kept candidate: rank every kept
+                                            // candidate by g, and check that none left out could enter.
+                                            let worstKept = inSc[q * kept ..< (q + 1) * kept].min()!
+                                            pairs.removeAll(keepingCapacity: true)
+                                            for i in 0 ..< kept { pairs.append((g(inIx[q * kept + i]), inIx[q * kept + i])) }
+                                            pairs.sort(by: ExactSearch.ranksBefore)
+                                            if !(Double(worstKept) + 1.01 * margins[q] < Double(pairs[depth - 1].0)) {
+                                                // A crowd of near-ties at the boundary: score every reference.
+                                                pairs.removeAll(keepingCapacity: true)
+                                                for r in 0 ..< referenceRows where !(selfRetrieval && r == q) {
+                                                    pairs.append((g(Int32(r)), Int32(r)))
+                                                }
+                                                pairs.sort(by: ExactSearch.ranksBefore)
+                                            }
+                                        }
+                                        for i in 0 ..< depth {
+                                            oSc[q * depth + i] = pairs[i].0
+                                            oIx[q * depth + i] = pairs[i].1
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Neighbors(queries: n, depth: depth, indices: outIndices, scores: outScores)
+    }
+
+    /// Whether candidate `a` ranks before `b`: higher score, or equal score and lower index.
+    @inline(__always)
+    static func ranksBefore(_ a: (Float, Int32), _ b: (Float, Int32)) -> Bool {
+        a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
+    }
+
+    /// The similarity of two rows by one fixed-order kernel: two SIMD8 accumulators over
+    /// blocks of 16, then the tail, so the value depends on the vectors only. (Multiply then
+    /// add, not fused: the generic x86-64 target has no FMA instruction.)
+    @inline(__always)
+    static func canonicalScore(_ q: UnsafePointer<Float>, _ r: UnsafePointer<Float>, _ d: Int, _ distance: Distance) -> Float {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
+        var j = 0
+        let qr = UnsafeRawPointer(q), rr = UnsafeRawPointer(r)
+        switch distance {
+        case .cosine, .innerProduct:
+            while j + 16 <= d {
+                a0 += qr.loadUnaligned(fromByteOffset: 4 * j, as: SIMD8<Float>.self)
+                    * rr.loadUnaligned(fromByteOffset: 4 * j, as: SIMD8<Float>.self)
+                a1 += qr.loadUnaligned(fromByteOffset: 4 * j + 32, as: SIMD8<Float>.self)
+                    * rr.loadUnaligned(fromByteOffset: 4 * j + 32, as: SIMD8<Float>.self)
+                j += 16
+            }
+            var s = (a0 + a1).sum()
+            while j < d { s += q[j] * r[j]; j += 1 }
+            return s
+        case .squaredL2:
+            while j + 16 <= d {
+                let d0 = qr.loadUnaligned(fromByteOffset: 4 * j, as: SIMD8<Float>.self)
+                    - rr.loadUnaligned(fromByteOffset: 4 * j, as: SIMD8<Float>.self)
+                let d1 = qr.loadUnaligned(fromByteOffset: 4 * j + 32, as: SIMD8<Float>.self)
+                    - rr.loadUnaligned(fromByteOffset: 4 * j + 32, as: SIMD8<Float>.self)
+                a0 += d0 * d0
+                a1 += d1 * d1
+                j += 16
+            }
+            var s = (a0 + a1).sum()
+            while j < d { let t = q[j] - r[j]; s += t * t; j += 1 }
+            return -s
+        }
+    }
+}
