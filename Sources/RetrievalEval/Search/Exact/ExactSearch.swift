@@ -10,9 +10,10 @@ import Dispatch
 /// excluded by index. Ties are broken by the lower reference index, so the result does not
 /// depend on the tile size, the thread count or the path taken.
 ///
-/// Threads: BLAS runs the products with `threads` threads; the heap updates run on
-/// `threads` workers of our own, over disjoint queries, between two products. The two never
-/// overlap, so the cores are never oversubscribed.
+/// Threads: `threads` workers of our own each compute a slice of a tile's rows with a
+/// single-threaded sgemm and fold it into the heaps of their own queries; the column side of
+/// a symmetric tile is then folded by the same workers over disjoint column ranges. BLAS is
+/// kept to one thread, so its idle threads never spin on the cores the folds need.
 public struct ExactSearch: NeighborSearch, Sendable {
     public let distance: Distance
     /// The references (normalised for cosine).
@@ -90,7 +91,10 @@ public struct ExactSearch: NeighborSearch, Sendable {
         let n = queryMatrix.rows
         var heaps = TopKHeaps(count: n, k: depth > 0 ? kept : 0)
         if depth > 0 {
-            BLAS.setThreads(threads)
+            // Our workers run the products (each on its slice of a tile) and the folds, so
+            // BLAS itself stays single-threaded: no idle BLAS threads spinning on the cores
+            // the folds need.
+            BLAS.setThreads(1)
             if isSelfRetrieval && useSymmetry {
                 symmetricPass(&heaps, progress: progress)
             } else {
@@ -120,10 +124,12 @@ public struct ExactSearch: NeighborSearch, Sendable {
                             let rows = min(t, nq - i0)
                             for j0 in stride(from: 0, to: nr, by: t) {
                                 let cols = min(t, nr - j0)
-                                computeTile(qv.baseAddress! + i0 * d, rv.baseAddress! + j0 * d,
-                                            rows: rows, cols: cols, i0: i0, j0: j0, into: tb.baseAddress!)
                                 let c = UnsafePointerBox(tb.baseAddress!)
+                                // Each worker computes its slice of the tile's rows with a
+                                // single-threaded sgemm, then folds those rows.
                                 parallelRanges(rows) { lo, hi in
+                                    computeTile(qv.baseAddress! + (i0 + lo) * d, rv.baseAddress! + j0 * d,
+                                                rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.pointer + lo * cols)
                                     for i in lo ..< hi {
                                         let q = i0 + i
                                         h.offerRow(q, c.pointer + i * cols, count: cols, firstIndex: j0, skip: excludeSelf ? q : -1)
@@ -155,12 +161,14 @@ public struct ExactSearch: NeighborSearch, Sendable {
                         let rows = min(t, n - i0)
                         for j0 in stride(from: i0, to: n, by: t) {
                             let cols = min(t, n - j0)
-                            computeTile(xv.baseAddress! + i0 * d, xv.baseAddress! + j0 * d,
-                                        rows: rows, cols: cols, i0: i0, j0: j0, into: tb.baseAddress!)
                             let c = UnsafePointerBox(tb.baseAddress!)
                             let diagonal = i0 == j0
-                            // Rows: queries i0 + i offered references j0 + j.
+                            // Rows: each worker computes its slice of the tile's rows with a
+                            // single-threaded sgemm, then offers queries i0 + i the references
+                            // j0 + j.
                             parallelRanges(rows) { lo, hi in
+                                computeTile(xv.baseAddress! + (i0 + lo) * d, xv.baseAddress! + j0 * d,
+                                            rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.pointer + lo * cols)
                                 for i in lo ..< hi {
                                     let q = i0 + i
                                     h.offerRow(q, c.pointer + i * cols, count: cols, firstIndex: j0, skip: diagonal ? q : -1)
