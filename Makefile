@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := libopenblas-dev libsqlite3-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build demo test clean
+.PHONY: help deps build demo test bench compare clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,6 +31,14 @@ demo: build ## Install what is missing, build, and run the main job on the bundl
 
 test: deps ## Run the whole test suite (what CI runs)
 	$(SWIFT) test
+
+bench: deps ## Run the package-benchmark suites (Benchmarks/, a separate package)
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+
+compare: build ## Time faiss-cpu and pytorch-metric-learning against dmleval on the same files
+	scripts/setup-reference-env.sh
+	.venv-reference/bin/python scripts/make-bench-data.py .bench-data
+	.venv-reference/bin/python scripts/compare-reference.py --data .bench-data --dmleval $(RELEASE)
 
 clean: ## Remove build products
 	rm -rf .build
