@@ -27,7 +27,8 @@ struct DMLEval: ParsableCommand {
 
             EXIT CODES
               0   success
-              1   a check failed (table3: a value differs from the paper)
+              1   a check failed (check: a metric regressed; table3: a value differs
+                  from the paper)
               2   unusable input: a malformed file, mismatched labels, a metric
                   that cannot be computed, an unknown dataset or run, a store that
                   cannot be opened; one 'error:' line on stderr says which file,
@@ -36,7 +37,8 @@ struct DMLEval: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            EvaluateCommand.self, IngestCommand.self, RunsCommand.self, ScoreCommand.self, Table3Command.self,
+            EvaluateCommand.self, IngestCommand.self, RunsCommand.self, CheckCommand.self, ScoreCommand.self,
+            Table3Command.self,
         ],
         defaultSubcommand: EvaluateCommand.self
     )

@@ -116,3 +116,10 @@ public enum ArrayWriter {
 private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
     write(fd, buffer, count)
 }
+
+extension ArrayWriter {
+    /// Writes UTF-8 text to `path`, atomically like the arrays.
+    public static func writeText(_ text: String, to path: String) throws {
+        try write(path: path) { out in try out.append(Array(text.utf8)) }
+    }
+}

@@ -30,6 +30,12 @@ extension LabeledEmbeddings {
         e.update("dmleval embeddings float32 \(embeddings.rows)x\(embeddings.columns)\n")
         embeddings.values.withUnsafeBytes { e.update($0) }
         let embeddingsHash = e.finalizeHex()
+        let labelsHash = LabeledEmbeddings.labelsHash(labels)
+        return (SHA256.hex(Array((embeddingsHash + labelsHash).utf8)), embeddingsHash, labelsHash)
+    }
+
+    /// SHA-256 of the labels in order: the identity of a test set.
+    public static func labelsHash(_ labels: Labels) -> String {
         var l = SHA256()
         switch labels.values {
         case .strings(let s):
@@ -39,8 +45,7 @@ extension LabeledEmbeddings {
             l.update("dmleval labels integer \(v.count)\n")
             for label in v { l.update("\(label)\n") }
         }
-        let labelsHash = l.finalizeHex()
-        return (SHA256.hex(Array((embeddingsHash + labelsHash).utf8)), embeddingsHash, labelsHash)
+        return l.finalizeHex()
     }
 }
 

@@ -99,6 +99,9 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A name for this run in the store.", valueName: "name"))
     var name: String?
 
+    @Option(help: ArgumentHelp("Also write this run as a baseline file for 'dmleval check'.", valueName: "file.json"))
+    var saveBaseline: String?
+
     @OptionGroup var input: InputOptions
     @OptionGroup var storeOptions: StoreOptions
 
@@ -107,7 +110,7 @@ struct EvaluateCommand: ParsableCommand {
     enum CodingKeys: String, CodingKey {
         case embeddings, labels, dataset, queries, queryLabels, recall, recallConvention, precision, map,
              mapDenominator, mapR, rPrecision, ndcg, mrr, perClass, distance, threads, tileSize, saveNeighbors,
-             format, name, input, storeOptions
+             format, name, saveBaseline, input, storeOptions
     }
 
     mutating func validate() throws {
@@ -146,92 +149,25 @@ struct EvaluateCommand: ParsableCommand {
         requestedMetrics = metrics
     }
 
+    var job: EvaluationJob {
+        EvaluationJob(
+            embeddings: embeddings, labels: labels, dataset: dataset, queries: queries, queryLabels: queryLabels,
+            input: input, storeOptions: storeOptions, metrics: requestedMetrics, distance: distance,
+            perClass: perClass, threads: threads ?? ExactSearch.defaultThreads, tileSize: tileSize, name: name,
+            saveNeighbors: saveNeighbors)
+    }
+
     func run() throws {
-        let started = now()
-        var timings: [(String, Double)] = []
-        // The store is opened first only to load a stored dataset; otherwise only once the
-        // run has succeeded, so a failed run leaves no trace (not even a new empty store).
-        var store = dataset != nil ? try storeOptions.open() : nil
-
-        // 1. Read (or load) and validate everything before any work.
-        var t = now()
-        let references: LabeledEmbeddings
-        var storedReferences: DatasetRecord?
-        var sourceDescription: String
-        if let dataset, let store {
-            let record = try store.findDataset(dataset)
-            references = try store.load(record)
-            storedReferences = record
-            sourceDescription = "stored dataset " + (record.names.first.map { "'\($0)' " } ?? "") + record.shortHash
-        } else {
-            references = try input.read(embeddings: embeddings!, labels: labels!)
-            sourceDescription = "\(embeddings!) + \(labels!)"
+        let outcome = try job.run(parameters: parameters(depth:))
+        if let saveBaseline {
+            try Baseline(outcome, name: name, distance: distance, parameters: parameters(depth: outcome.evaluation.neighbors.depth))
+                .write(to: saveBaseline)
         }
-        var queries: LabeledEmbeddings?
-        if let queriesPath = self.queries, let queryLabels {
-            queries = try input.read(embeddings: queriesPath, labels: queryLabels)
+        print(outcome.summary.render(format))
+        if let runID = outcome.runID, let path = outcome.storePath {
+            printError("run \(runID) stored in \(path)")
         }
-        timings.append(("read", now() - t))
-
-        // 2. Search and score.
-        let bar = ProgressBar("searching")
-        let evaluation: RetrievalEvaluation
-        do {
-            evaluation = try RetrievalEvaluation.run(
-                references: references, queries: queries, metrics: requestedMetrics, distance: distance,
-                perClass: perClass, threads: threads ?? ExactSearch.defaultThreads, tileSize: tileSize,
-                progress: { bar.update($0) })
-        } catch {
-            bar.finish()
-            throw error
-        }
-        bar.finish()
-        timings.append(("search", evaluation.searchSeconds))
-        timings.append(("metrics", evaluation.metricSeconds))
-
-        if let saveNeighbors {
-            t = now()
-            let n = evaluation.neighbors
-            try ArrayWriter.writeNpy(int64: n.indices.map(Int64.init), rows: n.queries, columns: n.depth, to: saveNeighbors)
-            timings.append(("save-neighbors", now() - t))
-        }
-
-        // 3. Record: the dataset once per content, then the run.
-        var runID: Int64?
-        var datasetRecord = storedReferences
-        if store == nil && !storeOptions.noStore { store = try storeOptions.open() }
-        if let store {
-            t = now()
-            if datasetRecord == nil {
-                datasetRecord = try store.ingest(references, embeddingsPath: embeddings, labelsPath: labels).dataset
-            }
-            var queryRecord: DatasetRecord?
-            if let queries {
-                queryRecord = try store.ingest(queries, embeddingsPath: self.queries, labelsPath: queryLabels).dataset
-            }
-            timings.append(("store", now() - t))
-            timings.append(("total", now() - started))
-            runID = try store.record(RunInput(
-                datasetID: datasetRecord!.id, queryDatasetID: queryRecord?.id, name: name,
-                toolVersion: DMLEval.version, search: "exact", distance: distance, depth: evaluation.neighbors.depth,
-                parameters: parameters(depth: evaluation.neighbors.depth), report: evaluation.report, timings: timings))
-        } else {
-            timings.append(("total", now() - started))
-        }
-
-        let hashes = datasetRecord.map { ($0.hash, $0.embeddingsHash, $0.labelsHash) }
-            ?? { let h = references.contentHashes(); return (h.dataset, h.embeddings, h.labels) }()
-        let summary = EvaluationSummary(
-            run: runID, source: sourceDescription, datasetHash: hashes.0, embeddingsHash: hashes.1, labelsHash: hashes.2,
-            datasetNames: datasetRecord?.names ?? [], embeddingsPath: datasetRecord?.embeddingsPath ?? embeddings,
-            labelsPath: datasetRecord?.labelsPath ?? labels,
-            rows: references.embeddings.rows, dimensions: references.embeddings.columns, classes: references.labels.classCount,
-            classNames: references.labels.classNames, queryCount: queries?.embeddings.rows,
-            distance: distance, depth: evaluation.neighbors.depth, report: evaluation.report, timings: timings)
-        print(summary.render(format))
-        if let runID, let store {
-            printError("run \(runID) stored in \(store.path)")
-        }
+        if let saveBaseline { printError("baseline written to \(saveBaseline)") }
     }
 
     /// Every setting and convention of the run, as stored.

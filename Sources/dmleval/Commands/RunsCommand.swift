@@ -5,8 +5,8 @@ import RetrievalEval
 struct RunsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
-        abstract: "List and show the runs recorded in the store.",
-        subcommands: [List.self, Show.self]
+        abstract: "List, show, export and compare the runs recorded in the store.",
+        subcommands: [List.self, Show.self, Export.self, Compare.self]
     )
 
     struct List: ParsableCommand {
@@ -99,6 +99,146 @@ struct RunsCommand: ParsableCommand {
                 lines += ["", table.render(format)]
                 print(lines.joined(separator: "\n"))
             }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a run as a self-contained baseline file for 'dmleval check'.",
+            discussion: "The format is versioned and documented in docs/formats.md (Baseline files).")
+
+        @Argument(help: "The run's id (see 'dmleval runs list').")
+        var id: Int64
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("The baseline file to write.", valueName: "file.json"))
+        var output: String
+
+        @Option(help: ArgumentHelp("The SQLite store (default: $DMLEVAL_STORE, else ./dmleval.sqlite).", valueName: "path"))
+        var store: String?
+
+        func run() throws {
+            let store = try StoreOptions(store: store).open()
+            let record = try store.run(id: id)
+            let baseline = try Baseline(run: record, perQuery: try store.perQueryValues(runID: id))
+            try baseline.write(to: output)
+            print("run \(id) (\(record.metrics.count) metrics, \(record.scoredQueries + record.excludedQueries) queries) written to \(output)")
+        }
+    }
+
+    struct Compare: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare runs side by side, with paired significance tests against the first.",
+            discussion: """
+                For each metric the runs share: the mean of each run, its delta against the
+                first run in points, the two-sided paired t-test and randomization-test
+                p-values over per-query values (Holm-corrected across the metrics of each
+                comparison), and per-query wins/ties/losses. Runs on other queries than the
+                first (another test set) get no p-values.
+                """)
+
+        @Argument(help: "Two or more run ids; the first is the reference.")
+        var ids: [Int64]
+
+        @Option(help: "Output format: table, markdown, latex or json.")
+        var format: CompareFormat = .table
+
+        @Option(help: ArgumentHelp("Random sign flips for the randomization test.", valueName: "n"))
+        var permutations: Int = 10_000
+
+        @Option(help: "Seed of the randomization test.")
+        var seed: UInt64 = 0
+
+        @Option(help: ArgumentHelp("The SQLite store (default: $DMLEVAL_STORE, else ./dmleval.sqlite).", valueName: "path"))
+        var store: String?
+
+        enum CompareFormat: String, ExpressibleByArgument, CaseIterable { case table, markdown, latex, json }
+
+        func validate() throws {
+            if ids.count < 2 { throw ValidationError("give at least two run ids") }
+            if permutations < 100 { throw ValidationError("--permutations: expected at least 100, found \(permutations)") }
+        }
+
+        func run() throws {
+            let store = try StoreOptions(store: store).open()
+            let runs = try ids.map { try store.run(id: $0) }
+            let values = try ids.map { try store.perQueryValues(runID: $0) }
+            // The metrics every run has, in the first run's order.
+            let names = runs[0].metrics.map(\.metric).filter { name in runs.allSatisfy { $0.metrics.contains { $0.metric == name } } }
+            guard !names.isEmpty else {
+                throw StoreError("runs \(ids.map(String.init).joined(separator: ", ")) share no metric; compare runs of the same metrics")
+            }
+            let metrics = names.compactMap(Metric.init(name:))
+            let means = runs.map { r in names.map { n in r.metrics.first { $0.metric == n }!.mean } }
+            let perQuery = values.map { v in names.map { n in v.first { $0.metric == n }?.values ?? [] } }
+            let pairable = runs.map { r in
+                r.dataset.labelsHash == runs[0].dataset.labelsHash && r.queryDataset?.labelsHash == runs[0].queryDataset?.labelsHash
+            }
+            let cells = RunComparison.compare(metrics: metrics, means: means, perQuery: perQuery, pairable: pairable,
+                                              permutations: permutations, seed: seed)
+            for (i, ok) in pairable.enumerated() where !ok {
+                printError("note: run \(ids[i]) was made on another test set than run \(ids[0]); it has no p-values")
+            }
+            switch format {
+            case .json:
+                print(JSON.object([
+                    ("runs", .array(ids.map { .int(Int($0)) })),
+                    ("metrics", .array(metrics.indices.map { m in
+                        .object([("metric", .string(names[m])), ("runs", .array(ids.indices.map { r in
+                            let c = cells[r][m]
+                            return .object([
+                                ("run", .int(Int(ids[r]))), ("mean", .number(c.mean)), ("delta_points", .number(c.deltaPoints)),
+                                ("t_test_p_holm", c.tTestP.map { .number($0) } ?? .null),
+                                ("randomization_p_holm", c.randomizationP.map { .number($0) } ?? .null),
+                                ("wins", c.wins.map { .int($0) } ?? .null), ("ties", c.ties.map { .int($0) } ?? .null),
+                                ("losses", c.losses.map { .int($0) } ?? .null),
+                            ])
+                        }))])
+                    })),
+                ]).rendered())
+            case .table, .markdown:
+                var table = TextTable(header: ["metric"] + ids.map { "run \($0)" }, rows: [], rightAligned: Set(1 ... ids.count))
+                for m in metrics.indices {
+                    table.rows.append([names[m]] + ids.indices.map { r in
+                        let c = cells[r][m]
+                        guard r > 0 else { return percent(c.mean, decimals: 2) }
+                        return percent(c.mean, decimals: 2) + " (\(signed(c.deltaPoints)))"
+                    })
+                    table.rows.append(["  p t-test / rand."] + ids.indices.map { r in
+                        let c = cells[r][m]
+                        guard r > 0 else { return "" }
+                        return (c.tTestP.map(pText) ?? "n/a") + " / " + (c.randomizationP.map(pText) ?? "n/a")
+                    })
+                    table.rows.append(["  wins/ties/losses"] + ids.indices.map { r in
+                        let c = cells[r][m]
+                        guard r > 0, let w = c.wins, let t = c.ties, let l = c.losses else { return "" }
+                        return "\(w)/\(t)/\(l)"
+                    })
+                }
+                print(table.render(format == .markdown ? .markdown : .table))
+                print("\nvalues x100; deltas in points against run \(ids[0]); p-values two-sided, Holm-corrected across the \(metrics.count) metrics")
+            case .latex:
+                var lines = ["\\begin{tabular}{l" + String(repeating: "r", count: ids.count) + "}", "\\toprule",
+                             "Metric & " + ids.map { "Run \($0)" }.joined(separator: " & ") + " \\\\", "\\midrule"]
+                for m in metrics.indices {
+                    let row = ids.indices.map { r -> String in
+                        let c = cells[r][m]
+                        var s = percent(c.mean, decimals: 1)
+                        if r > 0 {
+                            s += " (" + signed(c.deltaPoints) + ")"
+                            if let p = c.randomizationP, p < 0.05 { s += "$^{*}$" }
+                        }
+                        return s
+                    }
+                    lines.append(latexEscape(names[m]) + " & " + row.joined(separator: " & ") + " \\\\")
+                }
+                lines += ["\\bottomrule", "\\end{tabular}",
+                          "% values x100; deltas in points against run \(ids[0]); * : randomization p < 0.05 (two-sided, Holm)"]
+                print(lines.joined(separator: "\n"))
+            }
+        }
+
+        private func latexEscape(_ s: String) -> String {
+            s.replacingOccurrences(of: "_", with: "\\_").replacingOccurrences(of: "%", with: "\\%")
         }
     }
 }

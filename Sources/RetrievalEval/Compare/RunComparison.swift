@@ -1,0 +1,68 @@
+/// Side-by-side comparison of runs against the first one, with paired tests.
+public enum RunComparison {
+    /// One metric of one run compared with the first run.
+    public struct Cell: Sendable {
+        public let mean: Double
+        /// mean - first run's mean, in points (x100); 0 for the first run.
+        public let deltaPoints: Double
+        /// Two-sided paired t-test p-value, Holm-adjusted across the metrics.
+        public let tTestP: Double?
+        /// Two-sided paired randomization p-value, Holm-adjusted across the metrics.
+        public let randomizationP: Double?
+        /// Queries where this run scores higher, equal, lower than the first.
+        public let wins: Int?
+        public let ties: Int?
+        public let losses: Int?
+    }
+
+    /// Compares every run with the first on `metrics`.
+    ///
+    /// - Parameters:
+    ///   - means: `means[run][metric]`.
+    ///   - perQuery: `perQuery[run][metric]`, NaN for excluded queries.
+    ///   - pairable: whether run i's queries are the first run's (same labels, same order).
+    /// - Returns: `cells[run][metric]`.
+    public static func compare(
+        metrics: [Metric], means: [[Double]], perQuery: [[[Float]]], pairable: [Bool],
+        permutations: Int = 10_000, seed: UInt64 = 0
+    ) -> [[Cell]] {
+        means.indices.map { run in
+            var tP: [Double?] = [], rP: [Double?] = []
+            var counts: [(Int, Int, Int)?] = []
+            for m in metrics.indices {
+                let base = perQuery[0][m], mine = perQuery[run][m]
+                guard run > 0, pairable[run], base.count == mine.count else {
+                    tP.append(nil); rP.append(nil); counts.append(nil)
+                    continue
+                }
+                var differences: [Double] = []
+                var wins = 0, ties = 0, losses = 0
+                for (b, c) in zip(base, mine) where b.isFinite && c.isFinite {
+                    let d = Double(c) - Double(b)
+                    differences.append(d)
+                    if d > 0 { wins += 1 } else if d < 0 { losses += 1 } else { ties += 1 }
+                }
+                tP.append(PairedTTest.test(differences)?.p)
+                rP.append(RandomizationTest.pValue(differences, alternative: .twoSided, permutations: permutations, seed: seed &+ UInt64(m)))
+                counts.append((wins, ties, losses))
+            }
+            let tAdjusted = adjust(tP), rAdjusted = adjust(rP)
+            return metrics.indices.map { m in
+                Cell(mean: means[run][m], deltaPoints: (means[run][m] - means[0][m]) * 100,
+                     tTestP: tAdjusted[m], randomizationP: rAdjusted[m],
+                     wins: counts[m]?.0, ties: counts[m]?.1, losses: counts[m]?.2)
+            }
+        }
+    }
+
+    /// Holm-adjusts the p-values that exist, leaving the missing ones missing.
+    static func adjust(_ values: [Double?]) -> [Double?] {
+        let present = Holm.adjust(values.compactMap { $0 })
+        var next = 0
+        return values.map { v in
+            guard v != nil else { return nil }
+            defer { next += 1 }
+            return present[next]
+        }
+    }
+}

@@ -1,0 +1,272 @@
+import ArgumentParser
+import RetrievalEval
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `dmleval check`: the CI gate against a saved baseline.
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Re-run a baseline's metrics on new embeddings and fail if quality dropped.",
+        discussion: """
+            Runs exactly the baseline's metrics, conventions and distance on EMBEDDINGS and
+            LABELS (or --dataset), then compares each metric with the baseline. A metric
+            fails when it dropped by more than --tolerance points (x100 scale) and, with
+            --significance, only when the drop is also significant: a one-sided paired
+            randomization test over per-query values (p = (count + 1) / (N + 1), seeded),
+            with Holm's correction across the metrics checked.
+
+            New embeddings of the same labelled items are the normal case. A baseline made
+            on other labels (another test set, or the same labels in another order) is
+            refused unless --allow-dataset-change; then p-values need the same queries and
+            are left out.
+
+            Exit codes: 0 pass; 1 a metric regressed; 2 unusable input or baseline; 64 bad
+            usage.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Embeddings to check.", valueName: "embeddings"))
+    var embeddings: String?
+
+    @Argument(help: ArgumentHelp("Their labels.", valueName: "labels"))
+    var labels: String?
+
+    @Option(help: ArgumentHelp("Check a stored dataset (by name or hash prefix) instead of files.", valueName: "name|hash"))
+    var dataset: String?
+
+    @Option(help: ArgumentHelp("Query embeddings, when the baseline used a query set.", valueName: "file"))
+    var queries: String?
+
+    @Option(help: ArgumentHelp("Labels of the --queries embeddings.", valueName: "file"))
+    var queryLabels: String?
+
+    @Option(help: ArgumentHelp("The baseline file (from 'dmleval runs export' or --save-baseline).", valueName: "file.json"))
+    var baseline: String?
+
+    @Option(name: .customLong("run"), help: ArgumentHelp("Use a stored run as the baseline instead of a file.", valueName: "id"))
+    var baselineRun: Int64?
+
+    @Option(help: ArgumentHelp("The largest drop that passes, in points on the x100 scale.", valueName: "points"))
+    var tolerance: Double = 0.5
+
+    @Option(help: ArgumentHelp("Fail only drops that are also significant at this level (Holm-corrected).", valueName: "alpha"))
+    var significance: Double?
+
+    @Option(name: .customLong("metric"), help: ArgumentHelp("Check only this metric of the baseline (repeatable).", valueName: "name"))
+    var metricNames: [String] = []
+
+    @Option(help: ArgumentHelp("Random sign flips for the randomization test.", valueName: "n"))
+    var permutations: Int = 10_000
+
+    @Option(help: "Seed of the randomization test.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Compare even when the baseline was made on other labels or another query set.")
+    var allowDatasetChange = false
+
+    @Option(help: "Output: table, json, markdown, or github (workflow annotations and a step summary).")
+    var format: CheckFormat = .table
+
+    @Option(help: ArgumentHelp("Threads for the search (default: every core).", valueName: "n"))
+    var threads: Int?
+
+    @OptionGroup var input: InputOptions
+    @OptionGroup var storeOptions: StoreOptions
+
+    enum CheckFormat: String, ExpressibleByArgument, CaseIterable {
+        case table, json, markdown, github
+    }
+
+    func validate() throws {
+        switch (embeddings, labels, dataset) {
+        case (nil, nil, nil): throw ValidationError("give EMBEDDINGS and LABELS files, or --dataset NAME")
+        case (.some, nil, _): throw ValidationError("missing LABELS: give the labels file after the embeddings file")
+        case (.some, .some, .some): throw ValidationError("give either EMBEDDINGS and LABELS files or --dataset, not both")
+        default: break
+        }
+        if (baseline == nil) == (baselineRun == nil) { throw ValidationError("give the baseline as --baseline FILE or --run ID (one of them)") }
+        if (queries == nil) != (queryLabels == nil) { throw ValidationError("--queries and --query-labels go together") }
+        if tolerance < 0 { throw ValidationError("--tolerance: expected points >= 0, found \(tolerance)") }
+        if let significance, !(significance > 0 && significance < 1) {
+            throw ValidationError("--significance: expected a level between 0 and 1, found \(significance)")
+        }
+        if permutations < 100 { throw ValidationError("--permutations: expected at least 100, found \(permutations)") }
+        if let threads, threads < 1 { throw ValidationError("--threads: expected at least 1, found \(threads)") }
+        if baselineRun != nil && storeOptions.noStore { throw ValidationError("--run reads the store, so it cannot go with --no-store") }
+    }
+
+    func run() throws {
+        // 1. The baseline, and which of its metrics to check.
+        let base: Baseline
+        let baseName: String
+        if let file = baseline {
+            base = try Baseline.read(file)
+            baseName = file
+        } else {
+            let store = try storeOptions.open()
+            let record = try store.run(id: baselineRun!)
+            base = try Baseline(run: record, perQuery: try store.perQueryValues(runID: record.id))
+            baseName = "run \(record.id) in \(store.path)"
+        }
+        var selected = base.metrics.indices.map { $0 }
+        if !metricNames.isEmpty {
+            selected = []
+            for name in metricNames {
+                guard let metric = Metric(name: name), let i = base.metrics.firstIndex(of: metric) else {
+                    throw InputError(.badLabel, file: baseName, expected: "one of the baseline's metrics (\(base.metrics.map(\.name).joined(separator: ", ")))",
+                                     found: "--metric \(name)", remedy: "check a metric the baseline recorded")
+                }
+                selected.append(i)
+            }
+        }
+        let metrics = selected.map { base.metrics[$0] }
+        if base.search != "exact" {
+            printError("note: the baseline used the \(base.search) index; the check uses exact search")
+        }
+        if (base.queryDataset == nil) != (queries == nil) && !allowDatasetChange {
+            throw InputError(.countMismatch, file: baseName,
+                             expected: base.queryDataset == nil ? "self-retrieval, as the baseline" : "--queries and --query-labels, as the baseline used a query set",
+                             found: queries == nil ? "self-retrieval" : "a query set",
+                             remedy: "evaluate the same protocol, or pass --allow-dataset-change")
+        }
+
+        // 2. The same evaluation, under the baseline's conventions.
+        let job = EvaluationJob(
+            embeddings: embeddings, labels: labels, dataset: dataset, queries: queries, queryLabels: queryLabels,
+            input: input, storeOptions: storeOptions, metrics: metrics, distance: base.distance, perClass: false,
+            threads: threads ?? ExactSearch.defaultThreads, tileSize: 1024, name: "check against \(baseName)",
+            saveNeighbors: nil)
+        let parameters: [(String, String)] = [("metrics", metrics.map(\.name).joined(separator: ",")),
+                                               ("distance", base.distance.rawValue), ("search", "exact"),
+                                               ("baseline", baseName)]
+        let sameLabels = job.labelsMatch(base)
+        if !sameLabels.matches && !allowDatasetChange {
+            throw InputError(.countMismatch, file: baseName, expected: sameLabels.expected, found: sameLabels.found,
+                             remedy: "check against a baseline of this test set, or pass --allow-dataset-change")
+        }
+        let outcome = try job.run { _ in parameters }
+        let report = outcome.evaluation.report
+        let paired = sameLabels.matches && report.perQuery.first?.count == base.perQuery.first?.count
+        if !paired && significance != nil {
+            printError("note: the queries differ from the baseline's, so no paired test is possible; only the tolerance applies")
+        }
+
+        // 3. The verdicts.
+        let results = RegressionGate.check(
+            metrics: metrics, baselineMeans: selected.map { base.means[$0] }, baselinePerQuery: selected.map { base.perQuery[$0] },
+            currentMeans: report.means, currentPerQuery: report.perQuery, paired: paired,
+            tolerancePoints: tolerance, significance: significance, permutations: permutations, seed: seed)
+        let failed = results.filter(\.regressed)
+        let sameEmbeddings = outcome.references.embeddingsHash == base.dataset.embeddingsHash
+        let header = "check against \(baseName) (dmleval \(base.toolVersion)\(base.sourceRun.map { ", run \($0)" } ?? "")): "
+            + "tolerance \(formatFixed(tolerance, decimals: 2)) points"
+            + (significance.map { ", significance \($0) (one-sided paired randomization, \(permutations) sign flips, Holm)" } ?? "")
+            + (sameEmbeddings ? "; the embeddings are the baseline's own" : "")
+        let verdict = failed.isEmpty
+            ? "PASS: no metric dropped by more than \(formatFixed(tolerance, decimals: 2)) points" + (significance != nil ? " significantly" : "")
+            : "FAIL: " + failed.map { "\($0.metric.name) dropped \(formatFixed(-$0.deltaPoints, decimals: 2)) points" + ($0.adjustedPValue.map { " (p = \(pText($0)))" } ?? "") }.joined(separator: "; ")
+
+        switch format {
+        case .json:
+            print(JSON.object([
+                ("baseline", .string(baseName)),
+                ("run", outcome.runID.map { .int(Int($0)) } ?? .null),
+                ("tolerance_points", .number(tolerance)),
+                ("significance", significance.map { .number($0) } ?? .null),
+                ("paired", .bool(paired)),
+                ("passed", .bool(failed.isEmpty)),
+                ("metrics", .array(results.map { r in
+                    .object([
+                        ("metric", .string(r.metric.name)), ("baseline", .number(r.baseline)), ("current", .number(r.current)),
+                        ("delta_points", .number(r.deltaPoints)), ("p", r.pValue.map { .number($0) } ?? .null),
+                        ("p_holm", r.adjustedPValue.map { .number($0) } ?? .null), ("regressed", .bool(r.regressed)),
+                    ])
+                })),
+            ]).rendered())
+        case .table, .markdown:
+            print(header + "\n")
+            print(table(results).render(format == .markdown ? .markdown : .table))
+            print("\n" + verdict)
+        case .github:
+            for r in results {
+                let line = "\(r.metric.name): \(percent(r.baseline, decimals: 2)) -> \(percent(r.current, decimals: 2)) (\(signed(r.deltaPoints)) points"
+                    + (r.adjustedPValue.map { ", p = \(pText($0))" } ?? "") + ")"
+                print((r.regressed ? "::error title=dmleval check::" : "::notice title=dmleval check::") + line)
+            }
+            print(verdict)
+            if let path = getenv("GITHUB_STEP_SUMMARY").map({ String(cString: $0) }), !path.isEmpty {
+                let summary = "### dmleval check\n\n" + header + "\n\n" + table(results).markdown() + "\n\n**" + verdict + "**\n"
+                appendText(summary, to: path)
+            }
+        }
+        if let runID = outcome.runID, let path = outcome.storePath { printError("run \(runID) stored in \(path)") }
+        if !failed.isEmpty { throw CheckFailed() }
+    }
+
+    private func table(_ results: [RegressionGate.Result]) -> TextTable {
+        TextTable(
+            header: ["metric", "baseline", "current", "delta", "p (Holm)", "verdict"],
+            rows: results.map { r in
+                [r.metric.name, percent(r.baseline, decimals: 2), percent(r.current, decimals: 2), signed(r.deltaPoints),
+                 r.adjustedPValue.map(pText) ?? "n/a", r.regressed ? "REGRESSED" : "ok"]
+            }, rightAligned: [1, 2, 3, 4])
+    }
+}
+
+/// A p-value as printed: four decimals, or "<0.0001".
+func pText(_ p: Double) -> String { p < 0.0001 ? "<0.0001" : formatFixed(p, decimals: 4) }
+
+/// Points with a sign: "+0.25", "-1.30".
+func signed(_ points: Double) -> String {
+    let text = formatFixed(points, decimals: 2)
+    return text.hasPrefix("-") ? text : "+" + text
+}
+
+/// Appends `text` to the file at `path` (creating it), for $GITHUB_STEP_SUMMARY.
+func appendText(_ text: String, to path: String) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    guard fd >= 0 else {
+        printError("warning: cannot write the step summary to \(path)")
+        return
+    }
+    text.utf8CString.withUnsafeBufferPointer { _ = write(fd, $0.baseAddress!, $0.count - 1) }
+    close(fd)
+}
+
+extension EvaluationJob {
+    /// Whether the labels to be evaluated are the baseline's test set (hash of the labels in
+    /// order), read cheaply before any search.
+    func labelsMatch(_ base: Baseline) -> (matches: Bool, expected: String, found: String) {
+        let expected = "the baseline's test set (labels hash \(base.dataset.labelsHash.prefix(12)), \(base.dataset.rows) items)"
+        do {
+            let current: Labels
+            if let labels {
+                current = try LabelReader.read(labels)
+            } else if let dataset {
+                let store = try storeOptions.open()
+                let record = try store.findDataset(dataset)
+                return (record.labelsHash == base.dataset.labelsHash && queryLabelsMatch(base), expected,
+                        "labels hash \(record.labelsHash.prefix(12)), \(record.rows) items")
+            } else {
+                return (false, expected, "no labels")
+            }
+            let hash = LabeledEmbeddings.labelsHash(current)
+            return (hash == base.dataset.labelsHash && queryLabelsMatch(base), expected,
+                    "labels hash \(hash.prefix(12)), \(current.count) items")
+        } catch {
+            // The run itself reports unreadable labels with the full error.
+            return (true, expected, "")
+        }
+    }
+
+    private func queryLabelsMatch(_ base: Baseline) -> Bool {
+        guard let queryLabels else { return base.queryDataset == nil }
+        guard let q = base.queryDataset, let labels = try? LabelReader.read(queryLabels) else { return false }
+        return LabeledEmbeddings.labelsHash(labels) == q.labelsHash
+    }
+}

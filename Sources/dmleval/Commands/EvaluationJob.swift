@@ -1,0 +1,139 @@
+import RetrievalEval
+
+/// One evaluation as the commands run it: read or load, search and score, record.
+///
+/// `evaluate` and `check` both go through here, so a check re-runs a baseline exactly as
+/// the evaluation that made it.
+struct EvaluationJob {
+    var embeddings: String?
+    var labels: String?
+    var dataset: String?
+    var queries: String?
+    var queryLabels: String?
+    var input: InputOptions
+    var storeOptions: StoreOptions
+    var metrics: [Metric]
+    var distance: Distance
+    var perClass: Bool
+    var threads: Int
+    var tileSize: Int
+    var name: String?
+    var saveNeighbors: String?
+
+    /// What a finished job produced.
+    struct Outcome {
+        let evaluation: RetrievalEvaluation
+        let summary: EvaluationSummary
+        let runID: Int64?
+        let storePath: String?
+        let references: Baseline.DatasetIdentity
+        let queries: Baseline.DatasetIdentity?
+        let timings: [(String, Double)]
+    }
+
+    /// Runs the job. The store is opened first only to load a stored dataset; otherwise
+    /// only once the run has succeeded, so a failed run leaves no trace (not even a new,
+    /// empty store).
+    func run(parameters: (Int) -> [(String, String)]) throws -> Outcome {
+        let started = now()
+        var timings: [(String, Double)] = []
+        var store = dataset != nil ? try storeOptions.open() : nil
+
+        // 1. Read (or load) and validate everything before any work.
+        var t = now()
+        let references: LabeledEmbeddings
+        var datasetRecord: DatasetRecord?
+        let sourceDescription: String
+        if let dataset, let store {
+            let record = try store.findDataset(dataset)
+            references = try store.load(record)
+            datasetRecord = record
+            sourceDescription = "stored dataset " + (record.names.first.map { "'\($0)' " } ?? "") + record.shortHash
+        } else {
+            references = try input.read(embeddings: embeddings!, labels: labels!)
+            sourceDescription = "\(embeddings!) + \(labels!)"
+        }
+        var queryData: LabeledEmbeddings?
+        if let queries, let queryLabels {
+            queryData = try input.read(embeddings: queries, labels: queryLabels)
+        }
+        timings.append(("read", now() - t))
+
+        // 2. Search and score.
+        let bar = ProgressBar("searching")
+        let evaluation: RetrievalEvaluation
+        do {
+            evaluation = try RetrievalEvaluation.run(
+                references: references, queries: queryData, metrics: metrics, distance: distance,
+                perClass: perClass, threads: threads, tileSize: tileSize, progress: { bar.update($0) })
+        } catch {
+            bar.finish()
+            throw error
+        }
+        bar.finish()
+        timings.append(("search", evaluation.searchSeconds))
+        timings.append(("metrics", evaluation.metricSeconds))
+
+        if let saveNeighbors {
+            t = now()
+            let n = evaluation.neighbors
+            try ArrayWriter.writeNpy(int64: n.indices.map(Int64.init), rows: n.queries, columns: n.depth, to: saveNeighbors)
+            timings.append(("save-neighbors", now() - t))
+        }
+
+        // 3. Record: the dataset once per content, then the run.
+        var runID: Int64?
+        var queryRecord: DatasetRecord?
+        if store == nil && !storeOptions.noStore { store = try storeOptions.open() }
+        if let store {
+            t = now()
+            if datasetRecord == nil {
+                datasetRecord = try store.ingest(references, embeddingsPath: embeddings, labelsPath: labels).dataset
+            }
+            if let queryData {
+                queryRecord = try store.ingest(queryData, embeddingsPath: queries, labelsPath: queryLabels).dataset
+            }
+            timings.append(("store", now() - t))
+            timings.append(("total", now() - started))
+            runID = try store.record(RunInput(
+                datasetID: datasetRecord!.id, queryDatasetID: queryRecord?.id, name: name,
+                toolVersion: DMLEval.version, search: "exact", distance: distance, depth: evaluation.neighbors.depth,
+                parameters: parameters(evaluation.neighbors.depth), report: evaluation.report, timings: timings))
+        } else {
+            timings.append(("total", now() - started))
+        }
+
+        let referenceIdentity = datasetRecord.map(Baseline.DatasetIdentity.init) ?? Self.identity(references)
+        let queryIdentity = queryRecord.map(Baseline.DatasetIdentity.init) ?? queryData.map(Self.identity)
+        let summary = EvaluationSummary(
+            run: runID, source: sourceDescription, datasetHash: referenceIdentity.hash,
+            embeddingsHash: referenceIdentity.embeddingsHash, labelsHash: referenceIdentity.labelsHash,
+            datasetNames: datasetRecord?.names ?? [], embeddingsPath: datasetRecord?.embeddingsPath ?? embeddings,
+            labelsPath: datasetRecord?.labelsPath ?? labels,
+            rows: references.embeddings.rows, dimensions: references.embeddings.columns, classes: references.labels.classCount,
+            classNames: references.labels.classNames, queryCount: queryData?.embeddings.rows,
+            distance: distance, depth: evaluation.neighbors.depth, report: evaluation.report, timings: timings)
+        return Outcome(evaluation: evaluation, summary: summary, runID: runID, storePath: store?.path,
+                       references: referenceIdentity, queries: queryIdentity, timings: timings)
+    }
+
+    static func identity(_ data: LabeledEmbeddings) -> Baseline.DatasetIdentity {
+        let h = data.contentHashes()
+        return Baseline.DatasetIdentity(
+            hash: h.dataset, embeddingsHash: h.embeddings, labelsHash: h.labels,
+            rows: data.embeddings.rows, dimensions: data.embeddings.columns, classes: data.labels.classCount)
+    }
+}
+
+extension Baseline {
+    /// A baseline from a run that was just made (stored or not).
+    init(_ outcome: EvaluationJob.Outcome, name: String?, distance: Distance, parameters: [(String, String)]) {
+        let report = outcome.evaluation.report
+        self.init(
+            toolVersion: DMLEval.version, createdAt: isoNow(), sourceRun: outcome.runID, name: name,
+            dataset: outcome.references, queryDataset: outcome.queries, search: "exact", distance: distance,
+            depth: outcome.evaluation.neighbors.depth, parameters: parameters,
+            scoredQueries: report.scoredQueries, excludedQueries: report.excludedQueries,
+            metrics: report.metrics, means: report.means, perQuery: report.perQuery.map { $0.map(Float.init) })
+    }
+}
