@@ -2,29 +2,16 @@ import Foundation
 import Testing
 @testable import RetrievalEval
 
-/// A deterministic generator (SplitMix64) for reproducible test data.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Small integer coordinates: every inner product and squared distance is an exact integer
 /// in float32, so ties are real and any two correct searches must agree exactly.
 func integerMatrix(rows: Int, columns: Int, range: ClosedRange<Int> = -2 ... 2, seed: UInt64) -> Matrix {
-    var rng = SeededGenerator(seed: seed)
+    var rng = SplitMix64(seed: seed)
     return Matrix(rows: rows, columns: columns, values: (0 ..< rows * columns).map { _ in Float(Int.random(in: range, using: &rng)) })
 }
 
 /// Gaussian-ish float data with `duplicates` rows copied from earlier rows (exact ties).
 func floatMatrix(rows: Int, columns: Int, duplicates: Int, seed: UInt64) -> Matrix {
-    var rng = SeededGenerator(seed: seed)
+    var rng = SplitMix64(seed: seed)
     var m = Matrix(rows: rows, columns: columns, values: (0 ..< rows * columns).map { _ in
         Float.random(in: -1 ... 1, using: &rng) + Float.random(in: -1 ... 1, using: &rng)
     })

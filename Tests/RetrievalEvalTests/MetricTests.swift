@@ -161,18 +161,6 @@ struct HandComputedTests {
 
 @Suite("Metric properties on random rankings")
 struct MetricPropertyTests {
-    /// A small deterministic generator (SplitMix64), so failures reproduce.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func metrics(k: Int) -> [Metric] {
         RecallConvention.allCases.map { .recall(k: k, convention: $0) }
             + MAPDenominator.allCases.map { .map(k: k, denominator: $0) }
@@ -181,7 +169,7 @@ struct MetricPropertyTests {
 
     /// Random (list, R) pairs with R >= hits in the list and R <= the list's length.
     static func samples(count: Int, seed: UInt64) -> [([UInt8], Int)] {
-        var rng = SplitMix(state: seed)
+        var rng = SplitMix64(seed: seed)
         return (0 ..< count).map { _ in
             let length = Int.random(in: 1 ... 30, using: &rng)
             let list = (0 ..< length).map { _ in UInt8(Bool.random(using: &rng) ? 1 : 0) }
@@ -222,7 +210,7 @@ struct MetricPropertyTests {
     }
 
     @Test func addingARelevantItemNeverLowersRecallPrecisionOrNDCG() {
-        var rng = SplitMix(state: 7)
+        var rng = SplitMix64(seed: 7)
         for (list, r) in Self.samples(count: 1500, seed: 2) {
             guard let zero = list.indices.filter({ list[$0] == 0 }).randomElement(using: &rng) else { continue }
             var better = list

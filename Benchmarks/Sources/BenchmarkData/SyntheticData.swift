@@ -7,21 +7,9 @@ import Darwin
 #endif
 import RetrievalEval
 
-/// SplitMix64 (Steele, Lea and Flood 2014): a tiny, fast 64-bit generator whose whole state
-/// is one counter, so every benchmark input is the same on every machine and every run.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// Draws for the synthetic data, on the library's seeded SplitMix64 generator, so every
+/// benchmark input is the same on every machine and every run.
+extension SplitMix64 {
     /// A uniform value in [0, 1) with 53 random bits.
     public mutating func nextUnit() -> Double {
         Double(next() >> 11) * 0x1.0p-53

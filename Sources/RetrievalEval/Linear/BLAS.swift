@@ -26,43 +26,6 @@ public enum BLAS {
             a, blasInt(lda), b, blasInt(ldb), beta, c, blasInt(ldc))
     }
 
-    /// `C = alpha * A * B + beta * C` for row-major `A` (m x k), `B` (k x n), `C` (m x n).
-    ///
-    /// - Complexity: O(m n k).
-    public static func gemmNN(
-        m: Int, n: Int, k: Int, alpha: Float = 1,
-        a: UnsafePointer<Float>, lda: Int,
-        b: UnsafePointer<Float>, ldb: Int,
-        beta: Float = 0,
-        c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasNoTrans,
-            blasInt(m), blasInt(n), blasInt(k), alpha,
-            a, blasInt(lda), b, blasInt(ldb), beta, c, blasInt(ldc))
-    }
-
-    /// The product `A * B^T` of two matrices with the same number of columns.
-    ///
-    /// - Returns: an `a.rows` x `b.rows` matrix.
-    public static func productNT(_ a: Matrix, _ b: Matrix) -> Matrix {
-        precondition(a.columns == b.columns, "column counts differ: \(a.columns) vs \(b.columns)")
-        var c = Matrix(zeros: a.rows, b.rows)
-        if a.rows == 0 || b.rows == 0 { return c }
-        a.values.withUnsafeBufferPointer { pa in
-            b.values.withUnsafeBufferPointer { pb in
-                c.values.withUnsafeMutableBufferPointer { pc in
-                    gemmNT(
-                        m: a.rows, n: b.rows, k: a.columns,
-                        a: pa.baseAddress!, lda: max(a.columns, 1),
-                        b: pb.baseAddress!, ldb: max(b.columns, 1),
-                        c: pc.baseAddress!, ldc: max(b.rows, 1))
-                }
-            }
-        }
-        return c
-    }
-
     #if canImport(Accelerate)
     @inline(__always) static func blasInt(_ x: Int) -> Int32 { Int32(x) }
     #else

@@ -30,20 +30,7 @@ struct CheckCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("Embeddings to check.", valueName: "embeddings"))
-    var embeddings: String?
-
-    @Argument(help: ArgumentHelp("Their labels.", valueName: "labels"))
-    var labels: String?
-
-    @Option(help: ArgumentHelp("Check a stored dataset (by name or hash prefix) instead of files.", valueName: "name|hash"))
-    var dataset: String?
-
-    @Option(help: ArgumentHelp("Query embeddings, when the baseline used a query set.", valueName: "file"))
-    var queries: String?
-
-    @Option(help: ArgumentHelp("Labels of the --queries embeddings.", valueName: "file"))
-    var queryLabels: String?
+    @OptionGroup var source: DataSourceOptions
 
     @Option(help: ArgumentHelp("The baseline file (from 'dmleval runs export' or --save-baseline).", valueName: "file.json"))
     var baseline: String?
@@ -83,14 +70,8 @@ struct CheckCommand: ParsableCommand {
     }
 
     func validate() throws {
-        switch (embeddings, labels, dataset) {
-        case (nil, nil, nil): throw ValidationError("give EMBEDDINGS and LABELS files, or --dataset NAME")
-        case (.some, nil, _): throw ValidationError("missing LABELS: give the labels file after the embeddings file")
-        case (.some, .some, .some): throw ValidationError("give either EMBEDDINGS and LABELS files or --dataset, not both")
-        default: break
-        }
+        try source.validate()
         if (baseline == nil) == (baselineRun == nil) { throw ValidationError("give the baseline as --baseline FILE or --run ID (one of them)") }
-        if (queries == nil) != (queryLabels == nil) { throw ValidationError("--queries and --query-labels go together") }
         if tolerance < 0 { throw ValidationError("--tolerance: expected points >= 0, found \(tolerance)") }
         if let significance, !(significance > 0 && significance < 1) {
             throw ValidationError("--significance: expected a level between 0 and 1, found \(significance)")
@@ -128,17 +109,16 @@ struct CheckCommand: ParsableCommand {
         if base.search != "exact" {
             printError("note: the baseline used the \(base.search) index; the check uses exact search")
         }
-        if (base.queryDataset == nil) != (queries == nil) && !allowDatasetChange {
+        if (base.queryDataset == nil) != (source.queries == nil) && !allowDatasetChange {
             throw InputError(.countMismatch, file: baseName,
                              expected: base.queryDataset == nil ? "self-retrieval, as the baseline" : "--queries and --query-labels, as the baseline used a query set",
-                             found: queries == nil ? "self-retrieval" : "a query set",
+                             found: source.queries == nil ? "self-retrieval" : "a query set",
                              remedy: "evaluate the same protocol, or pass --allow-dataset-change")
         }
 
         // 2. The same evaluation, under the baseline's conventions.
         let job = EvaluationJob(
-            embeddings: embeddings, labels: labels, dataset: dataset, queries: queries, queryLabels: queryLabels,
-            input: input, storeOptions: storeOptions, metrics: metrics, distance: base.distance, perClass: false,
+            source: source, input: input, storeOptions: storeOptions, metrics: metrics, distance: base.distance, perClass: false,
             threads: threads ?? ExactSearch.defaultThreads, tileSize: 1024, name: "check against \(baseName)",
             saveNeighbors: nil)
         let parameters: [(String, String)] = [("metrics", metrics.map(\.name).joined(separator: ",")),
@@ -245,9 +225,9 @@ extension EvaluationJob {
         let expected = "the baseline's test set (labels hash \(base.dataset.labelsHash.prefix(12)), \(base.dataset.rows) items)"
         do {
             let current: Labels
-            if let labels {
+            if let labels = source.labels {
                 current = try LabelReader.read(labels)
-            } else if let dataset {
+            } else if let dataset = source.dataset {
                 let store = try storeOptions.open()
                 let record = try store.findDataset(dataset)
                 return (record.labelsHash == base.dataset.labelsHash && queryLabelsMatch(base), expected,
@@ -265,7 +245,7 @@ extension EvaluationJob {
     }
 
     private func queryLabelsMatch(_ base: Baseline) -> Bool {
-        guard let queryLabels else { return base.queryDataset == nil }
+        guard let queryLabels = source.queryLabels else { return base.queryDataset == nil }
         guard let q = base.queryDataset, let labels = try? LabelReader.read(queryLabels) else { return false }
         return LabeledEmbeddings.labelsHash(labels) == q.labelsHash
     }

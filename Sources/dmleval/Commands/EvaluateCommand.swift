@@ -30,20 +30,7 @@ struct EvaluateCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("Embeddings: .npy, .fbin/.bin, .fvecs, or raw float32 with --dim.", valueName: "embeddings"))
-    var embeddings: String?
-
-    @Argument(help: ArgumentHelp("Labels: .txt (one per line) or .npy (integers), one per embedding row.", valueName: "labels"))
-    var labels: String?
-
-    @Option(help: ArgumentHelp("Evaluate a stored dataset (by name or hash prefix) instead of files.", valueName: "name|hash"))
-    var dataset: String?
-
-    @Option(help: ArgumentHelp("Query embeddings searched among EMBEDDINGS (query/gallery protocols).", valueName: "file"))
-    var queries: String?
-
-    @Option(help: ArgumentHelp("Labels of the --queries embeddings.", valueName: "file"))
-    var queryLabels: String?
+    @OptionGroup var source: DataSourceOptions
 
     // MARK: Metrics
 
@@ -108,28 +95,16 @@ struct EvaluateCommand: ParsableCommand {
     var requestedMetrics: [Metric] = []
 
     enum CodingKeys: String, CodingKey {
-        case embeddings, labels, dataset, queries, queryLabels, recall, recallConvention, precision, map,
+        case source, recall, recallConvention, precision, map,
              mapDenominator, mapR, rPrecision, ndcg, mrr, perClass, distance, threads, tileSize, saveNeighbors,
              format, name, saveBaseline, input, storeOptions
     }
 
     mutating func validate() throws {
-        switch (embeddings, labels, dataset) {
-        case (nil, nil, nil):
-            throw ValidationError("give EMBEDDINGS and LABELS files, or --dataset NAME")
-        case (.some, nil, _):
-            throw ValidationError("missing LABELS: give the labels file after the embeddings file")
-        case (.some, .some, .some):
-            throw ValidationError("give either EMBEDDINGS and LABELS files or --dataset, not both")
-        default:
-            break
-        }
-        if (queries == nil) != (queryLabels == nil) {
-            throw ValidationError("--queries and --query-labels go together")
-        }
+        try source.validate()
         if let threads, threads < 1 { throw ValidationError("--threads: expected at least 1, found \(threads)") }
         if tileSize < 16 { throw ValidationError("--tile-size: expected at least 16, found \(tileSize)") }
-        if dataset != nil && storeOptions.noStore {
+        if source.dataset != nil && storeOptions.noStore {
             throw ValidationError("--dataset reads the store, so it cannot go with --no-store")
         }
         var metrics: [Metric] = []
@@ -151,8 +126,7 @@ struct EvaluateCommand: ParsableCommand {
 
     var job: EvaluationJob {
         EvaluationJob(
-            embeddings: embeddings, labels: labels, dataset: dataset, queries: queries, queryLabels: queryLabels,
-            input: input, storeOptions: storeOptions, metrics: requestedMetrics, distance: distance,
+            source: source, input: input, storeOptions: storeOptions, metrics: requestedMetrics, distance: distance,
             perClass: perClass, threads: threads ?? ExactSearch.defaultThreads, tileSize: tileSize, name: name,
             saveNeighbors: saveNeighbors)
     }
@@ -179,17 +153,17 @@ struct EvaluateCommand: ParsableCommand {
             ("distance", distance.rawValue),
             ("search", "exact"),
             ("depth", String(depth)),
-            ("mode", queries == nil ? "self-retrieval" : "query-reference"),
-            ("self_excluded", queries == nil ? "true" : "false"),
+            ("mode", source.queries == nil ? "self-retrieval" : "query-reference"),
+            ("self_excluded", source.queries == nil ? "true" : "false"),
             ("ties", "lower reference index first"),
             ("r_zero_queries", "excluded"),
             ("per_class", perClass ? "true" : "false"),
         ]
-        if let embeddings { p.append(("embeddings", embeddings)) }
-        if let labels { p.append(("labels", labels)) }
-        if let dataset { p.append(("dataset", dataset)) }
-        if let queries { p.append(("queries", queries)) }
-        if let queryLabels { p.append(("query_labels", queryLabels)) }
+        if let embeddings = source.embeddings { p.append(("embeddings", embeddings)) }
+        if let labels = source.labels { p.append(("labels", labels)) }
+        if let dataset = source.dataset { p.append(("dataset", dataset)) }
+        if let queries = source.queries { p.append(("queries", queries)) }
+        if let queryLabels = source.queryLabels { p.append(("query_labels", queryLabels)) }
         return p
     }
 }

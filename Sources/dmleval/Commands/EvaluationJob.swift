@@ -5,11 +5,7 @@ import RetrievalEval
 /// `evaluate` and `check` both go through here, so a check re-runs a baseline exactly as
 /// the evaluation that made it.
 struct EvaluationJob {
-    var embeddings: String?
-    var labels: String?
-    var dataset: String?
-    var queries: String?
-    var queryLabels: String?
+    var source: DataSourceOptions
     var input: InputOptions
     var storeOptions: StoreOptions
     var metrics: [Metric]
@@ -35,6 +31,8 @@ struct EvaluationJob {
     /// only once the run has succeeded, so a failed run leaves no trace (not even a new,
     /// empty store).
     func run(parameters: (Int) -> [(String, String)]) throws -> Outcome {
+        let (embeddings, labels, dataset) = (source.embeddings, source.labels, source.dataset)
+        let (queries, queryLabels) = (source.queries, source.queryLabels)
         let started = now()
         var timings: [(String, Double)] = []
         var store = dataset != nil ? try storeOptions.open() : nil

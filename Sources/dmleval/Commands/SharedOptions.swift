@@ -31,6 +31,41 @@ struct StoreOptions: ParsableArguments {
     func open() throws -> Store { try Store(path: resolvedPath) }
 }
 
+/// What is evaluated: embedding and label files, or a stored dataset, and optionally a
+/// separate query set.
+struct DataSourceOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("Embeddings: .npy, .fbin/.bin, .fvecs, or raw float32 with --dim.", valueName: "embeddings"))
+    var embeddings: String?
+
+    @Argument(help: ArgumentHelp("Labels: .txt (one per line) or .npy (integers), one per embedding row.", valueName: "labels"))
+    var labels: String?
+
+    @Option(help: ArgumentHelp("Use a stored dataset (by name or hash prefix) instead of files.", valueName: "name|hash"))
+    var dataset: String?
+
+    @Option(help: ArgumentHelp("Query embeddings searched among EMBEDDINGS (query/gallery protocols).", valueName: "file"))
+    var queries: String?
+
+    @Option(help: ArgumentHelp("Labels of the --queries embeddings.", valueName: "file"))
+    var queryLabels: String?
+
+    func validate() throws {
+        switch (embeddings, labels, dataset) {
+        case (nil, nil, nil):
+            throw ValidationError("give EMBEDDINGS and LABELS files, or --dataset NAME")
+        case (.some, nil, _):
+            throw ValidationError("missing LABELS: give the labels file after the embeddings file")
+        case (.some, .some, .some):
+            throw ValidationError("give either EMBEDDINGS and LABELS files or --dataset, not both")
+        default:
+            break
+        }
+        if (queries == nil) != (queryLabels == nil) {
+            throw ValidationError("--queries and --query-labels go together")
+        }
+    }
+}
+
 /// How embedding files are read.
 struct InputOptions: ParsableArguments {
     @Option(name: .customLong("input-format"),
