@@ -39,11 +39,18 @@ struct TopKHeaps {
         func offerRow(_ q: Int, _ row: UnsafePointer<Float>, count: Int, firstIndex: Int, skip: Int = -1) {
             var threshold = worst[q]
             var j = 0
+            let raw = UnsafeRawPointer(row)
             while j + 16 <= count {
-                let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<Float>.self)
-                if any(v .>= SIMD16(repeating: threshold)) {
-                    for l in 0 ..< 16 where v[l] >= threshold && firstIndex + j + l != skip {
-                        insert(q, score: v[l], index: Int32(firstIndex + j + l))
+                // Four SSE-width compares: wider SIMD types and reductions are built lane by
+                // lane through the stack on the generic x86-64 target, many times slower.
+                let t = SIMD4<Float>(repeating: threshold)
+                let mask = (raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD4<Float>.self) .>= t)
+                    .| (raw.loadUnaligned(fromByteOffset: 4 * j + 16, as: SIMD4<Float>.self) .>= t)
+                    .| (raw.loadUnaligned(fromByteOffset: 4 * j + 32, as: SIMD4<Float>.self) .>= t)
+                    .| (raw.loadUnaligned(fromByteOffset: 4 * j + 48, as: SIMD4<Float>.self) .>= t)
+                if any(mask) {
+                    for l in j ..< j + 16 where row[l] >= threshold && firstIndex + l != skip {
+                        insert(q, score: row[l], index: Int32(firstIndex + l))
                         threshold = worst[q]
                     }
                 }
@@ -64,12 +71,16 @@ struct TopKHeaps {
         @inline(__always)
         func offerColumn(_ scores: UnsafePointer<Float>, lo: Int, hi: Int, firstQuery: Int, index: Int32) {
             var j = lo
+            let sv = UnsafeRawPointer(scores), wv = UnsafeRawPointer(worst + firstQuery)
             while j + 16 <= hi {
-                let v = UnsafeRawPointer(scores + j).loadUnaligned(as: SIMD16<Float>.self)
-                let t = UnsafeRawPointer(worst + firstQuery + j).loadUnaligned(as: SIMD16<Float>.self)
-                if any(v .>= t) {
-                    for l in 0 ..< 16 where v[l] >= worst[firstQuery + j + l] {
-                        insert(firstQuery + j + l, score: v[l], index: index)
+                var mask = SIMDMask<SIMD4<Int32>>()
+                for o in stride(from: 0, to: 64, by: 16) {
+                    mask .|= sv.loadUnaligned(fromByteOffset: 4 * j + o, as: SIMD4<Float>.self)
+                        .>= wv.loadUnaligned(fromByteOffset: 4 * j + o, as: SIMD4<Float>.self)
+                }
+                if any(mask) {
+                    for l in j ..< j + 16 where scores[l] >= worst[firstQuery + l] {
+                        insert(firstQuery + l, score: scores[l], index: index)
                     }
                 }
                 j += 16
