@@ -237,3 +237,25 @@ struct PipelineTests {
         #expect(result.report.perClass?.scoredQueries == [0, 2])
     }
 }
+
+@Suite("Top-k selection")
+struct TopKSelectionTests {
+    @Test("quickselect keeps exactly the k best by (score, lower index)", arguments: [1, 2, 7, 50, 99])
+    func select(_ k: Int) {
+        var rng = SplitMix64(seed: UInt64(k))
+        for trial in 0 ..< 50 {
+            let n = 100
+            // Few distinct scores: many ties, which the index must break.
+            var scores = (0 ..< n).map { _ in Float(Int.random(in: 0 ... 9, using: &rng)) }
+            var indices = (0 ..< n).map { Int32($0) }.shuffled(using: &rng)
+            if trial % 5 == 0 { scores.sort() }  // ordered runs, the classic quickselect trap
+            let expected = zip(scores, indices).sorted { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }.prefix(k).map(\.1)
+            scores.withUnsafeMutableBufferPointer { s in
+                indices.withUnsafeMutableBufferPointer { ix in
+                    TopKBuffers.select(s.baseAddress!, ix.baseAddress!, count: n, k: k)
+                }
+            }
+            #expect(Set(indices.prefix(k)) == Set(expected), "k = \(k), trial \(trial)")
+        }
+    }
+}

@@ -27,10 +27,11 @@ extension ExactSearch {
     /// full-scan fallback.
     static func slack(_ depth: Int) -> Int { max(16, depth / 8) }
 
-    func finalize(_ heaps: TopKHeaps, depth: Int) -> Neighbors {
+    func finalize(_ candidates: TopKBuffers, depth: Int) -> Neighbors {
         let queryMatrix = queries ?? references
         let n = queryMatrix.rows
-        let kept = heaps.k
+        let kept = candidates.k
+        let stride = candidates.stride
         var outIndices = [Int32](repeating: 0, count: n * depth)
         var outScores = [Float](repeating: 0, count: n * depth)
         let d = references.columns
@@ -56,8 +57,8 @@ extension ExactSearch {
         let workers = min(threads, max(1, n / 256))
         queryMatrix.values.withUnsafeBufferPointer { qv in
             references.values.withUnsafeBufferPointer { rv in
-                heaps.indices.withUnsafeBufferPointer { inIx in
-                    heaps.scores.withUnsafeBufferPointer { inSc in
+                candidates.indices.withUnsafeBufferPointer { inIx in
+                    candidates.scores.withUnsafeBufferPointer { inSc in
                         outIndices.withUnsafeMutableBufferPointer { oIx in
                             outScores.withUnsafeMutableBufferPointer { oSc in
                                 let io = UnsafeSendableBox((qv, rv, inIx, inSc, oIx, oSc))
@@ -69,7 +70,7 @@ extension ExactSearch {
                                         let query = qv.baseAddress! + q * d
                                         let g = { (r: Int32) in ExactSearch.canonicalScore(query, rv.baseAddress! + Int(r) * d, d, distance) }
                                         pairs.removeAll(keepingCapacity: true)
-                                        for i in 0 ..< kept { pairs.append((inSc[q * kept + i], inIx[q * kept + i])) }
+                                        for i in 0 ..< kept { pairs.append((inSc[q * stride + i], inIx[q * stride + i])) }
                                         pairs.sort(by: ExactSearch.ranksBefore)
                                         let link = Float(2.02 * margins[q])
                                         var runReachesEnd = false
@@ -87,9 +88,9 @@ extension ExactSearch {
                                         if runReachesEnd {
                                             // Near-ties run into the last kept candidate: rank every kept
                                             // candidate by g, and check that none left out could enter.
-                                            let worstKept = inSc[q * kept ..< (q + 1) * kept].min()!
+                                            let worstKept = inSc[q * stride ..< q * stride + kept].min()!
                                             pairs.removeAll(keepingCapacity: true)
-                                            for i in 0 ..< kept { pairs.append((g(inIx[q * kept + i]), inIx[q * kept + i])) }
+                                            for i in 0 ..< kept { pairs.append((g(inIx[q * stride + i]), inIx[q * stride + i])) }
                                             pairs.sort(by: ExactSearch.ranksBefore)
                                             if !(Double(worstKept) + 1.01 * margins[q] < Double(pairs[depth - 1].0)) {
                                                 // A crowd of near-ties at the boundary: score every reference.

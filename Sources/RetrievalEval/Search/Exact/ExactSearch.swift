@@ -4,14 +4,14 @@ import Dispatch
 ///
 /// The similarity matrix is computed tile by tile with sgemm (queries x references, `tileSize`
 /// rows and columns at a time), so the full N x N matrix never exists; each tile is folded
-/// into per-query bounded heaps at once. In self-retrieval (the queries are the references)
+/// into per-query bounded candidates at once. In self-retrieval (the queries are the references)
 /// the symmetry is used: each pair of tiles is computed once, on the upper triangle, and
-/// feeds both its rows' and its columns' heaps, halving the arithmetic; the query itself is
+/// feeds both its rows' and its columns' candidates, halving the arithmetic; the query itself is
 /// excluded by index. Ties are broken by the lower reference index, so the result does not
 /// depend on the tile size, the thread count or the path taken.
 ///
 /// Threads: `threads` workers of our own each compute a slice of a tile's rows with a
-/// single-threaded sgemm and fold it into the heaps of their own queries; the column side of
+/// single-threaded sgemm and fold it into the candidates of their own queries; the column side of
 /// a symmetric tile is then folded by the same workers over disjoint column ranges. BLAS is
 /// kept to one thread, so its idle threads never spin on the cores the folds need.
 public struct ExactSearch: NeighborSearch, Sendable {
@@ -24,7 +24,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
     let queryNorms: [Float]
     /// Rows and columns per tile.
     public var tileSize: Int
-    /// Threads for BLAS and for the heap updates.
+    /// Worker threads for the products and the folds.
     public var threads: Int
     /// Use the symmetric (upper-triangle) path in self-retrieval; off only to check it.
     public var useSymmetry: Bool
@@ -84,32 +84,33 @@ public struct ExactSearch: NeighborSearch, Sendable {
     public func search(k requested: Int, progress: SearchProgress? = nil) throws -> Neighbors {
         guard requested >= 0 else { throw SearchError("k must be at least 0, found \(requested)") }
         let depth = min(requested, availableDepth)
-        // The heaps keep some candidates beyond k, so that the final ranking by canonical
+        // The candidates keep some candidates beyond k, so that the final ranking by canonical
         // scores (see `finalize`) can prove it holds the true top k.
         let kept = min(depth + ExactSearch.slack(depth), availableDepth)
         let queryMatrix = queries ?? references
         let n = queryMatrix.rows
-        var heaps = TopKHeaps(count: n, k: depth > 0 ? kept : 0)
+        var candidates = TopKBuffers(count: n, k: depth > 0 ? kept : 0)
         if depth > 0 {
             // Our workers run the products (each on its slice of a tile) and the folds, so
             // BLAS itself stays single-threaded: no idle BLAS threads spinning on the cores
             // the folds need.
             BLAS.setThreads(1)
             if isSelfRetrieval && useSymmetry {
-                symmetricPass(&heaps, progress: progress)
+                symmetricPass(&candidates, progress: progress)
             } else {
-                plainPass(queryMatrix, &heaps, progress: progress)
+                plainPass(queryMatrix, &candidates, progress: progress)
             }
         }
         progress?(1)
         guard depth > 0 else { return Neighbors(queries: n, depth: 0, indices: [], scores: []) }
-        return finalize(heaps, depth: depth)
+        candidates.finish()
+        return finalize(candidates, depth: depth)
     }
 
     // MARK: - Passes
 
     /// Every query tile against every reference tile.
-    private func plainPass(_ queryMatrix: Matrix, _ heaps: inout TopKHeaps, progress: SearchProgress?) {
+    private func plainPass(_ queryMatrix: Matrix, _ candidates: inout TopKBuffers, progress: SearchProgress?) {
         let t = tileSize, d = references.columns
         let nq = queryMatrix.rows, nr = references.rows
         var tile = [Float](repeating: 0, count: min(t, nq) * min(t, nr))
@@ -119,7 +120,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
         queryMatrix.values.withUnsafeBufferPointer { qv in
             references.values.withUnsafeBufferPointer { rv in
                 tile.withUnsafeMutableBufferPointer { tb in
-                    heaps.withHandle { h in
+                    candidates.withHandle { h in
                         for i0 in stride(from: 0, to: nq, by: t) {
                             let rows = min(t, nq - i0)
                             for j0 in stride(from: 0, to: nr, by: t) {
@@ -146,9 +147,9 @@ public struct ExactSearch: NeighborSearch, Sendable {
     }
 
     /// Self-retrieval on the upper triangle of tiles: tile (I, J), J >= I, is computed once
-    /// and feeds the heaps of its rows (queries of I) and, off the diagonal, of its columns
+    /// and feeds the candidates of its rows (queries of I) and, off the diagonal, of its columns
     /// (queries of J).
-    private func symmetricPass(_ heaps: inout TopKHeaps, progress: SearchProgress?) {
+    private func symmetricPass(_ candidates: inout TopKBuffers, progress: SearchProgress?) {
         let t = tileSize, d = references.columns, n = references.rows
         var tile = [Float](repeating: 0, count: min(t, n) * min(t, n))
         let blocks = (n + t - 1) / t
@@ -156,7 +157,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
         var done = 0
         references.values.withUnsafeBufferPointer { xv in
             tile.withUnsafeMutableBufferPointer { tb in
-                heaps.withHandle { h in
+                candidates.withHandle { h in
                     for i0 in stride(from: 0, to: n, by: t) {
                         let rows = min(t, n - i0)
                         for j0 in stride(from: i0, to: n, by: t) {
