@@ -36,9 +36,10 @@ bench: deps ## Run the package-benchmark suites (Benchmarks/, a separate package
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
 
 compare: build ## Time faiss-cpu and pytorch-metric-learning against dmleval on the same files
-	scripts/setup-reference-env.sh
+	bash scripts/setup-reference-env.sh
 	.venv-reference/bin/python scripts/make-bench-data.py .bench-data
-	.venv-reference/bin/python scripts/compare-reference.py --data .bench-data --dmleval $(RELEASE)
+	.venv-reference/bin/python scripts/compare-reference.py --data-dir .bench-data --dmleval $(RELEASE) \
+	    --json-out .bench-data/compare.json
 
 clean: ## Remove build products
 	rm -rf .build
