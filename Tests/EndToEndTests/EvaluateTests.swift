@@ -270,3 +270,19 @@ struct EvaluateErrorTests {
         #expect(Set(runs?.compactMap { ($0["metrics"] as? [String: Double])?.keys.first } ?? []) == ["recall@1", "recall@2", "recall@3", "recall@4"])
     }
 }
+
+@Suite("A store that cannot be created")
+struct StorePathTests {
+    @Test func aMissingFolderFailsBeforeAnyWork() throws {
+        let r = try dmleval(digits + ["--store", "/nonexistent-dmleval-folder/runs.sqlite"])
+        #expect(r.status == 2)
+        #expect(r.stdout.isEmpty)
+        #expect(r.stderr == "error: /nonexistent-dmleval-folder/runs.sqlite: cannot create the store: the folder '/nonexistent-dmleval-folder' does not exist or is not writable; create it, or pass --store with another path (or --no-store)\n")
+    }
+
+    @Test func aFileThatIsNotAStoreIsRefused() throws {
+        let r = try dmleval(["runs", "list", "--store", "README.md"])
+        #expect(r.status == 2)
+        #expect(r.stderr == "error: README.md: cannot open the store: file is not a database; check the path, or pass --store with another file\n")
+    }
+}

@@ -36,6 +36,7 @@ struct EvaluationJob {
         let started = now()
         var timings: [(String, Double)] = []
         var store = dataset != nil ? try storeOptions.open() : nil
+        try storeOptions.checkWritable()
 
         // 1. Read (or load) and validate everything before any work.
         var t = now()

@@ -29,6 +29,18 @@ struct StoreOptions: ParsableArguments {
     }
 
     func open() throws -> Store { try Store(path: resolvedPath) }
+
+    /// Fails early, before any work, when the store could not be created where asked: a
+    /// missing or unwritable folder would otherwise only show once the run is done.
+    func checkWritable() throws {
+        guard !noStore else { return }
+        let path = resolvedPath
+        if access(path, F_OK) == 0 { return }
+        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        guard access(folder.isEmpty ? "/" : folder, W_OK) == 0 else {
+            throw StoreError("\(path): cannot create the store: the folder '\(folder)' does not exist or is not writable; create it, or pass --store with another path (or --no-store)")
+        }
+    }
 }
 
 /// What is evaluated: embedding and label files, or a stored dataset, and optionally a
