@@ -27,7 +27,7 @@ extension ExactSearch {
     /// full-scan fallback.
     static func slack(_ depth: Int) -> Int { max(16, depth / 8) }
 
-    func finalize(_ candidates: TopKBuffers, depth: Int) -> Neighbors {
+    func finalize(_ candidates: TopKBuffers, depth: Int, progress: SearchProgress? = nil) -> Neighbors {
         let queryMatrix = queries ?? references
         let n = queryMatrix.rows
         let kept = candidates.k
@@ -66,7 +66,12 @@ extension ExactSearch {
                                     let (qv, rv, inIx, inSc, oIx, oSc) = io.value
                                     var pairs: [(Float, Int32)] = []
                                     pairs.reserveCapacity(kept)
-                                    for q in n * w / workers ..< n * (w + 1) / workers {
+                                    let mine = n * w / workers ..< n * (w + 1) / workers
+                                    for q in mine {
+                                        // The first worker reports for all: they share the work evenly.
+                                        if w == 0, (q - mine.lowerBound) % 256 == 0 {
+                                            progress?(Double(q - mine.lowerBound) / Double(max(1, mine.count)))
+                                        }
                                         let query = qv.baseAddress! + q * d
                                         let g = { (r: Int32) in ExactSearch.canonicalScore(query, rv.baseAddress! + Int(r) * d, d, distance) }
                                         pairs.removeAll(keepingCapacity: true)

@@ -84,27 +84,42 @@ public struct ExactSearch: NeighborSearch, Sendable {
     public func search(k requested: Int, progress: SearchProgress? = nil) throws -> Neighbors {
         guard requested >= 0 else { throw SearchError("k must be at least 0, found \(requested)") }
         let depth = min(requested, availableDepth)
-        // The candidates keep some candidates beyond k, so that the final ranking by canonical
+        // Each query keeps some candidates beyond k, so that the final ranking by canonical
         // scores (see `finalize`) can prove it holds the true top k.
         let kept = min(depth + ExactSearch.slack(depth), availableDepth)
         let queryMatrix = queries ?? references
         let n = queryMatrix.rows
         var candidates = TopKBuffers(count: n, k: depth > 0 ? kept : 0)
+        // The share of the work in the tile passes, the rest being the final ranking: the
+        // passes cost about n^2 d, the ranking about n kept d with more memory traffic per
+        // candidate (a rough model; it only steers the progress bar's ETA).
+        let passShare = Double(references.rows) / (Double(references.rows) + 8 * Double(kept))
+        let passProgress = ExactSearch.scaled(progress, from: 0, to: passShare)
         if depth > 0 {
             // Our workers run the products (each on its slice of a tile) and the folds, so
             // BLAS itself stays single-threaded: no idle BLAS threads spinning on the cores
             // the folds need.
             BLAS.setThreads(1)
             if isSelfRetrieval && useSymmetry {
-                symmetricPass(&candidates, progress: progress)
+                symmetricPass(&candidates, progress: passProgress)
             } else {
-                plainPass(queryMatrix, &candidates, progress: progress)
+                plainPass(queryMatrix, &candidates, progress: passProgress)
             }
         }
-        progress?(1)
-        guard depth > 0 else { return Neighbors(queries: n, depth: 0, indices: [], scores: []) }
+        guard depth > 0 else {
+            progress?(1)
+            return Neighbors(queries: n, depth: 0, indices: [], scores: [])
+        }
         candidates.finish()
-        return finalize(candidates, depth: depth)
+        let neighbors = finalize(candidates, depth: depth, progress: ExactSearch.scaled(progress, from: passShare, to: 1))
+        progress?(1)
+        return neighbors
+    }
+
+    /// `progress` mapped onto the part [from, to] of the whole.
+    static func scaled(_ progress: SearchProgress?, from: Double, to: Double) -> SearchProgress? {
+        guard let progress else { return nil }
+        return { @Sendable fraction in progress(from + fraction * (to - from)) }
     }
 
     // MARK: - Passes
