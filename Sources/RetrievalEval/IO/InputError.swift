@@ -17,6 +17,9 @@ public struct InputError: Error, Sendable, Equatable, CustomStringConvertible {
         case nonFinite = "non-finite"
         case badLabel = "bad-label"
         case countMismatch = "count-mismatch"
+        /// A baseline that does not fit what is checked against it (other test set, protocol
+        /// or metric).
+        case baselineMismatch = "baseline-mismatch"
     }
 
     /// Where in the file the problem is.

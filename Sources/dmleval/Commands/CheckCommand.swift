@@ -99,7 +99,7 @@ struct CheckCommand: ParsableCommand {
             selected = []
             for name in metricNames {
                 guard let metric = Metric(name: name), let i = base.metrics.firstIndex(of: metric) else {
-                    throw InputError(.badLabel, file: baseName, expected: "one of the baseline's metrics (\(base.metrics.map(\.name).joined(separator: ", ")))",
+                    throw InputError(.baselineMismatch, file: baseName, expected: "one of the baseline's metrics (\(base.metrics.map(\.name).joined(separator: ", ")))",
                                      found: "--metric \(name)", remedy: "check a metric the baseline recorded")
                 }
                 selected.append(i)
@@ -110,7 +110,7 @@ struct CheckCommand: ParsableCommand {
             printError("note: the baseline used the \(base.search) index; the check uses exact search")
         }
         if (base.queryDataset == nil) != (source.queries == nil) && !allowDatasetChange {
-            throw InputError(.countMismatch, file: baseName,
+            throw InputError(.baselineMismatch, file: baseName,
                              expected: base.queryDataset == nil ? "self-retrieval, as the baseline" : "--queries and --query-labels, as the baseline used a query set",
                              found: source.queries == nil ? "self-retrieval" : "a query set",
                              remedy: "evaluate the same protocol, or pass --allow-dataset-change")
@@ -126,7 +126,7 @@ struct CheckCommand: ParsableCommand {
                                                ("baseline", baseName)]
         let sameLabels = job.labelsMatch(base)
         if !sameLabels.matches && !allowDatasetChange {
-            throw InputError(.countMismatch, file: baseName, expected: sameLabels.expected, found: sameLabels.found,
+            throw InputError(.baselineMismatch, file: baseName, expected: sameLabels.expected, found: sameLabels.found,
                              remedy: "check against a baseline of this test set, or pass --allow-dataset-change")
         }
         let outcome = try job.run { _ in parameters }
