@@ -7,6 +7,7 @@ let package = Package(
     name: "dmleval",
     products: [
         .library(name: "RetrievalEval", targets: ["RetrievalEval"]),
+        .library(name: "MetricLearning", targets: ["MetricLearning"]),
         .executable(name: "dmleval", targets: ["dmleval"]),
     ],
     dependencies: [
@@ -39,6 +40,16 @@ let package = Package(
             ]
         ),
 
+        // MARK: - Training
+
+        // Proxy-based metric-learning losses (ProxyNCA, ProxyAnchor, SoftTriple and the MPA
+        // family of Saeki et al. 2023) with analytic backward passes. Depends on RetrievalEval
+        // only for `Matrix` and the BLAS wrapper; no optimiser, no I/O.
+        .target(
+            name: "MetricLearning",
+            dependencies: ["RetrievalEval"]
+        ),
+
         // MARK: - Command-line tool
 
         // Argument parsing and output formatting only; every computation is a library call.
@@ -55,6 +66,11 @@ let package = Package(
         .testTarget(
             name: "RetrievalEvalTests",
             dependencies: ["RetrievalEval"]
+        ),
+        // Analytic gradients of every loss against central finite differences.
+        .testTarget(
+            name: "MetricLearningTests",
+            dependencies: ["MetricLearning", "RetrievalEval"]
         ),
         // Runs the built `dmleval` binary as a user would; depends on the executable so
         // `swift test` builds it first.
