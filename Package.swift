@@ -57,6 +57,7 @@ let package = Package(
             name: "dmleval",
             dependencies: [
                 "RetrievalEval",
+                "MetricLearning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -37,7 +37,8 @@ struct DMLEval: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            EvaluateCommand.self, IngestCommand.self, RunsCommand.self, CheckCommand.self, ScoreCommand.self,
+            EvaluateCommand.self, IngestCommand.self, RunsCommand.self, CheckCommand.self, LossCommand.self,
+            ScoreCommand.self,
             Table3Command.self,
         ],
         defaultSubcommand: EvaluateCommand.self

@@ -123,3 +123,15 @@ extension ArrayWriter {
         try write(path: path) { out in try out.append(Array(text.utf8)) }
     }
 }
+
+extension ArrayWriter {
+    /// Writes a `rows` x `columns` array of float64 (for example gradients) as `.npy`.
+    public static func writeNpy(float64 values: [Double], rows: Int, columns: Int, to path: String) throws {
+        precondition(values.count == rows * columns)
+        let header = NpyHeader.encode(descr: "<f8", shape: [rows, columns])
+        try write(path: path) { out in
+            try out.append(header)
+            try values.withUnsafeBytes { try out.append($0) }
+        }
+    }
+}
