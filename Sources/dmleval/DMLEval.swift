@@ -1,4 +1,5 @@
 import ArgumentParser
+import MetricLearning
 import RetrievalEval
 
 #if canImport(Glibc)
@@ -37,7 +38,8 @@ struct DMLEval: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            EvaluateCommand.self, IngestCommand.self, RunsCommand.self, CheckCommand.self, LossCommand.self,
+            EvaluateCommand.self, IngestCommand.self, RunsCommand.self, CheckCommand.self, TrainCommand.self,
+            ProjectCommand.self, LossCommand.self,
             ScoreCommand.self,
             Table3Command.self,
         ],
@@ -61,6 +63,8 @@ enum Entry {
         } catch let error as SearchError {
             fail("error: \(error)", code: 2)
         } catch let error as StoreError {
+            fail("error: \(error)", code: 2)
+        } catch let error as ProxyLossError {
             fail("error: \(error)", code: 2)
         } catch is CheckFailed {
             exit(1)

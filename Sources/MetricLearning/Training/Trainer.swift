@@ -1,0 +1,124 @@
+import RetrievalEval
+
+/// How a head is trained (Saeki et al. 2023, Sec. 4.2, where the paper gives a value).
+public struct TrainingConfiguration: Sendable {
+    public var epochs = 60
+    public var batchSize = 180
+    /// d, the embedding dimension the head projects to.
+    public var outputDimension = 128
+    /// AdamW learning rates: the paper's 1e-4 for the backbone (here the head) and 1e-2 for
+    /// the proxies.
+    public var headLearningRate = 1e-4
+    public var proxyLearningRate = 1e-2
+    /// AdamW's decoupled weight decay (the paper gives none; 0.01 is PyTorch's default).
+    public var weightDecay = 0.01
+    /// Both learning rates are multiplied by `decayFactor` every `decayEvery` epochs.
+    public var decayEvery = 20
+    public var decayFactor = 0.5
+    public var seed: UInt64 = 0
+    public var initialization: LinearHead.Initialization = .random
+    /// What is measured on the test set after every epoch (and before the first).
+    public var testMetrics: [Metric] = [.recall(k: 1), .ndcg(k: 2), .ndcg(k: 4), .ndcg(k: 8), .mapAtR]
+
+    public init() {}
+}
+
+/// One epoch's figures; epoch 0 is the untrained head.
+public struct EpochRecord: Sendable {
+    public let epoch: Int
+    /// The mean batch loss (nil for epoch 0).
+    public let loss: Double?
+    /// The test metrics' means, in `testMetrics` order (empty without a test set).
+    public let test: [Double]
+    /// Seconds spent training this epoch (test evaluation excluded).
+    public let seconds: Double
+}
+
+/// A trained head, its proxies and the curves.
+public struct TrainingResult: Sendable {
+    public let head: LinearHead
+    /// C K x d; row c K + k is proxy k of class c (class order: first appearance in the labels).
+    public let proxies: Matrix
+    public let history: [EpochRecord]
+}
+
+/// Trains a linear head and the proxies of a loss on frozen features.
+public enum Trainer {
+    /// Trains with seeded random batches; evaluates the test set by exact retrieval after
+    /// every epoch and before the first.
+    ///
+    /// - Parameters:
+    ///   - onEpoch: called after every epoch (and for epoch 0).
+    ///   - onBatch: called with the fraction of the current epoch done.
+    /// - Throws: `ProxyLossError` for bad settings or inputs, `SearchError`/`MetricError`
+    ///   from the test evaluation.
+    public static func train(
+        loss: any ProxyLoss, training: LabeledEmbeddings, test: LabeledEmbeddings?,
+        configuration c: TrainingConfiguration,
+        onEpoch: (EpochRecord) -> Void = { _ in }, onBatch: ((Double) -> Void)? = nil
+    ) throws -> TrainingResult {
+        guard c.batchSize >= 1, c.epochs >= 0, c.outputDimension >= 1 else {
+            throw ProxyLossError(code: .invalidConfiguration,
+                                 message: "batch size \(c.batchSize), epochs \(c.epochs), dimension \(c.outputDimension): expected at least 1, 0, 1")
+        }
+        if let test, test.embeddings.columns != training.embeddings.columns {
+            throw ProxyLossError(code: .dimensionMismatch,
+                                 message: "the test features have \(test.embeddings.columns) dimensions, the training features \(training.embeddings.columns)")
+        }
+        let features = training.embeddings
+        let labels = training.labels.classIndex.map(Int.init)
+        let k = loss.proxiesPerClass
+        let classes = training.labels.classCount
+        var head = try LinearHead(inputDimension: features.columns, outputDimension: c.outputDimension,
+                                  initialization: c.initialization, seed: c.seed)
+        var rng = SplitMix64(seed: c.seed &+ 0x5EED)
+        var proxies = Matrix(rows: classes * k, columns: c.outputDimension,
+                             values: (0 ..< classes * k * c.outputDimension).map { _ in Float(rng.gaussian()) })
+        var headOptimizer = AdamW(count: head.weights.values.count, weightDecay: c.weightDecay)
+        var proxyOptimizer = AdamW(count: proxies.values.count, weightDecay: c.weightDecay)
+
+        func evaluate() throws -> [Double] {
+            guard let test else { return [] }
+            let projected = try LabeledEmbeddings(embeddings: head.project(test.embeddings), labels: test.labels)
+            return try RetrievalEvaluation.run(references: projected, metrics: c.testMetrics).report.means
+        }
+
+        var history = [EpochRecord(epoch: 0, loss: nil, test: try evaluate(), seconds: 0)]
+        onEpoch(history[0])
+        let clock = ContinuousClock()
+        var order = Array(0 ..< features.rows)
+        for epoch in stride(from: 1, through: c.epochs, by: 1) {
+            let start = clock.now
+            let decay = pow(c.decayFactor, Double((epoch - 1) / max(1, c.decayEvery)))
+            order.shuffle(using: &rng)
+            var total = 0.0, batches = 0
+            for first in stride(from: 0, to: order.count, by: c.batchSize) {
+                let rows = Array(order[first ..< min(first + c.batchSize, order.count)])
+                var batch = Matrix(zeros: rows.count, features.columns)
+                for (i, r) in rows.enumerated() {
+                    for j in 0 ..< features.columns { batch[i, j] = features[r, j] }
+                }
+                let gradients = try loss.backward(embeddings: head.outputs(batch), labels: rows.map { labels[$0] }, proxies: proxies)
+                let weightGradient = head.weightGradient(features: batch, outputGradient: gradients.embeddings.floatMatrix)
+                headOptimizer.update(&head.weights.values, gradient: weightGradient.values.map(Double.init),
+                                     learningRate: c.headLearningRate * decay)
+                proxyOptimizer.update(&proxies.values, gradient: gradients.proxies.values,
+                                      learningRate: c.proxyLearningRate * decay)
+                total += gradients.value
+                batches += 1
+                onBatch?(Double(min(first + c.batchSize, order.count)) / Double(order.count))
+            }
+            let seconds = (clock.now - start).seconds
+            let record = EpochRecord(epoch: epoch, loss: total / Double(max(1, batches)), test: try evaluate(), seconds: seconds)
+            history.append(record)
+            onEpoch(record)
+        }
+        return TrainingResult(head: head, proxies: proxies, history: history)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

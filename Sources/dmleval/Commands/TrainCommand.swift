@@ -1,0 +1,261 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MetricLearning
+import RetrievalEval
+
+extension LinearHead.Initialization: ExpressibleByArgument {}
+
+/// `dmleval train`: a linear head on frozen features, with any of the six losses.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a linear projection head (and proxies) on frozen features.",
+        discussion: """
+            Prints the mean batch loss and the test metrics (recall@1, ndcg@2,4,8, map@r by
+            exact retrieval on the projected test features) after every epoch; epoch 0 is the
+            untrained head. Writes the head (D x d) to --out and the proxies (C*K x d) next
+            to it as NAME-proxies.npy. --epochs 0 writes the untrained head.
+
+            With several losses and/or several --proxies values, runs the grid --repeats
+            times each (seeds seed, seed+1, ...) and prints mean (std) of the final test
+            metrics, one row per loss and K, as the paper's tables do.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Training features (N x D).", valueName: "features"))
+    var features: String
+
+    @Argument(help: ArgumentHelp("Their class labels.", valueName: "labels"))
+    var labels: String
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Test features and labels (two files).", valueName: "features labels"))
+    var test: [String] = []
+
+    @Option(help: "Loss, or comma-separated losses for a grid: proxy-nca, proxy-anchor, soft-triple, mpa, mpa-dw, mpa-ap.")
+    var loss: String = "mpa-ap"
+
+    @Option(help: ArgumentHelp("K, or comma-separated values for a grid (default: the loss's).", valueName: "K,..."))
+    var proxies: String?
+
+    @Option(help: ArgumentHelp("d, the output dimension.", valueName: "d"))
+    var dim: Int = 128
+
+    @Option(help: "Epochs.")
+    var epochs: Int = 60
+
+    @Option(help: "Batch size.")
+    var batchSize: Int = 180
+
+    @Option(help: ArgumentHelp("AdamW learning rate of the head (the paper's backbone rate).", valueName: "lr"))
+    var lr: Double = 1e-4
+
+    @Option(help: ArgumentHelp("AdamW learning rate of the proxies.", valueName: "lr"))
+    var proxyLr: Double = 1e-2
+
+    @Option(help: ArgumentHelp("AdamW decoupled weight decay.", valueName: "wd"))
+    var weightDecay: Double = 0.01
+
+    @Option(help: "How the head starts: random (seeded) or identity (needs --dim = D).")
+    var initialization: LinearHead.Initialization = .random
+
+    @Option(help: "Seed of the initialisation and the batches.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Runs per grid cell (seeds seed, seed+1, ...).")
+    var repeats: Int = 1
+
+    @Option(help: ArgumentHelp("Where to write the head (.npy); the proxies go to NAME-proxies.npy.", valueName: "head.npy"))
+    var out: String?
+
+    @Option(help: ArgumentHelp("alpha of ProxyAnchor and the MPA family.", valueName: "a"))
+    var alpha: Double?
+    @Option(help: ArgumentHelp("delta, the margin.", valueName: "d"))
+    var delta: Double?
+    @Option(help: ArgumentHelp("gamma, the class-similarity temperature.", valueName: "g"))
+    var gamma: Double?
+    @Option(help: ArgumentHelp("tau, the regulariser weight.", valueName: "t"))
+    var tau: Double?
+    @Option(help: ArgumentHelp("lambda of soft-triple.", valueName: "l"))
+    var lambda: Double?
+    @Option(help: ArgumentHelp("The softmax scale of proxy-nca.", valueName: "s"))
+    var scale: Double?
+
+    @Option(help: "Output format of the results: table, json, csv or markdown.")
+    var format: OutputFormat = .table
+
+
+    var losses: [LossName] = []
+    var proxyCounts: [Int?] = [nil]
+
+    enum CodingKeys: String, CodingKey {
+        case features, labels, test, loss, proxies, dim, epochs, batchSize, lr, proxyLr, weightDecay, initialization,
+             seed, repeats, out, alpha, delta, gamma, tau, lambda, scale, format
+    }
+
+    mutating func validate() throws {
+        losses = []
+        for name in loss.split(separator: ",") {
+            guard let l = LossName(rawValue: String(name.trimmingSpaces())) else {
+                throw ValidationError("--loss: unknown loss '\(name)'; expected \(LossName.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            losses.append(l)
+        }
+        guard !losses.isEmpty else { throw ValidationError("--loss: expected at least one loss") }
+        proxyCounts = try proxies.map { try parseCutoffs($0, flag: "--proxies").map { Optional($0) } } ?? [nil]
+        if !test.isEmpty && test.count != 2 { throw ValidationError("--test takes two files: FEATURES LABELS") }
+        if dim < 1 || batchSize < 1 || epochs < 0 || repeats < 1 {
+            throw ValidationError("--dim, --batch-size and --repeats must be at least 1, --epochs at least 0")
+        }
+        for (flag, v) in [("--lr", lr), ("--proxy-lr", proxyLr), ("--weight-decay", weightDecay)] where !(v >= 0 && v.isFinite) {
+            throw ValidationError("\(flag): expected a finite number >= 0, found \(v)")
+        }
+        if isGrid && out != nil { throw ValidationError("--out writes one head; leave it out for a grid of several runs") }
+        for l in losses {
+            for k in proxyCounts {
+                do { _ = try l.make(overrides(proxies: k)) } catch let e as ProxyLossError { throw ValidationError(e.message) }
+            }
+        }
+    }
+
+    var isGrid: Bool { losses.count > 1 || proxyCounts.count > 1 || repeats > 1 }
+
+    func overrides(proxies k: Int?) -> LossName.Overrides {
+        .init(proxies: k, alpha: alpha, delta: delta, gamma: gamma, tau: tau, lambda: lambda, scale: scale)
+    }
+
+    func run() throws {
+        // Files are read by their extension: --dim here is the head's output dimension.
+        let training = try LabeledEmbeddings.read(embeddings: features, labels: labels)
+        let testData = test.count == 2 ? try LabeledEmbeddings.read(embeddings: test[0], labels: test[1]) : nil
+        var configuration = TrainingConfiguration()
+        configuration.epochs = epochs
+        configuration.batchSize = batchSize
+        configuration.outputDimension = dim
+        configuration.headLearningRate = lr
+        configuration.proxyLearningRate = proxyLr
+        configuration.weightDecay = weightDecay
+        configuration.initialization = initialization
+        let names = configuration.testMetrics.map(\.name)
+
+        if !isGrid {
+            let lossFunction = try losses[0].make(overrides(proxies: proxyCounts[0]))
+            configuration.seed = seed
+            printError("training \(losses[0].rawValue) (K = \(lossFunction.proxiesPerClass)): head \(training.embeddings.columns) -> \(dim), "
+                + "\(training.embeddings.rows) items in \(training.labels.classCount) classes"
+                + (testData.map { "; test \($0.embeddings.rows) items in \($0.labels.classCount) classes" } ?? "; no test set"))
+            var table = TextTable(header: ["epoch", "loss"] + (testData == nil ? [] : names) + ["seconds"], rows: [],
+                                  rightAligned: Set(0 ..< names.count + 3))
+            // Epoch lines are printed as they come, so every column gets a fixed width.
+            let widths = table.header.map { max($0.count, 8) }
+            func line(_ cells: [String]) -> String {
+                zip(cells, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: "  ")
+            }
+            if format == .table {
+                print(line(table.header))
+                print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+            }
+            let bar = ProgressBar("epoch")
+            let result = try Trainer.train(
+                loss: lossFunction, training: training, test: testData, configuration: configuration,
+                onEpoch: { record in
+                    bar.finish()
+                    let row = [String(record.epoch), record.loss.map { formatFixed($0, decimals: 4) } ?? "-"]
+                        + record.test.map { percent($0) } + [formatFixed(record.seconds, decimals: 2)]
+                    table.rows.append(row)
+                    if format == .table {
+                        print(line(row))
+                        fflush(nil)
+                    }
+                },
+                onBatch: { bar.update($0) })
+            if format != .table {
+                print(format == .json ? historyJSON(result.history, names: names).rendered() : table.render(format))
+            }
+            if let out {
+                try ArrayWriter.writeNpy(result.head.weights, to: out)
+                let proxiesPath = (out.hasSuffix(".npy") ? String(out.dropLast(4)) : out) + "-proxies.npy"
+                try ArrayWriter.writeNpy(result.proxies, to: proxiesPath)
+                printError("head written to \(out) (\(result.head.inputDimension) x \(result.head.outputDimension)), proxies to \(proxiesPath) (\(result.proxies.rows) x \(result.proxies.columns))")
+            }
+            return
+        }
+
+        // The grid: final test metrics, mean (std) over repeats.
+        guard testData != nil else { throw ValidationError("a grid compares test metrics: give --test FEATURES LABELS") }
+        var grid = TextTable(header: ["loss", "K"] + names, rows: [], rightAligned: Set(1 ..< names.count + 2))
+        var jsonRows: [JSON] = []
+        for l in losses {
+            for k in proxyCounts {
+                let lossFunction = try l.make(overrides(proxies: k))
+                var finals: [[Double]] = []
+                for r in 0 ..< repeats {
+                    configuration.seed = seed &+ UInt64(r)
+                    let bar = ProgressBar("\(l.rawValue) K=\(lossFunction.proxiesPerClass) run \(r + 1)/\(repeats)")
+                    let result = try Trainer.train(loss: lossFunction, training: training, test: testData,
+                                                   configuration: configuration,
+                                                   onBatch: { bar.update($0) })
+                    bar.finish()
+                    finals.append(result.history.last!.test)
+                }
+                let stats = names.indices.map { m -> (Double, Double) in
+                    let values = finals.map { $0[m] }
+                    let mean = values.reduce(0, +) / Double(values.count)
+                    let variance = values.count > 1 ? values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1) : 0
+                    return (mean, variance.squareRoot())
+                }
+                grid.rows.append([l.rawValue, String(lossFunction.proxiesPerClass)]
+                    + stats.map { percent($0.0) + " (" + percent($0.1) + ")" })
+                jsonRows.append(.object([("loss", .string(l.rawValue)), ("proxies", .int(lossFunction.proxiesPerClass)),
+                                         ("runs", .int(repeats)),
+                                         ("mean", .object(zip(names, stats).map { ($0, .number($1.0)) })),
+                                         ("std", .object(zip(names, stats).map { ($0, .number($1.1)) }))]))
+                if format == .table { printError("done: \(grid.rows.last!.joined(separator: "  "))") }
+            }
+        }
+        print(format == .json ? JSON.array(jsonRows).rendered() : grid.render(format))
+        if format == .table || format == .markdown {
+            print("\nfinal test metrics after \(epochs) epochs, x100: mean (std) over \(repeats) run\(repeats == 1 ? "" : "s")")
+        }
+    }
+
+    private func historyJSON(_ history: [EpochRecord], names: [String]) -> JSON {
+        .array(history.map { r in
+            .object([("epoch", .int(r.epoch)), ("loss", r.loss.map { .number($0) } ?? .null),
+                     ("test", .object(zip(names, r.test).map { ($0, .number($1)) })), ("seconds", .number(r.seconds))])
+        })
+    }
+}
+
+/// `dmleval project`: apply a trained head to features.
+struct ProjectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "project",
+        abstract: "Apply a trained head to features: z = normalize(W^T f), written as .npy or .fbin.")
+
+    @Argument(help: ArgumentHelp("The head (D x d .npy from 'dmleval train').", valueName: "head.npy"))
+    var head: String
+
+    @Argument(help: ArgumentHelp("Features (N x D).", valueName: "features"))
+    var features: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The embeddings to write (.npy or .fbin).", valueName: "file"))
+    var output: String
+
+    @OptionGroup var input: InputOptions
+
+    func run() throws {
+        let weights = try EmbeddingReader.read(head, format: .npy)
+        let f = try EmbeddingReader.read(features, format: input.inputFormat, dimension: input.dim)
+        guard f.columns == weights.rows else {
+            throw InputError(.badShape, file: features, expected: "\(weights.rows) dimensions, the input of \(head)",
+                             found: "\(f.columns)", remedy: "project the features the head was trained on")
+        }
+        let z = LinearHead(weights: weights).project(f)
+        try ArrayWriter.write(z, to: output)
+        print("\(z.rows) embeddings of \(z.columns) dimensions written to \(output)")
+    }
+}

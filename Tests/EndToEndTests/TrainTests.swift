@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+@Suite("dmleval train and project, end to end")
+struct TrainTests {
+    /// Splits the digits fixture by row parity into train and test .fbin + .txt files.
+    func split(into dir: URL) throws {
+        let data = try Data(contentsOf: repositoryRoot.appendingPathComponent("fixtures/digits.fbin"))
+        let labels = try String(contentsOf: repositoryRoot.appendingPathComponent("fixtures/digits-labels.txt"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        for (name, parity) in [("train", 0), ("test", 1)] {
+            let rows = Array(stride(from: parity, to: 1797, by: 2))
+            var n = UInt32(rows.count).littleEndian, d = UInt32(64).littleEndian
+            var out = Data(bytes: &n, count: 4)
+            out.append(Data(bytes: &d, count: 4))
+            for r in rows { out.append(data[(8 + r * 256) ..< (8 + (r + 1) * 256)]) }
+            try out.write(to: dir.appendingPathComponent("\(name).fbin"))
+            try (rows.map { labels[$0] }.joined(separator: "\n") + "\n")
+                .write(to: dir.appendingPathComponent("\(name).txt"), atomically: true, encoding: .utf8)
+        }
+    }
+
+    @Test func trainingImprovesRecallAtOneOverTheUntrainedHead() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try split(into: dir)
+        let r = try dmleval(["train", "train.fbin", "train.txt", "--test", "test.fbin", "test.txt", "--loss", "soft-triple",
+                             "--dim", "4", "--epochs", "10", "--batch-size", "90", "--lr", "0.01", "--format", "json",
+                             "--out", "head.npy"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let history = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        #expect(history.count == 11)
+        let before = try #require((history[0]["test"] as? [String: Double])?["recall@1"])
+        let after = try #require((history[10]["test"] as? [String: Double])?["recall@1"])
+        #expect(after > before + 0.1, "recall@1 \(before) -> \(after)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("head-proxies.npy").path))
+        let project = try dmleval(["project", "head.npy", "test.fbin", "-o", "z.npy"], in: dir)
+        #expect(project.status == 0)
+        #expect(project.stdout == "898 embeddings of 4 dimensions written to z.npy\n")
+        // The projected embeddings score as the last epoch did.
+        let evaluated = try dmleval(["z.npy", "test.txt", "--recall", "1", "--no-store", "--format", "json"], in: dir)
+        let recall = try #require((try jsonObject(evaluated.stdout)["metrics"] as? [String: Double])?["recall@1"])
+        #expect(abs(recall - after) < 1e-9)
+    }
+
+    @Test func zeroEpochsWritesTheUntrainedHead() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try split(into: dir)
+        let r = try dmleval(["train", "train.fbin", "train.txt", "--epochs", "0", "--dim", "64", "--initialization", "identity",
+                             "--out", "head.npy"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let head = try Data(contentsOf: dir.appendingPathComponent("head.npy"))
+        let start = 10 + Int(head[8]) + Int(head[9]) << 8
+        let values = head[start...].withUnsafeBytes { raw in (0 ..< 64 * 64).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) } }
+        #expect((0 ..< 64).allSatisfy { values[$0 * 64 + $0] == 1 } && values.reduce(0, +) == 64)
+    }
+
+    @Test(arguments: [
+        (["--loss", "mpa-xx"], "unknown loss 'mpa-xx'"),
+        (["--loss", "proxy-anchor", "--proxies", "4"], "proxy-anchor has one proxy per class"),
+        (["--loss", "mpa,mpa-dw", "--out", "h.npy"], "--out writes one head"),
+        (["--test", "a.npy"], "--test takes two files"),
+        (["--dim", "32", "--initialization", "identity", "--epochs", "0"], "an identity head needs --dim equal"),
+    ])
+    func badSettings(_ arguments: [String], _ message: String) throws {
+        let r = try dmleval(["train", "fixtures/digits.fbin", "fixtures/digits-labels.txt"] + arguments)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+    }
+}
