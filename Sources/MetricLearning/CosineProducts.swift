@@ -1,6 +1,8 @@
 import RetrievalEval
 
 /// The three products of the pipeline: a = z^ p^T forward, dL/da p^ and dL/da^T z^ backward.
+/// On the `Float` path (training) all three go through sgemm once large enough; the `Double`
+/// path (the gradient tests, `dmleval loss`) stays in exact `Double` loops.
 enum CosineProducts {
     /// Below this many multiply-adds (N C K d), sgemm's set-up costs more than it saves.
     static let blasThreshold = 1 << 15
@@ -38,10 +40,18 @@ enum CosineProducts {
         return out
     }
 
-    /// `g p` (N x d) for `g` (N x M) and `p` (M x d), in `Double` loops.
+    /// `op(a) b` through sgemm in `Float`, widened back to `Double`.
+    static func sgemm(_ a: DoubleMatrix, transposed: Bool, _ b: DoubleMatrix) -> DoubleMatrix {
+        let product = BLAS.product(a.floatMatrix, transposed: transposed, b.floatMatrix)
+        return DoubleMatrix(product)
+    }
+
+    /// `g p` (N x d) for `g` (N x M) and `p` (M x d): sgemm with `useBLAS` and a large enough
+    /// product, else `Double` loops.
     /// - Complexity: O(N M d).
-    static func multiply(_ g: DoubleMatrix, _ p: DoubleMatrix) -> DoubleMatrix {
+    static func multiply(_ g: DoubleMatrix, _ p: DoubleMatrix, useBLAS: Bool = false) -> DoubleMatrix {
         let n = g.rows, m = g.columns, d = p.columns
+        if useBLAS && n * m * d >= blasThreshold { return sgemm(g, transposed: false, p) }
         var out = [Double](repeating: 0, count: n * d)
         g.values.withUnsafeBufferPointer { gv in
             p.values.withUnsafeBufferPointer { pv in
@@ -59,10 +69,12 @@ enum CosineProducts {
         return DoubleMatrix(rows: n, columns: d, values: out)
     }
 
-    /// `g^T z` (M x d) for `g` (N x M) and `z` (N x d), in `Double` loops.
+    /// `g^T z` (M x d) for `g` (N x M) and `z` (N x d): sgemm with `useBLAS` and a large
+    /// enough product, else `Double` loops.
     /// - Complexity: O(N M d).
-    static func multiplyTransposed(_ g: DoubleMatrix, _ z: DoubleMatrix) -> DoubleMatrix {
+    static func multiplyTransposed(_ g: DoubleMatrix, _ z: DoubleMatrix, useBLAS: Bool = false) -> DoubleMatrix {
         let n = g.rows, m = g.columns, d = z.columns
+        if useBLAS && n * m * d >= blasThreshold { return sgemm(g, transposed: true, z) }
         var out = [Double](repeating: 0, count: m * d)
         g.values.withUnsafeBufferPointer { gv in
             z.values.withUnsafeBufferPointer { zv in

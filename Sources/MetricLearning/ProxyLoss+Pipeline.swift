@@ -5,11 +5,10 @@ import RetrievalEval
 ///
 /// Inner products: for `DoubleMatrix` inputs, plain `Double` loops (exact; the intended use
 /// is testing and small batches). For `Matrix` (`Float`) inputs, the unit vectors are
-/// rounded to `Float` and `z^ p^T` goes through `BLAS.gemmNT` (sgemm) once N C K d reaches
-/// `blasThreshold`; the result is widened back to `Double`. The two backward products
-/// (dL/da p^ and dL/da^T z^) are `Double` loops in both cases, O(N C K d) each; moving them
-/// to BLAS (they need a transposed operand, which `BLAS` does not wrap yet) is left for when
-/// training time is measured.
+/// rounded to `Float` and the three products, `z^ p^T` forward and dL/da p^, dL/da^T z^
+/// backward, go through sgemm once N C K d reaches `blasThreshold`; results are widened back
+/// to `Double`. Everything else (softmaxes, the loss on S, the regulariser, the
+/// normalisations) stays in `Double`.
 extension ProxyLoss {
     /// The loss for `embeddings` (N x d), their `labels` (N values in 0 ..< C) and `proxies`
     /// (C K x d, row c K + k is proxy k of class c). Embeddings and proxies are normalised
@@ -69,8 +68,8 @@ extension ProxyLoss {
             return LossGradients(value: value, embeddings: DoubleMatrix(zeros: 0, 0), proxies: DoubleMatrix(zeros: 0, 0))
         }
         let da = classSimilarity.backward(similarityGradient: loss.gradient, derivatives: similarityDerivatives)
-        let dzUnit = CosineProducts.multiply(da, p.unit)
-        var dpUnit = CosineProducts.multiplyTransposed(da, z.unit)
+        let dzUnit = CosineProducts.multiply(da, p.unit, useBLAS: useBLAS)
+        var dpUnit = CosineProducts.multiplyTransposed(da, z.unit, useBLAS: useBLAS)
         if let rg = regularizerGradient {
             for j in dpUnit.values.indices { dpUnit.values[j] += regularizerWeight * rg.values[j] }
         }
