@@ -146,3 +146,21 @@ struct StoreTests {
         #expect(try store.datasets().count == 1)
     }
 }
+
+@Suite("Training runs in the store")
+struct TrainingStoreTests {
+    @Test func curvesRoundTrip() throws {
+        let store = try Store()
+        let dataset = try store.ingest(try sampleData()).dataset
+        let id = try store.record(TrainingInput(
+            trainingDatasetID: dataset.id, testDatasetID: nil, evaluationRunID: nil, loss: "mpa-ap", toolVersion: "t",
+            parameters: [("epochs", "2")], metricNames: ["recall@1", "map@r"],
+            epochs: [(0, nil, [0.5, 0.25], 0), (1, 3.5, [], 1.5), (2, 2.25, [0.75, 0.5], 1.25)]))
+        let curves = try store.trainingCurves(id: id)
+        #expect(curves.map(\.epoch) == [0, 1, 2])
+        #expect(curves.map(\.loss) == [nil, 3.5, 2.25])
+        #expect(curves[0].test == ["recall@1": 0.5, "map@r": 0.25])
+        #expect(curves[1].test.isEmpty)
+        #expect(throws: StoreError.self) { try store.trainingCurves(id: id + 1) }
+    }
+}

@@ -17,8 +17,10 @@ public struct TrainingConfiguration: Sendable {
     public var decayFactor = 0.5
     public var seed: UInt64 = 0
     public var initialization: LinearHead.Initialization = .random
-    /// What is measured on the test set after every epoch (and before the first).
+    /// What is measured on the test set before the first epoch and after every
+    /// `evaluateEvery`-th epoch and the last.
     public var testMetrics: [Metric] = [.recall(k: 1), .ndcg(k: 2), .ndcg(k: 4), .ndcg(k: 8), .mapAtR]
+    public var evaluateEvery = 1
 
     public init() {}
 }
@@ -28,7 +30,8 @@ public struct EpochRecord: Sendable {
     public let epoch: Int
     /// The mean batch loss (nil for epoch 0).
     public let loss: Double?
-    /// The test metrics' means, in `testMetrics` order (empty without a test set).
+    /// The test metrics' means, in `testMetrics` order (empty without a test set, or for an
+    /// epoch that was not evaluated).
     public let test: [Double]
     /// Seconds spent training this epoch (test evaluation excluded).
     public let seconds: Double
@@ -109,7 +112,9 @@ public enum Trainer {
                 onBatch?(Double(min(first + c.batchSize, order.count)) / Double(order.count))
             }
             let seconds = (clock.now - start).seconds
-            let record = EpochRecord(epoch: epoch, loss: total / Double(max(1, batches)), test: try evaluate(), seconds: seconds)
+            let due = epoch == c.epochs || (c.evaluateEvery > 0 && epoch % c.evaluateEvery == 0)
+            let record = EpochRecord(epoch: epoch, loss: total / Double(max(1, batches)), test: due ? try evaluate() : [],
+                                     seconds: seconds)
             history.append(record)
             onEpoch(record)
         }

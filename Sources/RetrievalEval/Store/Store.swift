@@ -116,6 +116,7 @@ public final class Store: @unchecked Sendable {
                 t.primaryKey(["runId", "metric"])
             }
         }
+        registerTrainingMigration(&migrator)
         return migrator
     }
 

@@ -68,6 +68,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Runs per grid cell (seeds seed, seed+1, ...).")
     var repeats: Int = 1
 
+    @Option(help: ArgumentHelp("Evaluate the test set every N epochs (and after the last); a grid evaluates only after the last.", valueName: "N"))
+    var evaluateEvery: Int = 1
+
     @Option(help: ArgumentHelp("Where to write the head (.npy); the proxies go to NAME-proxies.npy.", valueName: "head.npy"))
     var out: String?
 
@@ -87,13 +90,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output format of the results: table, json, csv or markdown.")
     var format: OutputFormat = .table
 
+    @OptionGroup var storeOptions: StoreOptions
+
 
     var losses: [LossName] = []
     var proxyCounts: [Int?] = [nil]
 
     enum CodingKeys: String, CodingKey {
         case features, labels, test, loss, proxies, dim, epochs, batchSize, lr, proxyLr, weightDecay, initialization,
-             seed, repeats, out, alpha, delta, gamma, tau, lambda, scale, format
+             seed, repeats, evaluateEvery, out, alpha, delta, gamma, tau, lambda, scale, format, storeOptions
     }
 
     mutating func validate() throws {
@@ -107,8 +112,8 @@ struct TrainCommand: ParsableCommand {
         guard !losses.isEmpty else { throw ValidationError("--loss: expected at least one loss") }
         proxyCounts = try proxies.map { try parseCutoffs($0, flag: "--proxies").map { Optional($0) } } ?? [nil]
         if !test.isEmpty && test.count != 2 { throw ValidationError("--test takes two files: FEATURES LABELS") }
-        if dim < 1 || batchSize < 1 || epochs < 0 || repeats < 1 {
-            throw ValidationError("--dim, --batch-size and --repeats must be at least 1, --epochs at least 0")
+        if dim < 1 || batchSize < 1 || epochs < 0 || repeats < 1 || evaluateEvery < 1 {
+            throw ValidationError("--dim, --batch-size, --repeats and --evaluate-every must be at least 1, --epochs at least 0")
         }
         for (flag, v) in [("--lr", lr), ("--proxy-lr", proxyLr), ("--weight-decay", weightDecay)] where !(v >= 0 && v.isFinite) {
             throw ValidationError("\(flag): expected a finite number >= 0, found \(v)")
@@ -129,6 +134,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         // Files are read by their extension: --dim here is the head's output dimension.
+        try storeOptions.checkWritable()
         let training = try LabeledEmbeddings.read(embeddings: features, labels: labels)
         let testData = test.count == 2 ? try LabeledEmbeddings.read(embeddings: test[0], labels: test[1]) : nil
         var configuration = TrainingConfiguration()
@@ -139,6 +145,7 @@ struct TrainCommand: ParsableCommand {
         configuration.proxyLearningRate = proxyLr
         configuration.weightDecay = weightDecay
         configuration.initialization = initialization
+        configuration.evaluateEvery = isGrid ? 0 : evaluateEvery
         let names = configuration.testMetrics.map(\.name)
 
         if !isGrid {
@@ -163,8 +170,9 @@ struct TrainCommand: ParsableCommand {
                 loss: lossFunction, training: training, test: testData, configuration: configuration,
                 onEpoch: { record in
                     bar.finish()
+                    let test = record.test.isEmpty && testData != nil ? names.map { _ in "" } : record.test.map { percent($0) }
                     let row = [String(record.epoch), record.loss.map { formatFixed($0, decimals: 4) } ?? "-"]
-                        + record.test.map { percent($0) } + [formatFixed(record.seconds, decimals: 2)]
+                        + test + [formatFixed(record.seconds, decimals: 2)]
                     table.rows.append(row)
                     if format == .table {
                         print(line(row))
@@ -180,6 +188,9 @@ struct TrainCommand: ParsableCommand {
                 let proxiesPath = (out.hasSuffix(".npy") ? String(out.dropLast(4)) : out) + "-proxies.npy"
                 try ArrayWriter.writeNpy(result.proxies, to: proxiesPath)
                 printError("head written to \(out) (\(result.head.inputDimension) x \(result.head.outputDimension)), proxies to \(proxiesPath) (\(result.proxies.rows) x \(result.proxies.columns))")
+            }
+            if !storeOptions.noStore {
+                try record(result, training: training, test: testData, loss: lossFunction, configuration: configuration)
             }
             return
         }
@@ -220,6 +231,49 @@ struct TrainCommand: ParsableCommand {
         if format == .table || format == .markdown {
             print("\nfinal test metrics after \(epochs) epochs, x100: mean (std) over \(repeats) run\(repeats == 1 ? "" : "s")")
         }
+    }
+
+    /// Stores the training data, the run's curves and, with a test set, the final head's test
+    /// evaluation as an ordinary run (so it can be compared, exported and checked).
+    private func record(_ result: TrainingResult, training: LabeledEmbeddings, test: LabeledEmbeddings?,
+                        loss: any ProxyLoss, configuration: TrainingConfiguration) throws {
+        let store = try storeOptions.open()
+        let trainingRecord = try store.ingest(training, embeddingsPath: features, labelsPath: labels).dataset
+        var testRecord: DatasetRecord?
+        var evaluationRun: Int64?
+        let settings = parameters(loss: loss, configuration: configuration)
+        if let test {
+            testRecord = try store.ingest(test, embeddingsPath: self.test[0], labelsPath: self.test[1]).dataset
+            let projected = try LabeledEmbeddings(embeddings: result.head.project(test.embeddings), labels: test.labels)
+            let evaluation = try RetrievalEvaluation.run(references: projected, metrics: configuration.testMetrics)
+            let projectedRecord = try store.ingest(projected, embeddingsPath: out).dataset
+            evaluationRun = try store.record(RunInput(
+                datasetID: projectedRecord.id, name: "\(self.loss) head on \(self.test[0])", toolVersion: DMLEval.version,
+                search: "exact", distance: .cosine, depth: evaluation.neighbors.depth,
+                parameters: [("metrics", configuration.testMetrics.map(\.name).joined(separator: ","))] + settings,
+                report: evaluation.report, timings: [("search", evaluation.searchSeconds), ("metrics", evaluation.metricSeconds)]))
+        }
+        let id = try store.record(TrainingInput(
+            trainingDatasetID: trainingRecord.id, testDatasetID: testRecord?.id, evaluationRunID: evaluationRun,
+            loss: self.loss, toolVersion: DMLEval.version, parameters: settings,
+            metricNames: configuration.testMetrics.map(\.name),
+            epochs: result.history.map { ($0.epoch, $0.loss, $0.test, $0.seconds) }))
+        printError("training run \(id) stored in \(store.path)" + (evaluationRun.map { "; the final head's test evaluation is run \($0)" } ?? ""))
+    }
+
+    /// Every setting of a training run, as stored.
+    private func parameters(loss: any ProxyLoss, configuration c: TrainingConfiguration) -> [(String, String)] {
+        var p: [(String, String)] = [
+            ("loss", self.loss), ("proxies", String(loss.proxiesPerClass)), ("dim", String(c.outputDimension)),
+            ("epochs", String(c.epochs)), ("batch_size", String(c.batchSize)), ("lr", "\(c.headLearningRate)"),
+            ("proxy_lr", "\(c.proxyLearningRate)"), ("weight_decay", "\(c.weightDecay)"),
+            ("decay", "x\(c.decayFactor) every \(c.decayEvery) epochs"), ("initialization", c.initialization.rawValue),
+            ("seed", String(c.seed)), ("features", features), ("labels", labels),
+        ]
+        for (name, value) in [("alpha", alpha), ("delta", delta), ("gamma", gamma), ("tau", tau), ("lambda", lambda), ("scale", scale)] {
+            if let value { p.append((name, "\(value)")) }
+        }
+        return p
     }
 
     private func historyJSON(_ history: [EpochRecord], names: [String]) -> JSON {

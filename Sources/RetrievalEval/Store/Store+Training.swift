@@ -1,0 +1,99 @@
+import Foundation
+import GRDB
+
+/// A training run to record: what was trained on, how, and its curves.
+public struct TrainingInput: Sendable {
+    public var trainingDatasetID: Int64
+    public var testDatasetID: Int64?
+    /// The run that evaluated the final head's test embeddings, if any.
+    public var evaluationRunID: Int64?
+    public var loss: String
+    public var toolVersion: String
+    /// Every setting, in order.
+    public var parameters: [(String, String)]
+    /// The test metrics' names, in the order of each epoch's values.
+    public var metricNames: [String]
+    /// Per epoch: its number, mean loss (nil for epoch 0), test values (empty if not
+    /// evaluated) and seconds.
+    public var epochs: [(epoch: Int, loss: Double?, test: [Double], seconds: Double)]
+
+    public init(trainingDatasetID: Int64, testDatasetID: Int64?, evaluationRunID: Int64?, loss: String, toolVersion: String,
+                parameters: [(String, String)], metricNames: [String],
+                epochs: [(epoch: Int, loss: Double?, test: [Double], seconds: Double)]) {
+        self.trainingDatasetID = trainingDatasetID
+        self.testDatasetID = testDatasetID
+        self.evaluationRunID = evaluationRunID
+        self.loss = loss
+        self.toolVersion = toolVersion
+        self.parameters = parameters
+        self.metricNames = metricNames
+        self.epochs = epochs
+    }
+}
+
+extension Store {
+    /// The tables of training runs and their per-epoch curves.
+    static func registerTrainingMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v2: training runs and curves") { db in
+            try db.create(table: "trainingRun") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("createdAt", .text).notNull()
+                t.column("toolVersion", .text).notNull()
+                t.column("loss", .text).notNull()
+                t.column("parameters", .text).notNull()  // JSON array of [name, value] pairs
+                t.column("trainingDatasetId", .integer).notNull().references("dataset")
+                t.column("testDatasetId", .integer).references("dataset")
+                t.column("evaluationRunId", .integer).references("run")
+                t.column("metricNames", .text).notNull()  // JSON array
+            }
+            try db.create(table: "trainingEpoch") { t in
+                t.column("trainingRunId", .integer).notNull().references("trainingRun", onDelete: .cascade)
+                t.column("epoch", .integer).notNull()
+                t.column("loss", .double)
+                t.column("test", .text).notNull()  // JSON array of values in metricNames order, [] if not evaluated
+                t.column("seconds", .double).notNull()
+                t.primaryKey(["trainingRunId", "epoch"])
+            }
+        }
+    }
+
+    /// Records a training run and its curves in one transaction.
+    /// - Returns: the training run's id.
+    @discardableResult
+    public func record(_ training: TrainingInput) throws -> Int64 {
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO trainingRun (createdAt, toolVersion, loss, parameters, trainingDatasetId, testDatasetId,
+                                             evaluationRunId, metricNames)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [Store.now(), training.toolVersion, training.loss,
+                            Store.encodeObject(training.parameters.map { ($0.0, $0.1 as Any) }),
+                            training.trainingDatasetID, training.testDatasetID, training.evaluationRunID,
+                            String(decoding: try JSONSerialization.data(withJSONObject: training.metricNames), as: UTF8.self)])
+            let id = db.lastInsertedRowID
+            let statement = try db.makeStatement(
+                sql: "INSERT INTO trainingEpoch (trainingRunId, epoch, loss, test, seconds) VALUES (?, ?, ?, ?, ?)")
+            for e in training.epochs {
+                let test = String(decoding: try JSONSerialization.data(withJSONObject: e.test.map { $0.isFinite ? $0 : 0 }), as: UTF8.self)
+                try statement.execute(arguments: [id, e.epoch, e.loss, test, e.seconds])
+            }
+            return id
+        }
+    }
+
+    /// A training run's curves: per epoch, the loss and the test values by metric name.
+    public func trainingCurves(id: Int64) throws -> [(epoch: Int, loss: Double?, test: [String: Double])] {
+        try read { db in
+            guard let names = try String.fetchOne(db, sql: "SELECT metricNames FROM trainingRun WHERE id = ?", arguments: [id]),
+                  let metricNames = try? JSONSerialization.jsonObject(with: Data(names.utf8)) as? [String]
+            else { throw StoreError("no training run \(id) in \(path)") }
+            return try Row.fetchAll(db, sql: "SELECT epoch, loss, test FROM trainingEpoch WHERE trainingRunId = ? ORDER BY epoch",
+                                    arguments: [id]).map { row in
+                let values = (try? JSONSerialization.jsonObject(with: Data((row["test"] as String).utf8)) as? [Double]) ?? []
+                return (row["epoch"], row["loss"], Dictionary(uniqueKeysWithValues: zip(metricNames, values)))
+            }
+        }
+    }
+}
