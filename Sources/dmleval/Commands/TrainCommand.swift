@@ -120,13 +120,19 @@ struct TrainCommand: ParsableCommand {
         }
         if isGrid && out != nil { throw ValidationError("--out writes one head; leave it out for a grid of several runs") }
         for l in losses {
-            for k in proxyCounts {
+            for k in proxyCounts(for: l) {
                 do { _ = try l.make(overrides(proxies: k)) } catch let e as ProxyLossError { throw ValidationError(e.message) }
             }
         }
     }
 
     var isGrid: Bool { losses.count > 1 || proxyCounts.count > 1 || repeats > 1 }
+
+    /// The K values a loss runs with: ProxyAnchor has one proxy per class, so in a grid over
+    /// several K it runs once, at K = 1 (a single run with another K is still refused).
+    func proxyCounts(for loss: LossName) -> [Int?] {
+        loss == .proxyAnchor && proxyCounts.count > 1 ? [1] : proxyCounts
+    }
 
     func overrides(proxies k: Int?) -> LossName.Overrides {
         .init(proxies: k, alpha: alpha, delta: delta, gamma: gamma, tau: tau, lambda: lambda, scale: scale)
@@ -200,7 +206,7 @@ struct TrainCommand: ParsableCommand {
         var grid = TextTable(header: ["loss", "K"] + names, rows: [], rightAligned: Set(1 ..< names.count + 2))
         var jsonRows: [JSON] = []
         for l in losses {
-            for k in proxyCounts {
+            for k in proxyCounts(for: l) {
                 let lossFunction = try l.make(overrides(proxies: k))
                 var finals: [[Double]] = []
                 for r in 0 ..< repeats {
