@@ -225,7 +225,7 @@ struct TrainCommand: ParsableCommand {
                     return (mean, variance.squareRoot())
                 }
                 grid.rows.append([l.rawValue, String(lossFunction.proxiesPerClass)]
-                    + stats.map { percent($0.0) + " (" + percent($0.1) + ")" })
+                    + stats.map { repeats > 1 ? percent($0.0) + " (" + percent($0.1) + ")" : percent($0.0) })
                 jsonRows.append(.object([("loss", .string(l.rawValue)), ("proxies", .int(lossFunction.proxiesPerClass)),
                                          ("runs", .int(repeats)),
                                          ("mean", .object(zip(names, stats).map { ($0, .number($1.0)) })),
@@ -235,7 +235,7 @@ struct TrainCommand: ParsableCommand {
         }
         print(format == .json ? JSON.array(jsonRows).rendered() : grid.render(format))
         if format == .table || format == .markdown {
-            print("\nfinal test metrics after \(epochs) epochs, x100: mean (std) over \(repeats) run\(repeats == 1 ? "" : "s")")
+            print("\nfinal test metrics after \(epochs) epochs, x100" + (repeats > 1 ? ": mean (std) over \(repeats) runs" : ", one run"))
         }
     }
 
