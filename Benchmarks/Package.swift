@@ -47,5 +47,16 @@ let package = Package(
             path: "Benchmarks/Metrics",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "TrainingEpoch",
+            dependencies: [
+                "BenchmarkData",
+                .product(name: "MetricLearning", package: "dmleval"),
+                .product(name: "RetrievalEval", package: "dmleval"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/TrainingEpoch",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )
