@@ -12,17 +12,24 @@ import Darwin
 public enum ArrayWriter {
     /// Writes `matrix` as a version 1.0 `.npy` file of dtype `<f4`.
     public static func writeNpy(_ matrix: Matrix, to path: String) throws {
-        let header = NpyHeader.encode(descr: "<f4", shape: [matrix.rows, matrix.columns])
-        try write(path: path) { out in
-            try out.append(header)
-            try matrix.values.withUnsafeBytes { try out.append($0) }
-        }
+        try writeNpy(matrix.values, descr: "<f4", rows: matrix.rows, columns: matrix.columns, to: path)
     }
 
     /// Writes a `rows` x `columns` array of int64 (for example neighbour indices) as `.npy`.
     public static func writeNpy(int64 values: [Int64], rows: Int, columns: Int, to path: String) throws {
+        try writeNpy(values, descr: "<i8", rows: rows, columns: columns, to: path)
+    }
+
+    /// Writes a `rows` x `columns` array of float64 (for example gradients) as `.npy`.
+    public static func writeNpy(float64 values: [Double], rows: Int, columns: Int, to path: String) throws {
+        try writeNpy(values, descr: "<f8", rows: rows, columns: columns, to: path)
+    }
+
+    /// Writes `values` (little-endian on every platform Swift runs on here) under a version
+    /// 1.0 header of `descr` and shape (rows, columns).
+    private static func writeNpy<T>(_ values: [T], descr: String, rows: Int, columns: Int, to path: String) throws {
         precondition(values.count == rows * columns)
-        let header = NpyHeader.encode(descr: "<i8", shape: [rows, columns])
+        let header = NpyHeader.encode(descr: descr, shape: [rows, columns])
         try write(path: path) { out in
             try out.append(header)
             try values.withUnsafeBytes { try out.append($0) }
@@ -121,17 +128,5 @@ extension ArrayWriter {
     /// Writes UTF-8 text to `path`, atomically like the arrays.
     public static func writeText(_ text: String, to path: String) throws {
         try write(path: path) { out in try out.append(Array(text.utf8)) }
-    }
-}
-
-extension ArrayWriter {
-    /// Writes a `rows` x `columns` array of float64 (for example gradients) as `.npy`.
-    public static func writeNpy(float64 values: [Double], rows: Int, columns: Int, to path: String) throws {
-        precondition(values.count == rows * columns)
-        let header = NpyHeader.encode(descr: "<f8", shape: [rows, columns])
-        try write(path: path) { out in
-            try out.append(header)
-            try values.withUnsafeBytes { try out.append($0) }
-        }
     }
 }
