@@ -124,14 +124,24 @@ struct CheckCommand: ParsableCommand {
         let parameters: [(String, String)] = [("metrics", metrics.map(\.name).joined(separator: ",")),
                                                ("distance", base.distance.rawValue), ("search", "exact"),
                                                ("baseline", baseName)]
-        let sameLabels = job.labelsMatch(base)
-        if !sameLabels.matches && !allowDatasetChange {
-            throw InputError(.baselineMismatch, file: baseName, expected: sameLabels.expected, found: sameLabels.found,
-                             remedy: "check against a baseline of this test set, or pass --allow-dataset-change")
-        }
-        let outcome = try job.run { _ in parameters }
+        // The test set must be the baseline's (the labels and their order), checked on the
+        // data as read, before the search.
+        var sameLabels = false
+        let outcome = try job.run(parameters: { _ in parameters }, beforeSearch: { references, queries in
+            let hash = LabeledEmbeddings.labelsHash(references.labels)
+            let queryHash = queries.map { LabeledEmbeddings.labelsHash($0.labels) }
+            sameLabels = hash == base.dataset.labelsHash && queryHash == base.queryDataset?.labelsHash
+            if !sameLabels && !allowDatasetChange {
+                throw InputError(
+                    .baselineMismatch, file: baseName,
+                    expected: "the baseline's test set (labels hash \(base.dataset.labelsHash.prefix(12)), \(base.dataset.rows) items)",
+                    found: "labels hash \(hash.prefix(12)), \(references.labels.count) items"
+                        + (queryHash.map { ", query labels hash \($0.prefix(12))" } ?? ""),
+                    remedy: "check against a baseline of this test set, or pass --allow-dataset-change")
+            }
+        })
         let report = outcome.evaluation.report
-        let paired = sameLabels.matches && report.perQuery.first?.count == base.perQuery.first?.count
+        let paired = sameLabels && report.perQuery.first?.count == base.perQuery.first?.count
         if !paired && significance != nil {
             printError("note: the queries differ from the baseline's, so no paired test is possible; only the tolerance applies")
         }
@@ -216,37 +226,4 @@ func appendText(_ text: String, to path: String) {
     }
     text.utf8CString.withUnsafeBufferPointer { _ = write(fd, $0.baseAddress!, $0.count - 1) }
     close(fd)
-}
-
-extension EvaluationJob {
-    /// Whether the labels to be evaluated are the baseline's test set (hash of the labels in
-    /// order), read cheaply before any search.
-    func labelsMatch(_ base: Baseline) -> (matches: Bool, expected: String, found: String) {
-        let expected = "the baseline's test set (labels hash \(base.dataset.labelsHash.prefix(12)), \(base.dataset.rows) items)"
-        do {
-            let current: Labels
-            if let labels = source.labels {
-                current = try LabelReader.read(labels)
-            } else if let dataset = source.dataset {
-                let store = try storeOptions.open()
-                let record = try store.findDataset(dataset)
-                return (record.labelsHash == base.dataset.labelsHash && queryLabelsMatch(base), expected,
-                        "labels hash \(record.labelsHash.prefix(12)), \(record.rows) items")
-            } else {
-                return (false, expected, "no labels")
-            }
-            let hash = LabeledEmbeddings.labelsHash(current)
-            return (hash == base.dataset.labelsHash && queryLabelsMatch(base), expected,
-                    "labels hash \(hash.prefix(12)), \(current.count) items")
-        } catch {
-            // The run itself reports unreadable labels with the full error.
-            return (true, expected, "")
-        }
-    }
-
-    private func queryLabelsMatch(_ base: Baseline) -> Bool {
-        guard let queryLabels = source.queryLabels else { return base.queryDataset == nil }
-        guard let q = base.queryDataset, let labels = try? LabelReader.read(queryLabels) else { return false }
-        return LabeledEmbeddings.labelsHash(labels) == q.labelsHash
-    }
 }

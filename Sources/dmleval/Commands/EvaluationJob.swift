@@ -29,8 +29,12 @@ struct EvaluationJob {
 
     /// Runs the job. The store is opened first only to load a stored dataset; otherwise
     /// only once the run has succeeded, so a failed run leaves no trace (not even a new,
-    /// empty store).
-    func run(parameters: (Int) -> [(String, String)]) throws -> Outcome {
+    /// empty store). `beforeSearch` sees the data as read, and may refuse it, before any
+    /// search.
+    func run(
+        parameters: (Int) -> [(String, String)],
+        beforeSearch: ((LabeledEmbeddings, LabeledEmbeddings?) throws -> Void)? = nil
+    ) throws -> Outcome {
         let (embeddings, labels, dataset) = (source.embeddings, source.labels, source.dataset)
         let (queries, queryLabels) = (source.queries, source.queryLabels)
         let started = now()
@@ -57,6 +61,7 @@ struct EvaluationJob {
             queryData = try input.read(embeddings: queries, labels: queryLabels)
         }
         timings.append(("read", now() - t))
+        try beforeSearch?(references, queryData)
 
         // 2. Search and score.
         let bar = ProgressBar("searching")
