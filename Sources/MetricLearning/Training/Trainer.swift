@@ -43,6 +43,8 @@ public struct TrainingResult: Sendable {
     /// C K x d; row c K + k is proxy k of class c (class order: first appearance in the labels).
     public let proxies: Matrix
     public let history: [EpochRecord]
+    /// The final head's test embeddings and their evaluation (nil without a test set).
+    public let finalTest: (embeddings: LabeledEmbeddings, evaluation: RetrievalEvaluation)?
 }
 
 /// Trains a linear head and the proxies of a loss on frozen features.
@@ -80,10 +82,14 @@ public enum Trainer {
         var headOptimizer = AdamW(count: head.weights.values.count, weightDecay: c.weightDecay)
         var proxyOptimizer = AdamW(count: proxies.values.count, weightDecay: c.weightDecay)
 
+        // The latest evaluation is kept: after the last epoch it is the final head's.
+        var latest: (embeddings: LabeledEmbeddings, evaluation: RetrievalEvaluation)?
         func evaluate() throws -> [Double] {
             guard let test else { return [] }
             let projected = try LabeledEmbeddings(embeddings: head.project(test.embeddings), labels: test.labels)
-            return try RetrievalEvaluation.run(references: projected, metrics: c.testMetrics).report.means
+            let evaluation = try RetrievalEvaluation.run(references: projected, metrics: c.testMetrics)
+            latest = (projected, evaluation)
+            return evaluation.report.means
         }
 
         var history = [EpochRecord(epoch: 0, loss: nil, test: try evaluate(), seconds: 0)]
@@ -118,7 +124,7 @@ public enum Trainer {
             history.append(record)
             onEpoch(record)
         }
-        return TrainingResult(head: head, proxies: proxies, history: history)
+        return TrainingResult(head: head, proxies: proxies, history: history, finalTest: latest)
     }
 }
 

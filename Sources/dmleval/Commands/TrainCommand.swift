@@ -240,7 +240,8 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// Stores the training data, the run's curves and, with a test set, the final head's test
-    /// evaluation as an ordinary run (so it can be compared, exported and checked).
+    /// evaluation (the trainer's own, not a second one) as an ordinary run, so it can be
+    /// compared, exported and checked.
     private func record(_ result: TrainingResult, training: LabeledEmbeddings, test: LabeledEmbeddings?,
                         loss: any ProxyLoss, configuration: TrainingConfiguration) throws {
         let store = try storeOptions.open()
@@ -248,10 +249,8 @@ struct TrainCommand: ParsableCommand {
         var testRecord: DatasetRecord?
         var evaluationRun: Int64?
         let settings = parameters(loss: loss, configuration: configuration)
-        if let test {
+        if let test, let (projected, evaluation) = result.finalTest {
             testRecord = try store.ingest(test, embeddingsPath: self.test[0], labelsPath: self.test[1]).dataset
-            let projected = try LabeledEmbeddings(embeddings: result.head.project(test.embeddings), labels: test.labels)
-            let evaluation = try RetrievalEvaluation.run(references: projected, metrics: configuration.testMetrics)
             let projectedRecord = try store.ingest(projected, embeddingsPath: out).dataset
             evaluationRun = try store.record(RunInput(
                 datasetID: projectedRecord.id, name: "\(self.loss) head on \(self.test[0])", toolVersion: DMLEval.version,
