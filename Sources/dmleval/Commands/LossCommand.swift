@@ -4,14 +4,9 @@ import RetrievalEval
 
 extension LossName: ExpressibleByArgument {}
 
-/// The hyperparameter flags every loss command shares (`loss`, later `train`).
-struct LossOptions: ParsableArguments {
-    @Option(help: "The loss: proxy-nca, proxy-anchor, soft-triple, mpa, mpa-dw or mpa-ap.")
-    var loss: LossName
-
-    @Option(help: ArgumentHelp("K, proxies per class (default: 10 for soft-triple and the MPA family, 1 otherwise).", valueName: "K"))
-    var proxies: Int?
-
+/// The hyperparameter flags of the losses, shared by `loss` and `train`; a flag the chosen
+/// loss does not have is refused when the loss is made.
+struct LossHyperparameters: ParsableArguments {
     @Option(help: ArgumentHelp("alpha, the scale of ProxyAnchor and the MPA family (default 32).", valueName: "a"))
     var alpha: Double?
 
@@ -31,21 +26,50 @@ struct LossOptions: ParsableArguments {
     var scale: Double?
 
     func validate() throws {
-        if let proxies, proxies < 1 { throw ValidationError("--proxies: expected K >= 1, found \(proxies)") }
         if let gamma, !(gamma > 0) { throw ValidationError("--gamma: expected a positive temperature, found \(gamma)") }
         for (flag, value) in [("--alpha", alpha), ("--delta", delta), ("--tau", tau), ("--lambda", lambda), ("--scale", scale)] {
             if let value, !value.isFinite { throw ValidationError("\(flag): expected a finite number, found \(value)") }
         }
     }
 
-    /// The configured loss.
-    func make() throws -> any ProxyLoss {
+    /// The settings that override a loss's defaults, with K.
+    func overrides(proxies: Int?) -> LossName.Overrides {
+        .init(proxies: proxies, alpha: alpha, delta: delta, gamma: gamma, tau: tau, lambda: lambda, scale: scale)
+    }
+
+    /// The settings given, as stored with a run.
+    var given: [(String, String)] {
+        [("alpha", alpha), ("delta", delta), ("gamma", gamma), ("tau", tau), ("lambda", lambda), ("scale", scale)]
+            .compactMap { name, value in value.map { (name, "\($0)") } }
+    }
+
+    /// `loss` configured with these settings and K, or a usage error naming the problem.
+    func make(_ loss: LossName, proxies: Int?) throws -> any ProxyLoss {
         do {
-            return try loss.make(.init(proxies: proxies, alpha: alpha, delta: delta, gamma: gamma, tau: tau,
-                                       lambda: lambda, scale: scale))
+            return try loss.make(overrides(proxies: proxies))
         } catch let error as ProxyLossError {
             throw ValidationError(error.message)
         }
+    }
+}
+
+/// The loss of `dmleval loss`: its name, K and hyperparameters.
+struct LossOptions: ParsableArguments {
+    @Option(help: "The loss: proxy-nca, proxy-anchor, soft-triple, mpa, mpa-dw or mpa-ap.")
+    var loss: LossName
+
+    @Option(help: ArgumentHelp("K, proxies per class (default: 10 for soft-triple and the MPA family, 1 otherwise).", valueName: "K"))
+    var proxies: Int?
+
+    @OptionGroup var hyperparameters: LossHyperparameters
+
+    func validate() throws {
+        if let proxies, proxies < 1 { throw ValidationError("--proxies: expected K >= 1, found \(proxies)") }
+    }
+
+    /// The configured loss.
+    func make() throws -> any ProxyLoss {
+        try hyperparameters.make(loss, proxies: proxies)
     }
 }
 

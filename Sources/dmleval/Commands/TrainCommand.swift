@@ -74,18 +74,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where to write the head (.npy); the proxies go to NAME-proxies.npy.", valueName: "head.npy"))
     var out: String?
 
-    @Option(help: ArgumentHelp("alpha of ProxyAnchor and the MPA family.", valueName: "a"))
-    var alpha: Double?
-    @Option(help: ArgumentHelp("delta, the margin.", valueName: "d"))
-    var delta: Double?
-    @Option(help: ArgumentHelp("gamma, the class-similarity temperature.", valueName: "g"))
-    var gamma: Double?
-    @Option(help: ArgumentHelp("tau, the regulariser weight.", valueName: "t"))
-    var tau: Double?
-    @Option(help: ArgumentHelp("lambda of soft-triple.", valueName: "l"))
-    var lambda: Double?
-    @Option(help: ArgumentHelp("The softmax scale of proxy-nca.", valueName: "s"))
-    var scale: Double?
+    @OptionGroup var hyperparameters: LossHyperparameters
 
     @Option(help: "Output format of the results: table, json, csv or markdown.")
     var format: OutputFormat = .table
@@ -98,7 +87,7 @@ struct TrainCommand: ParsableCommand {
 
     enum CodingKeys: String, CodingKey {
         case features, labels, test, loss, proxies, dim, epochs, batchSize, lr, proxyLr, weightDecay, initialization,
-             seed, repeats, evaluateEvery, out, alpha, delta, gamma, tau, lambda, scale, format, storeOptions
+             seed, repeats, evaluateEvery, out, hyperparameters, format, storeOptions
     }
 
     mutating func validate() throws {
@@ -120,9 +109,7 @@ struct TrainCommand: ParsableCommand {
         }
         if isGrid && out != nil { throw ValidationError("--out writes one head; leave it out for a grid of several runs") }
         for l in losses {
-            for k in proxyCounts(for: l) {
-                do { _ = try l.make(overrides(proxies: k)) } catch let e as ProxyLossError { throw ValidationError(e.message) }
-            }
+            for k in proxyCounts(for: l) { _ = try hyperparameters.make(l, proxies: k) }
         }
     }
 
@@ -132,10 +119,6 @@ struct TrainCommand: ParsableCommand {
     /// several K it runs once, at K = 1 (a single run with another K is still refused).
     func proxyCounts(for loss: LossName) -> [Int?] {
         loss == .proxyAnchor && proxyCounts.count > 1 ? [1] : proxyCounts
-    }
-
-    func overrides(proxies k: Int?) -> LossName.Overrides {
-        .init(proxies: k, alpha: alpha, delta: delta, gamma: gamma, tau: tau, lambda: lambda, scale: scale)
     }
 
     func run() throws {
@@ -155,7 +138,7 @@ struct TrainCommand: ParsableCommand {
         let names = configuration.testMetrics.map(\.name)
 
         if !isGrid {
-            let lossFunction = try losses[0].make(overrides(proxies: proxyCounts[0]))
+            let lossFunction = try hyperparameters.make(losses[0], proxies: proxyCounts[0])
             configuration.seed = seed
             printError("training \(losses[0].rawValue) (K = \(lossFunction.proxiesPerClass)): head \(training.embeddings.columns) -> \(dim), "
                 + "\(training.embeddings.rows) items in \(training.labels.classCount) classes"
@@ -207,7 +190,7 @@ struct TrainCommand: ParsableCommand {
         var jsonRows: [JSON] = []
         for l in losses {
             for k in proxyCounts(for: l) {
-                let lossFunction = try l.make(overrides(proxies: k))
+                let lossFunction = try hyperparameters.make(l, proxies: k)
                 var finals: [[Double]] = []
                 for r in 0 ..< repeats {
                     configuration.seed = seed &+ UInt64(r)
@@ -268,17 +251,14 @@ struct TrainCommand: ParsableCommand {
 
     /// Every setting of a training run, as stored.
     private func parameters(loss: any ProxyLoss, configuration c: TrainingConfiguration) -> [(String, String)] {
-        var p: [(String, String)] = [
+        let p: [(String, String)] = [
             ("loss", self.loss), ("proxies", String(loss.proxiesPerClass)), ("dim", String(c.outputDimension)),
             ("epochs", String(c.epochs)), ("batch_size", String(c.batchSize)), ("lr", "\(c.headLearningRate)"),
             ("proxy_lr", "\(c.proxyLearningRate)"), ("weight_decay", "\(c.weightDecay)"),
             ("decay", "x\(c.decayFactor) every \(c.decayEvery) epochs"), ("initialization", c.initialization.rawValue),
             ("seed", String(c.seed)), ("features", features), ("labels", labels),
         ]
-        for (name, value) in [("alpha", alpha), ("delta", delta), ("gamma", gamma), ("tau", tau), ("lambda", lambda), ("scale", scale)] {
-            if let value { p.append((name, "\(value)")) }
-        }
-        return p
+        return p + hyperparameters.given
     }
 
     private func historyJSON(_ history: [EpochRecord], names: [String]) -> JSON {
