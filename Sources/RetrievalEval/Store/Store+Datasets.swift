@@ -127,11 +127,6 @@ extension Store {
         try read { db in try Store.fetchDataset(db, whereSQL: "hash = ?", arguments: [hash]).first }
     }
 
-    /// The dataset with this id.
-    public func dataset(id: Int64) throws -> DatasetRecord? {
-        try read { db in try Store.fetchDataset(db, whereSQL: "id = ?", arguments: [id]).first }
-    }
-
     /// Finds a dataset by name, or by hash or a unique hash prefix of at least 6 hex digits.
     /// - Throws: `StoreError` naming what was looked for, when nothing or several match.
     public func findDataset(_ key: String) throws -> DatasetRecord {
