@@ -28,6 +28,12 @@ public struct Baseline: Sendable {
             classes = record.classCount
         }
 
+        /// The identity as JSON: the hashes, then the shape and the class count.
+        public var json: [(String, JSONValue)] {
+            [("hash", .string(hash)), ("embeddings_hash", .string(embeddingsHash)), ("labels_hash", .string(labelsHash)),
+             ("rows", .int(rows)), ("dimensions", .int(dimensions)), ("classes", .int(classes))]
+        }
+
         public init(hash: String, embeddingsHash: String, labelsHash: String, rows: Int, dimensions: Int, classes: Int) {
             self.hash = hash
             self.embeddingsHash = embeddingsHash
@@ -90,13 +96,7 @@ public struct Baseline: Sendable {
 
     /// The baseline as JSON text.
     public func encoded() -> String {
-        func identity(_ d: DatasetIdentity) -> JSONValue {
-            .object([
-                ("hash", .string(d.hash)), ("embeddings_hash", .string(d.embeddingsHash)),
-                ("labels_hash", .string(d.labelsHash)), ("rows", .int(d.rows)),
-                ("dimensions", .int(d.dimensions)), ("classes", .int(d.classes)),
-            ])
-        }
+        func identity(_ d: DatasetIdentity) -> JSONValue { .object(d.json) }
         let value = JSONValue.object([
             ("format", .string("dmleval-baseline")),
             ("version", .int(Baseline.formatVersion)),

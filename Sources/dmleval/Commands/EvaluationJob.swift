@@ -110,11 +110,8 @@ struct EvaluationJob {
         let referenceIdentity = datasetRecord.map(Baseline.DatasetIdentity.init) ?? Self.identity(references)
         let queryIdentity = queryRecord.map(Baseline.DatasetIdentity.init) ?? queryData.map(Self.identity)
         let summary = EvaluationSummary(
-            run: runID, source: sourceDescription, datasetHash: referenceIdentity.hash,
-            embeddingsHash: referenceIdentity.embeddingsHash, labelsHash: referenceIdentity.labelsHash,
-            datasetNames: datasetRecord?.names ?? [], embeddingsPath: datasetRecord?.embeddingsPath ?? embeddings,
+            run: runID, source: sourceDescription, dataset: referenceIdentity, datasetNames: datasetRecord?.names ?? [], embeddingsPath: datasetRecord?.embeddingsPath ?? embeddings,
             labelsPath: datasetRecord?.labelsPath ?? labels,
-            rows: references.embeddings.rows, dimensions: references.embeddings.columns, classes: references.labels.classCount,
             classNames: references.labels.classNames, queryCount: queryData?.embeddings.rows,
             distance: distance, depth: evaluation.neighbors.depth, report: evaluation.report, timings: timings)
         return Outcome(evaluation: evaluation, summary: summary, runID: runID, storePath: store?.path,

@@ -245,11 +245,7 @@ struct RunsCommand: ParsableCommand {
 
 /// A run as JSON, for `runs list` and `runs show`.
 func runJSON(_ r: RunRecord) -> JSON {
-    var dataset: [(String, JSON)] = [
-        ("hash", .string(r.dataset.hash)), ("embeddings_hash", .string(r.dataset.embeddingsHash)),
-        ("labels_hash", .string(r.dataset.labelsHash)),
-        ("rows", .int(r.dataset.rows)), ("dimensions", .int(r.dataset.dimensions)), ("classes", .int(r.dataset.classCount)),
-    ]
+    var dataset = Baseline.DatasetIdentity(r.dataset).json
     if !r.dataset.names.isEmpty { dataset.append(("names", .array(r.dataset.names.map { .string($0) }))) }
     var fields: [(String, JSON)] = [
         ("run", .int(Int(r.id))), ("name", r.name.map { .string($0) } ?? .null), ("created_at", .string(r.createdAt)),

@@ -4,15 +4,10 @@ import RetrievalEval
 struct EvaluationSummary {
     let run: Int64?
     let source: String
-    let datasetHash: String
-    let embeddingsHash: String
-    let labelsHash: String
+    let dataset: Baseline.DatasetIdentity
     let datasetNames: [String]
     let embeddingsPath: String?
     let labelsPath: String?
-    let rows: Int
-    let dimensions: Int
-    let classes: Int
     let classNames: [String]
     let queryCount: Int?
     let distance: Distance
@@ -28,6 +23,8 @@ struct EvaluationSummary {
         }
     }
 
+    private var rows: Int { dataset.rows }
+
     private var mode: String {
         queryCount.map { "\($0) queries against \(rows) references" } ?? "self-retrieval (each item against the other \(rows - 1))"
     }
@@ -41,7 +38,7 @@ struct EvaluationSummary {
         }
         var lines: [String] = []
         let heading = [
-            "dataset   \(source) (\(rows) x \(dimensions), \(classes) classes, hash \(datasetHash.prefix(12)))",
+            "dataset   \(source) (\(rows) x \(dataset.dimensions), \(dataset.classes) classes, hash \(dataset.hash.prefix(12)))",
             "search    exact, \(distance.rawValue), \(mode), depth \(depth)",
             "queries   \(report.scoredQueries) scored, \(report.excludedQueries) excluded (R = 0: no other item of their class)",
         ]
@@ -77,12 +74,7 @@ struct EvaluationSummary {
     private func csvNumber(_ v: Double) -> String { v.isFinite ? "\(v)" : "" }
 
     func json() -> JSON {
-        var datasetFields: [(String, JSON)] = [
-            ("hash", .string(datasetHash)),
-            ("embeddings_hash", .string(embeddingsHash)),
-            ("labels_hash", .string(labelsHash)),
-            ("rows", .int(rows)), ("dimensions", .int(dimensions)), ("classes", .int(classes)),
-        ]
+        var datasetFields = dataset.json
         if !datasetNames.isEmpty { datasetFields.append(("names", .array(datasetNames.map { .string($0) }))) }
         if let embeddingsPath { datasetFields.append(("embeddings", .string(embeddingsPath))) }
         if let labelsPath { datasetFields.append(("labels", .string(labelsPath))) }
