@@ -27,8 +27,7 @@ struct IngestCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Option(help: ArgumentHelp("The SQLite store (default: $DMLEVAL_STORE, else ./dmleval.sqlite).", valueName: "path"))
-    var store: String?
+    @OptionGroup var storePath: StorePath
 
     func validate() throws {
         if let name, name.isEmpty || name.allSatisfy(\.isWhitespace) {
@@ -38,7 +37,7 @@ struct IngestCommand: ParsableCommand {
 
     func run() throws {
         let data = try input.read(embeddings: embeddings, labels: labels)
-        let store = try StoreOptions(store: store).open()
+        let store = try storePath.open()
         let stall = stallHook()
         let (record, created) = try store.ingest(
             data, name: name, embeddingsPath: embeddings, labelsPath: labels, afterChunk: stall)
@@ -77,10 +76,3 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-extension StoreOptions {
-    init(store: String?) {
-        self.init()
-        self.store = store
-    }
-}

@@ -21,15 +21,14 @@ struct RunsCommand: ParsableCommand {
         @Option(help: "Output format: table, json, csv or markdown.")
         var format: OutputFormat = .table
 
-        @Option(help: ArgumentHelp("The SQLite store (default: $DMLEVAL_STORE, else ./dmleval.sqlite).", valueName: "path"))
-        var store: String?
+        @OptionGroup var storePath: StorePath
 
         func validate() throws {
             if limit < 1 { throw ValidationError("--limit: expected at least 1, found \(limit)") }
         }
 
         func run() throws {
-            let store = try StoreOptions(store: store).open()
+            let store = try storePath.open()
             let filter = try dataset.map { try store.findDataset($0) }
             let runs = try store.runs(limit: limit, dataset: filter)
             if format == .json {
@@ -61,11 +60,10 @@ struct RunsCommand: ParsableCommand {
         @Option(help: "Output format: table, json, csv or markdown.")
         var format: OutputFormat = .table
 
-        @Option(help: ArgumentHelp("The SQLite store (default: $DMLEVAL_STORE, else ./dmleval.sqlite).", valueName: "path"))
-        var store: String?
+        @OptionGroup var storePath: StorePath
 
         func run() throws {
-            let store = try StoreOptions(store: store).open()
+            let store = try storePath.open()
             let r = try store.run(id: id)
             switch format {
             case .json:
@@ -113,11 +111,10 @@ struct RunsCommand: ParsableCommand {
         @Option(name: .shortAndLong, help: ArgumentHelp("The baseline file to write.", valueName: "file.json"))
         var output: String
 
-        @Option(help: ArgumentHelp("The SQLite store (default: $DMLEVAL_STORE, else ./dmleval.sqlite).", valueName: "path"))
-        var store: String?
+        @OptionGroup var storePath: StorePath
 
         func run() throws {
-            let store = try StoreOptions(store: store).open()
+            let store = try storePath.open()
             let record = try store.run(id: id)
             let baseline = try Baseline(run: record, perQuery: try store.perQueryValues(runID: id))
             try baseline.write(to: output)
@@ -148,8 +145,7 @@ struct RunsCommand: ParsableCommand {
         @Option(help: "Seed of the randomization test.")
         var seed: UInt64 = 0
 
-        @Option(help: ArgumentHelp("The SQLite store (default: $DMLEVAL_STORE, else ./dmleval.sqlite).", valueName: "path"))
-        var store: String?
+        @OptionGroup var storePath: StorePath
 
         enum CompareFormat: String, ExpressibleByArgument, CaseIterable { case table, markdown, latex, json }
 
@@ -159,7 +155,7 @@ struct RunsCommand: ParsableCommand {
         }
 
         func run() throws {
-            let store = try StoreOptions(store: store).open()
+            let store = try storePath.open()
             let runs = try ids.map { try store.run(id: $0) }
             let values = try ids.map { try store.perQueryValues(runID: $0) }
             // The metrics every run has, in the first run's order.

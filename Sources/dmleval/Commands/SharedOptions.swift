@@ -12,14 +12,11 @@ extension Distance: ExpressibleByArgument {}
 extension RecallConvention: ExpressibleByArgument {}
 extension MAPDenominator: ExpressibleByArgument {}
 
-/// Where runs and datasets are kept.
-struct StoreOptions: ParsableArguments {
+/// Where runs and datasets are kept: --store, else $DMLEVAL_STORE, else ./dmleval.sqlite.
+struct StorePath: ParsableArguments {
     @Option(help: ArgumentHelp(
         "The SQLite store (default: $DMLEVAL_STORE, else ./dmleval.sqlite).", valueName: "path"))
     var store: String?
-
-    @Flag(help: "Do not open or write the store.")
-    var noStore = false
 
     /// The store's path, from --store, $DMLEVAL_STORE, or the default.
     var resolvedPath: String {
@@ -29,6 +26,18 @@ struct StoreOptions: ParsableArguments {
     }
 
     func open() throws -> Store { try Store(path: resolvedPath) }
+}
+
+/// The store of a command that records runs, which --no-store skips.
+struct StoreOptions: ParsableArguments {
+    @OptionGroup var path: StorePath
+
+    @Flag(help: "Do not open or write the store.")
+    var noStore = false
+
+    var resolvedPath: String { path.resolvedPath }
+
+    func open() throws -> Store { try path.open() }
 
     /// Fails early, before any work, when the store could not be created where asked: a
     /// missing or unwritable folder would otherwise only show once the run is done.
