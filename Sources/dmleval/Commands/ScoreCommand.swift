@@ -56,18 +56,7 @@ struct ScoreCommand: ParsableCommand {
         guard relevant >= hits else {
             throw ValidationError("--relevant: the list itself holds \(hits) relevant items, so R >= \(hits); found \(relevant)")
         }
-        if let k {
-            cutoffs = []
-            for part in k.split(separator: ",") {
-                guard let v = Int(part.trimmingSpaces()), v >= 1 else {
-                    throw ValidationError("--k: expected positive integers, found '\(part)'")
-                }
-                cutoffs.append(v)
-            }
-            guard !cutoffs.isEmpty else { throw ValidationError("--k: expected at least one cutoff") }
-        } else {
-            cutoffs = [ranking.count]
-        }
+        cutoffs = try k.map { try parseCutoffs($0, flag: "--k") } ?? [ranking.count]
         requested = []
         for name in metricNames {
             guard let metric = Metric(name: name) else {
