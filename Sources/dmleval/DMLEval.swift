@@ -56,15 +56,9 @@ enum Entry {
         do {
             var command = try DMLEval.parseAsRoot()
             try command.run()
-        } catch let error as InputError {
-            fail("error: \(error)", code: 2)
-        } catch let error as MetricError {
-            fail("error: \(error)", code: 2)
-        } catch let error as SearchError {
-            fail("error: \(error)", code: 2)
-        } catch let error as StoreError {
-            fail("error: \(error)", code: 2)
-        } catch let error as ProxyLossError {
+        } catch where error is InputError || error is MetricError || error is SearchError || error is StoreError
+                    || error is ProxyLossError {
+            // The libraries' errors describe themselves in one line for the user.
             fail("error: \(error)", code: 2)
         } catch is CheckFailed {
             exit(1)
