@@ -10,11 +10,6 @@ import RetrievalEval
 /// Draws for the synthetic data, on the library's seeded SplitMix64 generator, so every
 /// benchmark input is the same on every machine and every run.
 extension SplitMix64 {
-    /// A uniform value in [0, 1) with 53 random bits.
-    public mutating func nextUnit() -> Double {
-        Double(next() >> 11) * 0x1.0p-53
-    }
-
     /// A uniform integer in 0 ..< bound (bound > 0). The modulo bias is below 2^-40 for the
     /// bounds used here, which is irrelevant for synthetic data.
     public mutating func nextInt(below bound: Int) -> Int {

@@ -1,11 +1,5 @@
 import RetrievalEval
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A linear projection head on frozen features: z = normalize(W^T f), W of shape D x d.
 ///
 /// The losses normalise their inputs themselves, so training hands them u = F W and gets
@@ -65,14 +59,5 @@ public struct LinearHead: Sendable {
     /// dL/dW = F^T dL/du, D x d.
     public func weightGradient(features: Matrix, outputGradient: Matrix) -> Matrix {
         BLAS.product(features, transposed: true, outputGradient)
-    }
-}
-
-extension SplitMix64 {
-    /// A standard normal value (Box-Muller; one of the pair is discarded for simplicity).
-    public mutating func gaussian() -> Double {
-        let u1 = 1 - Double(next() >> 11) * 0x1.0p-53  // (0, 1]: the logarithm stays finite
-        let u2 = Double(next() >> 11) * 0x1.0p-53
-        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 }
