@@ -28,6 +28,10 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
 
+        // Distance kernels for the approximate indexes (AVX-512, AVX2+FMA or SSE2 chosen at run
+        // time, so one binary serves every x86-64 machine), prefetch, spin locks.
+        .target(name: "CKernels"),
+
         // MARK: - Libraries
 
         // The evaluation library: readers, linear algebra, search, metrics, the store.
@@ -36,6 +40,7 @@ let package = Package(
             name: "RetrievalEval",
             dependencies: [
                 .target(name: "CBLAS", condition: .when(platforms: [.linux])),
+                "CKernels",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

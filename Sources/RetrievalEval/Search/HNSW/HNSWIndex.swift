@@ -1,0 +1,394 @@
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+
+/// A hierarchical navigable small-world graph over a set of vectors (Malkov & Yashunin 2018,
+/// "Efficient and robust approximate nearest neighbor search using Hierarchical Navigable
+/// Small World graphs", IEEE TPAMI).
+///
+/// Layout: level 0 holds, for every node, its link count, up to 2M neighbour indices and its
+/// vector in one contiguous record (the links padded to a cache line, so each vector starts on
+/// one), so a search reads a node's links and its neighbours' vectors from one buffer. The few
+/// nodes on upper levels (a fraction 1/M per level) keep their lists of up to M links in a
+/// second buffer. Distances (lower is closer: minus the inner product for cosine, the squared
+/// L2 distance for l2) use the widest vector unit of the machine (see CKernels); lists
+/// returned to callers are re-scored with the exact search's canonical kernel, so an index
+/// and the exact search report identical scores for the same pair.
+///
+/// Building: nodes are inserted in index order, each at a level drawn in advance from the
+/// seed; `threads` workers insert concurrently, each list guarded by a one-byte lock. With one
+/// thread the graph depends only on the data, the parameters and the seed.
+public final class HNSWIndex: @unchecked Sendable {
+    public let parameters: HNSWParameters
+    public let distance: Distance
+    /// Number of indexed vectors.
+    public let count: Int
+    public let dimension: Int
+    /// A hash of the vectors as given (before normalisation): a saved graph only loads onto
+    /// the same vectors.
+    public let vectorHash: UInt64
+
+    let maxLinks0: Int
+    /// Bytes from a level-0 record's start to its vector; and the record's size.
+    let vectorOffset: Int
+    let recordSize: Int
+    let level0: UnsafeMutableRawPointer
+    /// Each node's top level.
+    var levels: [UInt8]
+    /// Where a node's level-1 list starts in `upper` (in Int32 words), or -1.
+    var upperOffsets: [Int]
+    /// Lists of the upper levels: per node and level, a count and M indices.
+    let upper: UnsafeMutablePointer<Int32>
+    let upperWords: Int
+    let locks: UnsafeMutablePointer<UInt8>
+    var entryPoint: Int32 = 0
+    var maxLevel = 0
+    /// Guards the entry point and the top level while building.
+    private let entryLock = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+    let isL2: Bool
+
+    /// An empty graph for `vectors` (already normalised for cosine), with the levels drawn.
+    init(vectors: Matrix, distance: Distance, parameters: HNSWParameters, levels: [UInt8], vectorHash: UInt64) {
+        self.parameters = parameters
+        self.distance = distance
+        self.count = vectors.rows
+        self.dimension = vectors.columns
+        self.vectorHash = vectorHash
+        self.isL2 = distance == .squaredL2
+        maxLinks0 = 2 * parameters.m
+        vectorOffset = (4 * (1 + maxLinks0) + 63) / 64 * 64
+        recordSize = vectorOffset + (4 * vectors.columns + 63) / 64 * 64
+        level0 = UnsafeMutableRawPointer.allocate(byteCount: max(1, count * recordSize), alignment: 64)
+        self.levels = levels
+        var offsets = [Int](repeating: -1, count: count)
+        var words = 0
+        for i in 0 ..< count where levels[i] > 0 {
+            offsets[i] = words
+            words += Int(levels[i]) * (1 + parameters.m)
+        }
+        upperOffsets = offsets
+        upperWords = words
+        upper = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, words))
+        upper.initialize(repeating: 0, count: max(1, words))
+        locks = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, count))
+        locks.initialize(repeating: 0, count: max(1, count))
+        entryLock.initialize(to: 0)
+        let linkWords = vectorOffset / 4, vectorWords = (recordSize - vectorOffset) / 4
+        vectors.values.withUnsafeBufferPointer { v in
+            for i in 0 ..< count {
+                let record = level0 + i * recordSize
+                record.bindMemory(to: Int32.self, capacity: linkWords).initialize(repeating: 0, count: linkWords)
+                let vector = (record + vectorOffset).bindMemory(to: Float.self, capacity: vectorWords)
+                vector.initialize(repeating: 0, count: vectorWords)
+                vector.update(from: v.baseAddress! + i * dimension, count: dimension)
+            }
+        }
+    }
+
+    deinit {
+        level0.deallocate()
+        upper.deallocate()
+        locks.deallocate()
+        entryLock.deallocate()
+    }
+
+    /// The index's memory: graph, vectors and bookkeeping, in bytes.
+    public var memoryBytes: Int {
+        count * recordSize + upperWords * 4 + count * (1 + 1 + MemoryLayout<Int>.stride)
+    }
+
+    // MARK: - Access
+
+    @inline(__always)
+    func vector(_ node: Int32) -> UnsafePointer<Float> {
+        UnsafePointer((level0 + Int(node) * recordSize + vectorOffset).assumingMemoryBound(to: Float.self))
+    }
+
+    /// The list of `node` at `level`: a count, then the indices.
+    @inline(__always)
+    func list(_ node: Int32, _ level: Int) -> UnsafeMutablePointer<Int32> {
+        if level == 0 { return (level0 + Int(node) * recordSize).assumingMemoryBound(to: Int32.self) }
+        return upper + upperOffsets[Int(node)] + (level - 1) * (1 + parameters.m)
+    }
+
+    /// The distance between two vectors, lower is closer.
+    @inline(__always)
+    func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float {
+        isL2 ? dmle_l2sq(a, b, dimension) : -dmle_dot(a, b, dimension)
+    }
+
+    // MARK: - Building
+
+    /// Builds the graph of `vectors`.
+    ///
+    /// - Parameters:
+    ///   - threads: insertion workers; 1 gives a graph that is a function of the inputs.
+    /// - Throws: `SearchError` for bad parameters, an empty set, raw inner product (graphs
+    ///   lose recall on unnormalised inner products: use cosine, or l2), or a zero row with
+    ///   cosine.
+    public static func build(
+        _ vectors: Matrix, distance: Distance, parameters: HNSWParameters = HNSWParameters(),
+        threads: Int = ExactSearch.defaultThreads, progress: SearchProgress? = nil
+    ) throws -> HNSWIndex {
+        try parameters.validate()
+        guard vectors.rows > 0 else { throw SearchError("an HNSW index needs at least one vector, found none") }
+        let prepared = try prepare(vectors, distance: distance)
+        var rng = SplitMix64(seed: parameters.seed)
+        let multiplier = parameters.levelMultiplier
+        let levels = (0 ..< vectors.rows).map { _ -> UInt8 in
+            let u = 1 - rng.nextUnit()  // (0, 1]
+            return UInt8(min(Int(-log(u) * multiplier), 32))
+        }
+        let index = HNSWIndex(
+            vectors: prepared, distance: distance, parameters: parameters, levels: levels,
+            vectorHash: vectorHash(vectors))
+        index.insertAll(threads: max(1, threads), progress: progress)
+        return index
+    }
+
+    /// The vectors as the graph holds them (normalised for cosine).
+    /// - Throws: for raw inner product, and for zero rows with cosine.
+    static func prepare(_ vectors: Matrix, distance: Distance) throws -> Matrix {
+        switch distance {
+        case .innerProduct:
+            throw SearchError("an HNSW graph needs cosine or l2: on raw inner products of unnormalised vectors its greedy search loses recall; use --distance cosine (inner product of normalised rows), l2, or --index ivf or exact")
+        case .squaredL2:
+            return vectors
+        case .cosine:
+            var v = vectors
+            if let zero = v.normalizeRows().first {
+                throw SearchError("row \(zero) has zero norm, so its cosine similarity is undefined; remove it or use --distance l2")
+            }
+            return v
+        }
+    }
+
+    private func insertAll(threads: Int, progress: SearchProgress?) {
+        guard count > 0 else { return }
+        entryPoint = 0
+        maxLevel = Int(levels[0])
+        guard count > 1 else { progress?(1); return }
+        var next: Int64 = 1
+        let workers = min(threads, count - 1)
+        withUnsafeMutablePointer(to: &next) { nextPointer in
+            let counter = UnsafeSendableBox(nextPointer)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let scratch = HNSWScratch(count: count, capacity: parameters.efConstruction)
+                while true {
+                    let node = Int(dmle_fetch_add(counter.value, 1))
+                    if node >= count { break }
+                    insert(Int32(node), scratch: scratch, locking: workers > 1)
+                    if w == 0, node % 1024 == 0 { progress?(Double(node) / Double(count)) }
+                }
+            }
+        }
+        progress?(1)
+    }
+
+    /// Inserts `node` (its vector and level are in place; it is not yet linked).
+    private func insert(_ node: Int32, scratch: HNSWScratch, locking: Bool) {
+        let level = Int(levels[Int(node)])
+        let query = vector(node)
+        if locking { dmle_lock(entryLock) }
+        let top = maxLevel
+        var current = entryPoint
+        // A node above the top level becomes the entry point: the lock is kept until it is
+        // linked, so no one starts from a half-linked entry.
+        let keepsEntryLock = locking && level > top
+        if locking && !keepsEntryLock { dmle_unlock(entryLock) }
+
+        var currentDistance = distance(query, vector(current))
+        if level < top {
+            for l in stride(from: top, to: level, by: -1) {
+                (current, currentDistance) = greedyClosest(query, from: current, at: currentDistance, level: l, locking: locking)
+            }
+        }
+        for l in stride(from: min(level, top), through: 0, by: -1) {
+            searchLayer(query, entries: [RankedKey.make(currentDistance, current)], ef: parameters.efConstruction,
+                        level: l, locking: locking, scratch: scratch)
+            scratch.sortResults()
+            let best = scratch.sorted[0]
+            current = RankedKey.index(best)
+            currentDistance = RankedKey.distance(best)
+            select(from: scratch.sorted, limit: parameters.m, into: &scratch.selected)
+            connect(node, to: scratch.selected, level: l, locking: locking, scratch: scratch)
+        }
+        if level > top {
+            entryPoint = node
+            maxLevel = level
+        }
+        if keepsEntryLock { dmle_unlock(entryLock) }
+    }
+
+    /// Walks level `level` from `start` to a local minimum of the distance to `query`.
+    func greedyClosest(
+        _ query: UnsafePointer<Float>, from start: Int32, at startDistance: Float, level: Int, locking: Bool
+    ) -> (Int32, Float) {
+        var current = start, best = startDistance
+        var changed = true
+        while changed {
+            changed = false
+            let examined = current
+            if locking { dmle_lock(locks + Int(examined)) }
+            let links = list(examined, level)
+            let n = Int(links[0])
+            var i = 1
+            while i <= n {
+                let candidate = links[i]
+                let d = distance(query, vector(candidate))
+                if d < best || (d == best && candidate < current) {
+                    best = d
+                    current = candidate
+                    changed = true
+                }
+                i += 1
+            }
+            if locking { dmle_unlock(locks + Int(examined)) }
+        }
+        return (current, best)
+    }
+
+    /// The best-first search of one level (the paper's SEARCH-LAYER): leaves the `ef`
+    /// closest nodes found in `scratch.results`, as a max-heap (complemented keys).
+    func searchLayer(
+        _ query: UnsafePointer<Float>, entries: [UInt64], ef: Int, level: Int, locking: Bool, scratch: HNSWScratch
+    ) {
+        scratch.visited.reset()
+        scratch.candidates.removeAll()
+        scratch.results.removeAll()
+        for key in entries {
+            _ = scratch.visited.insert(RankedKey.index(key))
+            scratch.candidates.push(key)
+            scratch.results.push(~key)
+        }
+        let vectorBytes = recordSize - vectorOffset
+        while !scratch.candidates.isEmpty {
+            let closest = scratch.candidates.pop()
+            // The closest candidate is farther than the worst result: nothing left can improve.
+            if scratch.results.count >= ef && closest > ~scratch.results.top { break }
+            let node = RankedKey.index(closest)
+            if locking { dmle_lock(locks + Int(node)) }
+            let links = list(node, level)
+            let n = Int(links[0])
+            if n > 0 { dmle_prefetch(vector(links[1]), vectorBytes) }
+            var i = 1
+            while i <= n {
+                let neighbour = links[i]
+                if i < n { dmle_prefetch(vector(links[i + 1]), vectorBytes) }
+                i += 1
+                guard scratch.visited.insert(neighbour) else { continue }
+                let key = RankedKey.make(distance(query, vector(neighbour)), neighbour)
+                if scratch.results.count < ef || key < ~scratch.results.top {
+                    scratch.candidates.push(key)
+                    scratch.results.push(~key)
+                    if scratch.results.count > ef { scratch.results.pop() }
+                }
+            }
+            if locking { dmle_unlock(locks + Int(node)) }
+        }
+    }
+
+    /// The paper's neighbour-selection heuristic (SELECT-NEIGHBORS-HEURISTIC, without
+    /// extending or keeping pruned candidates): going from the closest candidate outwards, keep
+    /// one only if it is closer to the base than to every one kept so far, so the links spread
+    /// in different directions instead of crowding into one cluster.
+    ///
+    /// - Parameter candidates: keys of distances to the base, in increasing order.
+    func select(from candidates: [UInt64], limit: Int, into selected: inout [Int32]) {
+        selected.removeAll(keepingCapacity: true)
+        if candidates.count <= limit {
+            // Too few to be choosy (hnswlib does the same): keep them all.
+            for key in candidates { selected.append(RankedKey.index(key)) }
+            return
+        }
+        for key in candidates {
+            if selected.count == limit { break }
+            let candidate = RankedKey.index(key)
+            let toBase = RankedKey.distance(key)
+            let v = vector(candidate)
+            var keep = true
+            for chosen in selected where distance(v, vector(chosen)) < toBase {
+                keep = false
+                break
+            }
+            if keep { selected.append(candidate) }
+        }
+    }
+
+    /// Links `node` to `neighbours` at `level`, and each of them back to `node`, pruning a
+    /// full list with the heuristic.
+    private func connect(_ node: Int32, to neighbours: [Int32], level: Int, locking: Bool, scratch: HNSWScratch) {
+        let capacity = level == 0 ? maxLinks0 : parameters.m
+        if locking { dmle_lock(locks + Int(node)) }
+        let own = list(node, level)
+        own[0] = Int32(neighbours.count)
+        for (i, n) in neighbours.enumerated() { own[1 + i] = n }
+        if locking { dmle_unlock(locks + Int(node)) }
+
+        for neighbour in neighbours {
+            if locking { dmle_lock(locks + Int(neighbour)) }
+            let links = list(neighbour, level)
+            let n = Int(links[0])
+            if n < capacity {
+                links[1 + n] = node
+                links[0] = Int32(n + 1)
+            } else {
+                // Full: choose the best `capacity` among the old links and the new node.
+                let base = vector(neighbour)
+                var keys = scratch.pruneKeys
+                keys.removeAll(keepingCapacity: true)
+                keys.append(RankedKey.make(distance(base, vector(node)), node))
+                for i in 1 ... n { keys.append(RankedKey.make(distance(base, vector(links[i])), links[i])) }
+                keys.sort()
+                select(from: keys, limit: capacity, into: &scratch.pruned)
+                links[0] = Int32(scratch.pruned.count)
+                for (i, kept) in scratch.pruned.enumerated() { links[1 + i] = kept }
+                scratch.pruneKeys = keys
+            }
+            if locking { dmle_unlock(locks + Int(neighbour)) }
+        }
+    }
+}
+
+/// One worker's reusable search state.
+final class HNSWScratch {
+    var visited: VisitedSet
+    var candidates: KeyHeap
+    /// The best found so far, as a max-heap of complemented keys.
+    var results: KeyHeap
+    /// `results` in increasing order of distance, after `sortResults`.
+    var sorted: [UInt64] = []
+    var selected: [Int32] = []
+    var pruned: [Int32] = []
+    var pruneKeys: [UInt64] = []
+
+    init(count: Int, capacity: Int) {
+        visited = VisitedSet(count: count)
+        candidates = KeyHeap(capacity: 4 * capacity)
+        results = KeyHeap(capacity: capacity + 1)
+    }
+
+    /// Empties `results` into `sorted`, closest first.
+    func sortResults() {
+        sorted.removeAll(keepingCapacity: true)
+        while !results.isEmpty { sorted.append(~results.pop()) }
+        sorted.reverse()
+    }
+}
+
+extension HNSWIndex {
+    /// FNV-1a over the vectors' 32-bit words (and the shape): ties a saved graph to its vectors.
+    static func vectorHash(_ vectors: Matrix) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        let prime: UInt64 = 0x100_0000_01B3
+        for x in [UInt64(vectors.rows), UInt64(vectors.columns)] { h = (h ^ x) &* prime }
+        vectors.values.withUnsafeBufferPointer { v in
+            for x in v { h = (h ^ UInt64(x.bitPattern)) &* prime }
+        }
+        return h
+    }
+}

@@ -1,0 +1,165 @@
+import CKernels
+import Dispatch
+
+/// Lloyd's k-means, seeded, with assignments by BLAS and empty clusters repaired.
+public struct KMeans: Sendable {
+    /// How the first centroids are chosen.
+    public enum Initialization: String, Sendable, CaseIterable {
+        /// k-means++ (Arthur & Vassilvitskii 2007): each next centroid drawn with probability
+        /// proportional to the squared distance to the nearest one chosen.
+        case kmeansPlusPlus = "kmeans++"
+        /// k distinct points drawn uniformly.
+        case random
+    }
+
+    public var clusters: Int
+    public var iterations: Int
+    public var initialization: Initialization
+    public var seed: UInt64
+    public var threads: Int
+
+    public init(clusters: Int, iterations: Int = 20, initialization: Initialization = .random, seed: UInt64 = 1,
+                threads: Int = ExactSearch.defaultThreads) {
+        self.clusters = clusters
+        self.iterations = iterations
+        self.initialization = initialization
+        self.seed = seed
+        self.threads = threads
+    }
+
+    /// The centroids of `points` (`clusters` x d).
+    ///
+    /// Each iteration assigns every point to its nearest centroid in squared L2, computed as
+    /// |c|^2 - 2 x.c by sgemm in blocks, then moves every centroid to its points' mean. A
+    /// cluster left empty takes half of the largest one: both get its centroid, pushed apart
+    /// by a relative 1/1024 in opposite directions, so none is lost. Stops early when no
+    /// assignment changes.
+    /// - Precondition: 1 <= clusters <= points.rows.
+    public func fit(_ points: Matrix) -> Matrix {
+        precondition(clusters >= 1 && clusters <= points.rows)
+        let d = points.columns
+        var rng = SplitMix64(seed: seed)
+        var centroids = initialCentroids(points, &rng)
+        var assignment = [Int32](repeating: -1, count: points.rows)
+        for _ in 0 ..< iterations {
+            let (next, _) = KMeans.assign(points, to: centroids, threads: threads)
+            let changed = next != assignment
+            assignment = next
+            guard changed else { break }
+            var sums = [Double](repeating: 0, count: clusters * d)
+            var sizes = [Int](repeating: 0, count: clusters)
+            points.values.withUnsafeBufferPointer { v in
+                for i in 0 ..< points.rows {
+                    let c = Int(assignment[i])
+                    sizes[c] += 1
+                    for j in 0 ..< d { sums[c * d + j] += Double(v[i * d + j]) }
+                }
+            }
+            for c in 0 ..< clusters where sizes[c] > 0 {
+                for j in 0 ..< d { centroids.values[c * d + j] = Float(sums[c * d + j] / Double(sizes[c])) }
+            }
+            for empty in 0 ..< clusters where sizes[empty] == 0 {
+                let big = sizes.indices.max { sizes[$0] < sizes[$1] || (sizes[$0] == sizes[$1] && $0 > $1) }!
+                for j in 0 ..< d {
+                    let value = centroids.values[big * d + j]
+                    centroids.values[empty * d + j] = value * (1 + 1.0 / 1024)
+                    centroids.values[big * d + j] = value * (1 - 1.0 / 1024)
+                }
+                sizes[empty] = sizes[big] / 2
+                sizes[big] -= sizes[empty]
+            }
+        }
+        return centroids
+    }
+
+    private func initialCentroids(_ points: Matrix, _ rng: inout SplitMix64) -> Matrix {
+        let n = points.rows, d = points.columns
+        var chosen: [Int] = []
+        switch initialization {
+        case .random:
+            // A partial Fisher-Yates shuffle: the first `clusters` of a seeded permutation.
+            var order = Array(0 ..< n)
+            for i in 0 ..< clusters {
+                let j = i + Int(rng.next() % UInt64(n - i))
+                order.swapAt(i, j)
+            }
+            chosen = Array(order[0 ..< clusters])
+        case .kmeansPlusPlus:
+            chosen.append(Int(rng.next() % UInt64(n)))
+            var nearest = [Double](repeating: .infinity, count: n)
+            points.values.withUnsafeBufferPointer { v in
+                for _ in 1 ..< clusters {
+                    let last = v.baseAddress! + chosen.last! * d
+                    var total = 0.0
+                    for i in 0 ..< n {
+                        nearest[i] = min(nearest[i], Double(dmle_l2sq(v.baseAddress! + i * d, last, d)))
+                        total += nearest[i]
+                    }
+                    var next = 0
+                    if total > 0 {
+                        var target = rng.nextUnit() * total
+                        for i in 0 ..< n {
+                            target -= nearest[i]
+                            if target < 0 { next = i; break }
+                            next = i
+                        }
+                    } else {
+                        // Every point coincides with a chosen centroid: take any other point.
+                        next = (chosen.last! + 1) % n
+                    }
+                    chosen.append(next)
+                }
+            }
+        }
+        var centroids = Matrix(zeros: clusters, d)
+        for (c, i) in chosen.enumerated() {
+            for j in 0 ..< d { centroids.values[c * d + j] = points.values[i * d + j] }
+        }
+        return centroids
+    }
+
+    /// Each point's nearest centroid in squared L2 (ties to the lower centroid), and the
+    /// distances, by sgemm in blocks of rows.
+    public static func assign(_ points: Matrix, to centroids: Matrix, threads: Int) -> ([Int32], [Float]) {
+        let n = points.rows, k = centroids.rows, d = points.columns
+        let norms = centroids.rowNorms().map { Float($0 * $0) }
+        var assignment = [Int32](repeating: 0, count: n)
+        var distances = [Float](repeating: 0, count: n)
+        let block = 1024
+        let blocks = (n + block - 1) / block
+        BLAS.setThreads(1)
+        points.values.withUnsafeBufferPointer { pv in
+            centroids.values.withUnsafeBufferPointer { cv in
+                assignment.withUnsafeMutableBufferPointer { av in
+                    distances.withUnsafeMutableBufferPointer { dv in
+                        let io = UnsafeSendableBox((pv, cv, av, dv))
+                        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, blocks))) { w in
+                            let (pv, cv, av, dv) = io.value
+                            var scores = [Float](repeating: 0, count: block * k)
+                            var b = w
+                            let workers = max(1, min(threads, blocks))
+                            while b < blocks {
+                                let lo = b * block, rows = min(block, n - lo)
+                                scores.withUnsafeMutableBufferPointer { s in
+                                    BLAS.gemmNT(m: rows, n: k, k: d, a: pv.baseAddress! + lo * d, lda: d,
+                                                b: cv.baseAddress!, ldb: d, c: s.baseAddress!, ldc: k)
+                                    for i in 0 ..< rows {
+                                        var best = Float.infinity, bestIndex = 0
+                                        for c in 0 ..< k {
+                                            let value = norms[c] - 2 * s[i * k + c]
+                                            if value < best { best = value; bestIndex = c }
+                                        }
+                                        av[lo + i] = Int32(bestIndex)
+                                        dv[lo + i] = best
+                                    }
+                                }
+                                b += workers
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (assignment, distances)
+    }
+}
