@@ -38,7 +38,7 @@ struct DMLEval: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            EvaluateCommand.self, IngestCommand.self, RunsCommand.self, CheckCommand.self, TrainCommand.self,
+            EvaluateCommand.self, IngestCommand.self, IndexCommand.self, RunsCommand.self, CheckCommand.self, TrainCommand.self,
             ProjectCommand.self, LossCommand.self,
             ScoreCommand.self,
             Table3Command.self,

@@ -59,3 +59,19 @@ public struct RelevanceJudgments: Sendable {
         return RelevanceTable(relevance: relevance, queries: neighbors.queries, width: depth, relevantCounts: relevantCounts)
     }
 }
+
+extension RelevanceJudgments {
+    private init(queryClasses: [Int32], referenceClasses: [Int32], relevantCounts: [Int]) {
+        self.queryClasses = queryClasses
+        self.referenceClasses = referenceClasses
+        self.relevantCounts = relevantCounts
+    }
+
+    /// The judgments of some of the queries, in the order given (R unchanged: in
+    /// self-retrieval a sampled query still excludes only itself).
+    public func subset(_ queries: [Int]) -> RelevanceJudgments {
+        RelevanceJudgments(
+            queryClasses: queries.map { queryClasses[$0] }, referenceClasses: referenceClasses,
+            relevantCounts: queries.map { relevantCounts[$0] })
+    }
+}

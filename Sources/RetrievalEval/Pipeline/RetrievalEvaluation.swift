@@ -20,18 +20,27 @@ public struct RetrievalEvaluation: Sendable {
     ///     largest R for MAP@R and R-Precision).
     ///   - perClass: also compute per-class (macro) means.
     ///   - minimumDepth: retrieve at least this deep (e.g. to save neighbour lists).
+    ///   - index: search this approximate index (built on `references` with `distance`)
+    ///     instead of the exact search.
     /// - Throws: `SearchError` (zero-norm rows for cosine, dimension mismatch) or
     ///   `MetricError` (a list shorter than a metric needs: too few references).
     public static func run(
         references: LabeledEmbeddings, queries: LabeledEmbeddings? = nil, metrics: [Metric],
         distance: Distance = .cosine, perClass: Bool = false, minimumDepth: Int = 0,
-        threads: Int = ExactSearch.defaultThreads, tileSize: Int = 1024, progress: SearchProgress? = nil
+        threads: Int = ExactSearch.defaultThreads, tileSize: Int = 1024, index: ApproximateSettings? = nil,
+        progress: SearchProgress? = nil
     ) throws -> RetrievalEvaluation {
         let judgments = queries.map { RelevanceJudgments(queries: $0.labels, references: references.labels) }
             ?? RelevanceJudgments(selfRetrieval: references.labels)
-        let search = try ExactSearch(
-            references: references.embeddings, queries: queries?.embeddings, distance: distance,
-            tileSize: tileSize, threads: threads)
+        let search: any NeighborSearch
+        if let index {
+            precondition(index.index.distance == distance && index.index.count == references.embeddings.rows)
+            search = try IndexedSearch(index: index.index, queries: queries?.embeddings, effort: index.effort, threads: threads)
+        } else {
+            search = try ExactSearch(
+                references: references.embeddings, queries: queries?.embeddings, distance: distance,
+                tileSize: tileSize, threads: threads)
+        }
         let depth = max(judgments.depthNeeded(for: metrics), minimumDepth)
         let clock = ContinuousClock()
         let searchStart = clock.now
@@ -57,5 +66,17 @@ extension Duration {
     public var seconds: Double {
         let (s, attoseconds) = components
         return Double(s) + Double(attoseconds) * 1e-18
+    }
+}
+
+/// An approximate index to search, and how hard.
+public struct ApproximateSettings: @unchecked Sendable {
+    public var index: any VectorIndex
+    /// efSearch for HNSW, nprobe for IVF; nil for the index's default.
+    public var effort: Int?
+
+    public init(index: any VectorIndex, effort: Int?) {
+        self.index = index
+        self.effort = effort
     }
 }

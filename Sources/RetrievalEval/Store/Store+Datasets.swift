@@ -26,10 +26,7 @@ public struct DatasetRecord: Sendable, Equatable {
 extension LabeledEmbeddings {
     /// The content hashes: (dataset, embeddings, labels).
     public func contentHashes() -> (dataset: String, embeddings: String, labels: String) {
-        var e = SHA256()
-        e.update("dmleval embeddings float32 \(embeddings.rows)x\(embeddings.columns)\n")
-        embeddings.values.withUnsafeBytes { e.update($0) }
-        let embeddingsHash = e.finalizeHex()
+        let embeddingsHash = embeddings.contentHash()
         let labelsHash = LabeledEmbeddings.labelsHash(labels)
         return (SHA256.hex(Array((embeddingsHash + labelsHash).utf8)), embeddingsHash, labelsHash)
     }

@@ -117,6 +117,7 @@ public final class Store: @unchecked Sendable {
             }
         }
         registerTrainingMigration(&migrator)
+        registerIndexMigration(&migrator)
         return migrator
     }
 

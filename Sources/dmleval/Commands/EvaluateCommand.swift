@@ -75,6 +75,12 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: .hidden)
     var tileSize: Int = 1024
 
+    @OptionGroup(title: "Approximate search")
+    var indexOptions: IndexOptions
+
+    @Option(help: ArgumentHelp("With --index hnsw or ivf: compare with exact search on this many sampled queries (seeded by --seed), reporting recall and how far each metric moved; 0 to skip.", valueName: "n"))
+    var annCheck: Int = 1000
+
     @Option(help: ArgumentHelp("Write the neighbour indices (int64, queries x depth, self excluded, best first) to this .npy file.", valueName: "file.npy"))
     var saveNeighbors: String?
 
@@ -96,13 +102,14 @@ struct EvaluateCommand: ParsableCommand {
 
     enum CodingKeys: String, CodingKey {
         case source, recall, recallConvention, precision, map,
-             mapDenominator, mapR, rPrecision, ndcg, mrr, perClass, distance, threads, tileSize, saveNeighbors,
+             mapDenominator, mapR, rPrecision, ndcg, mrr, perClass, distance, threads, tileSize, indexOptions, annCheck, saveNeighbors,
              format, name, saveBaseline, input, storeOptions
     }
 
     mutating func validate() throws {
         try source.validate()
         if let threads, threads < 1 { throw ValidationError("--threads: expected at least 1, found \(threads)") }
+        if annCheck < 0 { throw ValidationError("--ann-check: expected at least 0, found \(annCheck)") }
         if tileSize < 16 { throw ValidationError("--tile-size: expected at least 16, found \(tileSize)") }
         if source.dataset != nil && storeOptions.noStore {
             throw ValidationError("--dataset reads the store, so it cannot go with --no-store")
@@ -128,7 +135,7 @@ struct EvaluateCommand: ParsableCommand {
         EvaluationJob(
             source: source, input: input, storeOptions: storeOptions, metrics: requestedMetrics, distance: distance,
             perClass: perClass, threads: threads ?? ExactSearch.defaultThreads, tileSize: tileSize, name: name,
-            saveNeighbors: saveNeighbors)
+            saveNeighbors: saveNeighbors, indexOptions: indexOptions, annCheck: annCheck)
     }
 
     func run() throws {
@@ -151,7 +158,7 @@ struct EvaluateCommand: ParsableCommand {
             ("recall_convention", recallConvention.rawValue),
             ("map_denominator", mapDenominator.rawValue),
             ("distance", distance.rawValue),
-            ("search", "exact"),
+            ("search", indexOptions.index.rawValue),
             ("depth", String(depth)),
             ("mode", source.queries == nil ? "self-retrieval" : "query-reference"),
             ("self_excluded", source.queries == nil ? "true" : "false"),

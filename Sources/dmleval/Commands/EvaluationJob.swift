@@ -15,6 +15,10 @@ struct EvaluationJob {
     var tileSize: Int
     var name: String?
     var saveNeighbors: String?
+    /// An approximate index and its settings; nil (or --index exact) for exact search.
+    var indexOptions: IndexOptions?
+    /// Queries on which an approximate search is compared with the exact one (0: none).
+    var annCheck = 1000
 
     /// What a finished job produced.
     struct Outcome {
@@ -25,6 +29,9 @@ struct EvaluationJob {
         let references: Baseline.DatasetIdentity
         let queries: Baseline.DatasetIdentity?
         let timings: [(String, Double)]
+        /// For an approximate search: the index's description and the check against exact search.
+        let search: SearchDescription
+        let approximation: ApproximationCheck?
     }
 
     /// Runs the job. The store is opened first only to load a stored dataset; otherwise
@@ -63,13 +70,23 @@ struct EvaluationJob {
         timings.append(("read", now() - t))
         try beforeSearch?(references, queryData)
 
-        // 2. Search and score.
+        // 2. Search (through an index when asked) and score.
+        var provided: ProvidedIndex?
+        if let indexOptions, indexOptions.index != .exact {
+            t = now()
+            provided = try IndexProvider.provide(
+                indexOptions.build, indexFile: indexOptions.indexFile, rebuild: indexOptions.rebuildIndex,
+                vectors: references.embeddings, distance: distance, storeOptions: storeOptions, threads: threads)
+            timings.append(("index", now() - t))
+        }
         let bar = ProgressBar("searching")
         let evaluation: RetrievalEvaluation
         do {
             evaluation = try RetrievalEvaluation.run(
                 references: references, queries: queryData, metrics: metrics, distance: distance,
-                perClass: perClass, threads: threads, tileSize: tileSize, progress: { bar.update($0) })
+                perClass: perClass, threads: threads, tileSize: tileSize,
+                index: provided.map { ApproximateSettings(index: $0.index, effort: indexOptions?.effort) },
+                progress: { bar.update($0) })
         } catch {
             bar.finish()
             throw error
@@ -77,6 +94,20 @@ struct EvaluationJob {
         bar.finish()
         timings.append(("search", evaluation.searchSeconds))
         timings.append(("metrics", evaluation.metricSeconds))
+        var approximation: ApproximationCheck?
+        if let indexOptions, provided != nil && annCheck > 0 && evaluation.neighbors.depth > 0 {
+            let checkBar = ProgressBar("checking against exact search")
+            checkBar.update(0)
+            approximation = try ApproximationCheck.run(
+                evaluation, references: references, queries: queryData, metrics: metrics, distance: distance,
+                sampleSize: annCheck, seed: indexOptions.seed, threads: threads)
+            checkBar.finish()
+            timings.append(("ann-check", approximation!.seconds))
+        }
+        let search = SearchDescription(
+            kind: provided?.index.kind ?? .exact, settings: provided.map { p in
+                p.index.settings + [indexOptions!.effortDescription(depth: evaluation.neighbors.depth, index: p.index)]
+            } ?? [], origin: provided?.origin, memoryBytes: provided?.index.memoryBytes)
 
         if let saveNeighbors {
             t = now()
@@ -97,12 +128,18 @@ struct EvaluationJob {
             if let queryData {
                 queryRecord = try store.ingest(queryData, embeddingsPath: queries, labelsPath: queryLabels).dataset
             }
+            if let provided, provided.isNew {
+                try store.saveIndex(
+                    provided.index, embeddingsHash: provided.embeddingsHash ?? references.embeddings.contentHash(),
+                    buildSeconds: provided.buildSeconds, buildThreads: provided.buildThreads, toolVersion: DMLEval.version)
+            }
             timings.append(("store", now() - t))
             timings.append(("total", now() - started))
             runID = try store.record(RunInput(
                 datasetID: datasetRecord!.id, queryDatasetID: queryRecord?.id, name: name,
-                toolVersion: DMLEval.version, search: "exact", distance: distance, depth: evaluation.neighbors.depth,
-                parameters: parameters(evaluation.neighbors.depth), report: evaluation.report, timings: timings))
+                toolVersion: DMLEval.version, search: search.kind.rawValue, distance: distance, depth: evaluation.neighbors.depth,
+                parameters: parameters(evaluation.neighbors.depth) + search.storedParameters(approximation),
+                report: evaluation.report, timings: timings))
         } else {
             timings.append(("total", now() - started))
         }
@@ -113,9 +150,11 @@ struct EvaluationJob {
             run: runID, source: sourceDescription, dataset: referenceIdentity, datasetNames: datasetRecord?.names ?? [], embeddingsPath: datasetRecord?.embeddingsPath ?? embeddings,
             labelsPath: datasetRecord?.labelsPath ?? labels,
             classNames: references.labels.classNames, queryCount: queryData?.embeddings.rows,
-            distance: distance, depth: evaluation.neighbors.depth, report: evaluation.report, timings: timings)
+            distance: distance, depth: evaluation.neighbors.depth, report: evaluation.report, timings: timings,
+            search: search, approximation: approximation)
         return Outcome(evaluation: evaluation, summary: summary, runID: runID, storePath: store?.path,
-                       references: referenceIdentity, queries: queryIdentity, timings: timings)
+                       references: referenceIdentity, queries: queryIdentity, timings: timings,
+                       search: search, approximation: approximation)
     }
 
     static func identity(_ data: LabeledEmbeddings) -> Baseline.DatasetIdentity {
@@ -132,9 +171,37 @@ extension Baseline {
         let report = outcome.evaluation.report
         self.init(
             toolVersion: DMLEval.version, createdAt: isoNow(), sourceRun: outcome.runID, name: name,
-            dataset: outcome.references, queryDataset: outcome.queries, search: "exact", distance: distance,
+            dataset: outcome.references, queryDataset: outcome.queries, search: outcome.search.kind.rawValue, distance: distance,
             depth: outcome.evaluation.neighbors.depth, parameters: parameters,
             scoredQueries: report.scoredQueries, excludedQueries: report.excludedQueries,
             metrics: report.metrics, means: report.means, perQuery: report.perQuery.map { $0.map(Float.init) })
+    }
+}
+
+/// The search a run used, as printed and stored.
+struct SearchDescription {
+    let kind: IndexKind
+    /// The index's build settings and its search-time setting; empty for exact search.
+    let settings: [(String, String)]
+    let origin: String?
+    let memoryBytes: Int?
+
+    /// "exact", or "hnsw (m 16, ef_construction 200, seed 1, ef_search 64; built in 1.20 s)".
+    var text: String {
+        guard kind != .exact else { return "exact" }
+        let list = settings.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+        return "\(kind.rawValue) (\(list)" + (origin.map { "; \($0)" } ?? "") + ")"
+    }
+
+    /// What a stored run records about the index and its check.
+    func storedParameters(_ check: ApproximationCheck?) -> [(String, String)] {
+        guard kind != .exact else { return [] }
+        var p = settings.map { ("index_" + $0.0, $0.1) }
+        if let check {
+            p += [("ann_check_queries", String(check.sample.count)), ("ann_check_seed", String(check.seed)),
+                  ("ann_check_recall_at_10", String(check.recallAt10)),
+                  ("ann_check_recall_at_depth", String(check.recallAtDepth))]
+        }
+        return p
     }
 }

@@ -14,6 +14,8 @@ struct EvaluationSummary {
     let depth: Int
     let report: MetricReport
     let timings: [(String, Double)]
+    let search: SearchDescription
+    let approximation: ApproximationCheck?
 
     func render(_ format: OutputFormat) -> String {
         switch format {
@@ -39,7 +41,7 @@ struct EvaluationSummary {
         var lines: [String] = []
         let heading = [
             "dataset   \(source) (\(rows) x \(dataset.dimensions), \(dataset.classes) classes, hash \(dataset.hash.prefix(12)))",
-            "search    exact, \(distance.rawValue), \(mode), depth \(depth)",
+            "search    \(search.text), \(distance.rawValue), \(mode), depth \(depth)",
             "queries   \(report.scoredQueries) scored, \(report.excludedQueries) excluded (R = 0: no other item of their class)",
         ]
         if format == .markdown {
@@ -48,6 +50,19 @@ struct EvaluationSummary {
         } else {
             lines += heading
             lines += ["", "values x100", table.aligned()]
+        }
+        if let check = approximation {
+            // Recall of the exact top 10 and of the whole list (one column when the list is that short).
+            let recallHeaders = check.depth > 10 ? ["recall@10", "recall@\(check.depth)"] : ["recall@\(check.depth)"]
+            let recalls = check.depth > 10 ? [check.recallAt10, check.recallAtDepth] : [check.recallAtDepth]
+            let blank = recalls.map { _ in "" }
+            var checkTable = TextTable(header: [""] + recallHeaders + names, rows: [],
+                                       rightAligned: Set(1 ... names.count + recalls.count))
+            checkTable.rows.append(["approximate"] + recalls.map { percent($0) } + check.approximateMeans.map { percent($0) })
+            checkTable.rows.append(["exact"] + recalls.map { _ in percent(1) } + check.exactMeans.map { percent($0) })
+            checkTable.rows.append(["change"] + blank + zip(check.approximateMeans, check.exactMeans).map { signedPercent($0 - $1) })
+            lines += ["", "against exact search on \(check.sample.count) sampled queries (seed \(check.seed), \(check.scoredQueries) scored; x100)",
+                      format == .markdown ? checkTable.markdown() : checkTable.aligned()]
         }
         if let perClass = report.perClass {
             var classTable = TextTable(header: ["class", "queries"] + names, rows: [], rightAligned: Set(1 ... names.count + 1))
@@ -71,6 +86,12 @@ struct EvaluationSummary {
         return table.csv()
     }
 
+    /// A difference x100 with its sign ("+0.3", "-1.2", "0.0").
+    private func signedPercent(_ delta: Double) -> String {
+        let text = percent(delta)
+        return delta > 0 && text != "0.0" ? "+" + text : text
+    }
+
     private func csvNumber(_ v: Double) -> String { v.isFinite ? "\(v)" : "" }
 
     func json() -> JSON {
@@ -82,9 +103,13 @@ struct EvaluationSummary {
             ("run", run.map { .int(Int($0)) } ?? .null),
             ("dataset", .object(datasetFields)),
             ("search", .object([
-                ("index", .string("exact")), ("distance", .string(distance.rawValue)),
+                ("index", .string(search.kind.rawValue)), ("distance", .string(distance.rawValue)),
                 ("mode", .string(queryCount == nil ? "self-retrieval" : "query-reference")), ("depth", .int(depth)),
-            ])),
+            ] + (search.kind == .exact ? [] : [
+                ("settings", .object(search.settings.map { ($0.0, Int($0.1).map(JSON.int) ?? .string($0.1)) })),
+                ("origin", search.origin.map(JSON.string) ?? .null),
+                ("memory_bytes", search.memoryBytes.map(JSON.int) ?? .null),
+            ]))),
             ("queries", .int(report.scoredQueries + report.excludedQueries)),
             ("scored_queries", .int(report.scoredQueries)),
             ("excluded_queries", .int(report.excludedQueries)),
@@ -100,6 +125,15 @@ struct EvaluationSummary {
                         ("metrics", .object(zip(report.metrics, perClass.classMeans[c]).map { ($0.name, .number($1)) })),
                     ])
                 })),
+            ])))
+        }
+        if let check = approximation {
+            fields.append(("ann_check", .object([
+                ("queries", .int(check.sample.count)), ("seed", .int(Int(check.seed))), ("scored_queries", .int(check.scoredQueries)),
+                ("recall_at_\(min(10, check.depth))", .number(check.recallAt10)), ("recall_at_depth", .number(check.recallAtDepth)),
+                ("approximate", .object(zip(check.metrics, check.approximateMeans).map { ($0.name, .number($1)) })),
+                ("exact", .object(zip(check.metrics, check.exactMeans).map { ($0.name, .number($1)) })),
+                ("change", .object(zip(check.metrics, zip(check.approximateMeans, check.exactMeans)).map { ($0.name, .number($1.0 - $1.1)) })),
             ])))
         }
         fields.append(("timings", .object(timings.map { ($0.0, .number($0.1)) })))

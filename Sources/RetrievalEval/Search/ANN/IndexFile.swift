@@ -1,3 +1,5 @@
+import CKernels
+
 /// The byte form of an approximate index, in a file or a store BLOB.
 ///
 /// Layout (little-endian): an 8-byte magic naming the kind (`DMLHNSW1`, `DMLIVF01`), then the
@@ -26,8 +28,9 @@ public enum IndexFile {
     /// Reads an index file from disk.
     public static func read(_ path: String, vectors: Matrix) throws -> any VectorIndex {
         let file = try BinaryFile(path: path)
-        var bytes = [UInt8](repeating: 0, count: file.size)
-        try bytes.withUnsafeMutableBytes { try file.read(into: $0, count: file.size, at: 0) }
+        let length = file.size
+        var bytes = [UInt8](repeating: 0, count: length)
+        try bytes.withUnsafeMutableBytes { try file.read(into: $0, count: length, at: 0) }
         return try load(bytes, vectors: vectors, name: path)
     }
 
@@ -137,4 +140,58 @@ struct ByteReader {
             throw error("the end of the index", found: "\(bytes.count - offset) more bytes")
         }
     }
+}
+
+/// What an index file holds, read from its header alone.
+public struct IndexFileHeader: Sendable {
+    public let kind: IndexKind
+    public let distance: Distance
+    public let count: Int
+    public let dimension: Int
+    public let settings: [(String, String)]
+    public let vectorHash: UInt64
+    public let bytes: Int
+}
+
+extension IndexFile {
+    /// Reads the header of an index file (no vectors needed).
+    public static func header(_ path: String) throws -> IndexFileHeader {
+        let file = try BinaryFile(path: path)
+        let length = min(file.size, 256)
+        var bytes = [UInt8](repeating: 0, count: length)
+        try bytes.withUnsafeMutableBytes { try file.read(into: $0, count: length, at: 0) }
+        var r = ByteReader(bytes: bytes, name: path)
+        let magic = try r.bytes(8, what: "an 8-byte magic DMLHNSW1 or DMLIVF01")
+        let isHNSW = magic == Array("DMLHNSW1".utf8)
+        guard isHNSW || magic == Array("DMLIVF01".utf8) else {
+            throw InputError(.unknownFormat, file: path, at: .byte(0), expected: "an index starting with DMLHNSW1 or DMLIVF01",
+                             found: "another file", remedy: "pass a file written by 'dmleval index build -o'")
+        }
+        _ = try r.integer(UInt32.self, what: "the format version")
+        let code = try r.integer(UInt32.self, what: "the distance code")
+        guard let distance = Distance(fileCode: code) else { throw r.error("a distance code 0, 1 or 2", found: "\(code)", at: r.offset - 4) }
+        let count = Int(try r.integer(UInt64.self, what: "the count") & 0x7FFF_FFFF)
+        let dimension = Int(try r.integer(UInt64.self, what: "the dimension") & 0xFF_FFFF)
+        var settings: [(String, String)]
+        if isHNSW {
+            let m = try r.integer(UInt32.self, what: "M")
+            let ef = try r.integer(UInt32.self, what: "efConstruction")
+            let seed = try r.integer(UInt64.self, what: "the seed")
+            settings = HNSWParameters(m: Int(m), efConstruction: Int(ef), seed: seed).description
+        } else {
+            let lists = try r.integer(UInt32.self, what: "nlist")
+            let initialization = try r.integer(UInt32.self, what: "the k-means initialisation")
+            let iterations = try r.integer(UInt32.self, what: "the k-means iterations")
+            let perList = try r.integer(UInt32.self, what: "the training points per list")
+            let seed = try r.integer(UInt64.self, what: "the seed")
+            settings = IVFParameters(nlist: Int(lists), initialization: initialization == 0 ? .random : .kmeansPlusPlus,
+                                     iterations: Int(iterations), trainingPerList: Int(perList), seed: seed).description(references: count)
+        }
+        let hash = try r.integer(UInt64.self, what: "the vector hash")
+        return IndexFileHeader(kind: isHNSW ? .hnsw : .ivf, distance: distance, count: count, dimension: dimension,
+                               settings: settings, vectorHash: hash, bytes: file.size)
+    }
+
+    /// The instruction set the distance kernels use on this machine.
+    public static var kernelInstructionSet: String { String(cString: dmle_kernel_isa()) }
 }

@@ -30,6 +30,9 @@ struct KeyHeap {
 
     init(capacity: Int) { storage = [UInt64](repeating: 0, count: max(capacity, 16)) }
 
+    /// An empty heap that allocates on its first push.
+    init() { storage = [] }
+
     var isEmpty: Bool { count == 0 }
     /// The smallest key. - Precondition: not empty.
     var top: UInt64 { storage[0] }
@@ -37,7 +40,7 @@ struct KeyHeap {
     mutating func removeAll() { count = 0 }
 
     mutating func push(_ key: UInt64) {
-        if count == storage.count { storage.append(contentsOf: repeatElement(0, count: storage.count)) }
+        if count == storage.count { storage.append(contentsOf: repeatElement(0, count: max(16, storage.count))) }
         storage.withUnsafeMutableBufferPointer { s in
             var i = count
             while i > 0 {
@@ -81,7 +84,7 @@ struct VisitedSet {
     private var tags: [UInt16]
     private var epoch: UInt16 = 0
 
-    init(count: Int) { tags = [UInt16](repeating: 0, count: count) }
+    init(count: Int = 0) { tags = [UInt16](repeating: 0, count: count) }
 
     /// Starts a new search: nothing visited.
     mutating func reset() {

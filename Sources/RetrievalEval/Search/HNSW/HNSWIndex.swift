@@ -257,19 +257,30 @@ public final class HNSWIndex: @unchecked Sendable {
     func searchLayer(
         _ query: UnsafePointer<Float>, entries: [UInt64], ef: Int, level: Int, locking: Bool, scratch: HNSWScratch
     ) {
-        scratch.visited.reset()
-        scratch.candidates.removeAll()
-        scratch.results.removeAll()
+        // Work on locals (moved out of the scratch object and back, no copy): class
+        // properties would pay a dynamic exclusivity check on every access.
+        var visited = VisitedSet(), candidates = KeyHeap(), results = KeyHeap()
+        swap(&visited, &scratch.visited)
+        swap(&candidates, &scratch.candidates)
+        swap(&results, &scratch.results)
+        defer {
+            swap(&visited, &scratch.visited)
+            swap(&candidates, &scratch.candidates)
+            swap(&results, &scratch.results)
+        }
+        visited.reset()
+        candidates.removeAll()
+        results.removeAll()
         for key in entries {
-            _ = scratch.visited.insert(RankedKey.index(key))
-            scratch.candidates.push(key)
-            scratch.results.push(~key)
+            _ = visited.insert(RankedKey.index(key))
+            candidates.push(key)
+            results.push(~key)
         }
         let vectorBytes = recordSize - vectorOffset
-        while !scratch.candidates.isEmpty {
-            let closest = scratch.candidates.pop()
+        while !candidates.isEmpty {
+            let closest = candidates.pop()
             // The closest candidate is farther than the worst result: nothing left can improve.
-            if scratch.results.count >= ef && closest > ~scratch.results.top { break }
+            if results.count >= ef && closest > ~results.top { break }
             let node = RankedKey.index(closest)
             if locking { dmle_lock(locks + Int(node)) }
             let links = list(node, level)
@@ -280,12 +291,12 @@ public final class HNSWIndex: @unchecked Sendable {
                 let neighbour = links[i]
                 if i < n { dmle_prefetch(vector(links[i + 1]), vectorBytes) }
                 i += 1
-                guard scratch.visited.insert(neighbour) else { continue }
+                guard visited.insert(neighbour) else { continue }
                 let key = RankedKey.make(distance(query, vector(neighbour)), neighbour)
-                if scratch.results.count < ef || key < ~scratch.results.top {
-                    scratch.candidates.push(key)
-                    scratch.results.push(~key)
-                    if scratch.results.count > ef { scratch.results.pop() }
+                if results.count < ef || key < ~results.top {
+                    candidates.push(key)
+                    results.push(~key)
+                    if results.count > ef { results.pop() }
                 }
             }
             if locking { dmle_unlock(locks + Int(node)) }
@@ -339,7 +350,8 @@ public final class HNSWIndex: @unchecked Sendable {
             } else {
                 // Full: choose the best `capacity` among the old links and the new node.
                 let base = vector(neighbour)
-                var keys = scratch.pruneKeys
+                var keys: [UInt64] = []
+                swap(&keys, &scratch.pruneKeys)
                 keys.removeAll(keepingCapacity: true)
                 keys.append(RankedKey.make(distance(base, vector(node)), node))
                 for i in 1 ... n { keys.append(RankedKey.make(distance(base, vector(links[i])), links[i])) }
@@ -347,7 +359,7 @@ public final class HNSWIndex: @unchecked Sendable {
                 select(from: keys, limit: capacity, into: &scratch.pruned)
                 links[0] = Int32(scratch.pruned.count)
                 for (i, kept) in scratch.pruned.enumerated() { links[1 + i] = kept }
-                scratch.pruneKeys = keys
+                swap(&keys, &scratch.pruneKeys)
             }
             if locking { dmle_unlock(locks + Int(neighbour)) }
         }
@@ -374,9 +386,14 @@ final class HNSWScratch {
 
     /// Empties `results` into `sorted`, closest first.
     func sortResults() {
-        sorted.removeAll(keepingCapacity: true)
-        while !results.isEmpty { sorted.append(~results.pop()) }
-        sorted.reverse()
+        var heap = KeyHeap(), out: [UInt64] = []
+        swap(&heap, &results)
+        swap(&out, &sorted)
+        out.removeAll(keepingCapacity: true)
+        while !heap.isEmpty { out.append(~heap.pop()) }
+        out.reverse()
+        swap(&heap, &results)
+        swap(&out, &sorted)
     }
 }
 

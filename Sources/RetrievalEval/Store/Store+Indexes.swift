@@ -1,0 +1,129 @@
+import Foundation
+import GRDB
+
+/// An approximate index kept in the store, without its bytes.
+public struct StoredIndexInfo: Sendable {
+    public let id: Int64
+    public let kind: IndexKind
+    public let distance: Distance
+    /// The SHA-256 of the embeddings it indexes (their identity in the store's datasets).
+    public let embeddingsHash: String
+    public let rows: Int
+    public let dimensions: Int
+    /// The build settings, in order.
+    public let settings: [(String, String)]
+    public let bytes: Int
+    public let memoryBytes: Int
+    public let buildSeconds: Double
+    public let buildThreads: Int
+    public let createdAt: String
+    public let toolVersion: String
+}
+
+extension Store {
+    static func registerIndexMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v3: approximate indexes") { db in
+            try db.create(table: "annIndex") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("kind", .text).notNull()
+                t.column("distance", .text).notNull()
+                t.column("embeddingsHash", .text).notNull()
+                t.column("rows", .integer).notNull()
+                t.column("dimensions", .integer).notNull()
+                t.column("settingsKey", .text).notNull()  // the settings as "name=value;..." for lookups
+                t.column("settings", .text).notNull()  // JSON array of [name, value] pairs
+                t.column("memoryBytes", .integer).notNull()
+                t.column("buildSeconds", .double).notNull()
+                t.column("buildThreads", .integer).notNull()
+                t.column("createdAt", .text).notNull()
+                t.column("toolVersion", .text).notNull()
+                t.column("data", .blob).notNull()
+                t.uniqueKey(["embeddingsHash", "kind", "distance", "settingsKey"])
+            }
+        }
+    }
+
+    static func settingsKey(_ settings: [(String, String)]) -> String {
+        settings.map { "\($0.0)=\($0.1)" }.joined(separator: ";")
+    }
+
+    /// The stored index for these embeddings, kind, distance and settings, with its bytes.
+    public func findIndex(
+        embeddingsHash: String, kind: IndexKind, distance: Distance, settings: [(String, String)]
+    ) throws -> (info: StoredIndexInfo, data: [UInt8])? {
+        try read { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM annIndex WHERE embeddingsHash = ? AND kind = ? AND distance = ? AND settingsKey = ?",
+                arguments: [embeddingsHash, kind.rawValue, distance.rawValue, Store.settingsKey(settings)])
+            else { return nil }
+            return (Store.indexInfo(row), [UInt8](row["data"] as Data))
+        }
+    }
+
+    /// A stored index by id, with its bytes.
+    public func index(id: Int64) throws -> (info: StoredIndexInfo, data: [UInt8]) {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM annIndex WHERE id = ?", arguments: [id]) else {
+                throw StoreError("no index \(id) in \(path); 'dmleval index info' lists them")
+            }
+            return (Store.indexInfo(row), [UInt8](row["data"] as Data))
+        }
+    }
+
+    /// Every stored index, oldest first, without the bytes.
+    public func indexes() throws -> [StoredIndexInfo] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, kind, distance, embeddingsHash, rows, dimensions, settingsKey, settings, memoryBytes, buildSeconds,
+                       buildThreads, createdAt, toolVersion, length(data) AS bytes
+                FROM annIndex ORDER BY id
+                """).map(Store.indexInfo)
+        }
+    }
+
+    /// Stores an index built on embeddings with SHA-256 `embeddingsHash`; an index with the
+    /// same embeddings, kind, distance and settings is replaced.
+    /// - Returns: its id.
+    @discardableResult
+    public func saveIndex(
+        _ index: any VectorIndex, embeddingsHash: String, buildSeconds: Double, buildThreads: Int, toolVersion: String
+    ) throws -> Int64 {
+        let data = Data(index.serialized())
+        return try write { db in
+            let key = Store.settingsKey(index.settings)
+            try db.execute(
+                sql: "DELETE FROM annIndex WHERE embeddingsHash = ? AND kind = ? AND distance = ? AND settingsKey = ?",
+                arguments: [embeddingsHash, index.kind.rawValue, index.distance.rawValue, key])
+            try db.execute(
+                sql: """
+                    INSERT INTO annIndex (kind, distance, embeddingsHash, rows, dimensions, settingsKey, settings, memoryBytes,
+                                          buildSeconds, buildThreads, createdAt, toolVersion, data)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [index.kind.rawValue, index.distance.rawValue, embeddingsHash, index.count, index.dimension, key,
+                            Store.encodeObject(index.settings.map { ($0.0, $0.1 as Any) }), index.memoryBytes,
+                            buildSeconds, buildThreads, Store.now(), toolVersion, data])
+            return db.lastInsertedRowID
+        }
+    }
+
+    private static func indexInfo(_ row: Row) -> StoredIndexInfo {
+        let bytes: Int = row.hasColumn("bytes") ? row["bytes"] : (row["data"] as Data).count
+        return StoredIndexInfo(
+            id: row["id"], kind: IndexKind(rawValue: row["kind"]) ?? .exact, distance: Distance(rawValue: row["distance"]) ?? .cosine,
+            embeddingsHash: row["embeddingsHash"], rows: row["rows"], dimensions: row["dimensions"],
+            settings: decodeObject(row["settings"]).map { ($0.0, "\($0.1)") }, bytes: bytes, memoryBytes: row["memoryBytes"],
+            buildSeconds: row["buildSeconds"], buildThreads: row["buildThreads"], createdAt: row["createdAt"],
+            toolVersion: row["toolVersion"])
+    }
+}
+
+extension Matrix {
+    /// SHA-256 of the shape and values: the embeddings' identity in the store.
+    public func contentHash() -> String {
+        var e = SHA256()
+        e.update("dmleval embeddings float32 \(rows)x\(columns)\n")
+        values.withUnsafeBytes { e.update($0) }
+        return e.finalizeHex()
+    }
+}
