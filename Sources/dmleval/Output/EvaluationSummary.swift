@@ -53,7 +53,7 @@ struct EvaluationSummary {
         }
         if let check = approximation {
             // Recall of the exact top 10 and of the whole list (one column when the list is that short).
-            let recallHeaders = check.depth > 10 ? ["recall@10", "recall@\(check.depth)"] : ["recall@\(check.depth)"]
+            let recallHeaders = check.depth > 10 ? ["knn-recall@10", "knn-recall@\(check.depth)"] : ["knn-recall@\(check.depth)"]
             let recalls = check.depth > 10 ? [check.recallAt10, check.recallAtDepth] : [check.recallAtDepth]
             let blank = recalls.map { _ in "" }
             var checkTable = TextTable(header: [""] + recallHeaders + names, rows: [],
