@@ -10,10 +10,10 @@ DEBIAN_PACKAGES := libopenblas-dev libsqlite3-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build demo test bench compare clean
+.PHONY: help deps build demo test bench compare ann-bench clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 deps: ## Install the Debian packages the build needs, when missing
 	@missing=""; \
@@ -40,6 +40,14 @@ compare: build ## Time faiss-cpu and pytorch-metric-learning against dmleval on 
 	.venv-reference/bin/python scripts/make-bench-data.py .bench-data
 	.venv-reference/bin/python scripts/compare-reference.py --data-dir .bench-data --dmleval $(RELEASE) \
 	    --json-out .bench-data/compare.json
+
+# Extra flags for scripts/ann-benchmark.py, e.g. make ann-bench ANN_FLAGS="--wait-idle 60"
+ANN_FLAGS ?=
+
+ann-bench: build ## Recall@10 vs QPS: dmleval HNSW and IVF against hnswlib and faiss IVF-Flat, real data
+	bash scripts/setup-reference-env.sh
+	.venv-reference/bin/python scripts/ann-benchmark.py --dmleval $(RELEASE) --out-dir .bench-data \
+	    --plot docs/ann-recall-qps.svg $(ANN_FLAGS)
 
 clean: ## Remove build products
 	rm -rf .build

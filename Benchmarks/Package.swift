@@ -58,5 +58,15 @@ let package = Package(
             path: "Benchmarks/TrainingEpoch",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "ApproximateSearch",
+            dependencies: [
+                "BenchmarkData",
+                .product(name: "RetrievalEval", package: "dmleval"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ApproximateSearch",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

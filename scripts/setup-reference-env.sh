@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates .venv-reference/ (gitignored) with the reference tools dmleval is compared against:
-# faiss-cpu, numpy, a CPU-only torch and pytorch-metric-learning, at pinned versions; and
-# installs GNU time (Debian package `time`) when /usr/bin/time is missing.
+# faiss-cpu, numpy, a CPU-only torch and pytorch-metric-learning, hnswlib (scripts/ann-benchmark.py)
+# and matplotlib (its plot), at pinned versions; and installs GNU time (Debian package `time`) when
+# /usr/bin/time is missing.
 #
 #   bash scripts/setup-reference-env.sh
 #
@@ -24,6 +25,8 @@ PINS=(
     "faiss-cpu==1.15.1"
     "pytorch-metric-learning==2.9.0"
     "threadpoolctl==3.8.0"
+    "hnswlib==0.8.0"
+    "matplotlib==3.11.2"
 )
 
 # GNU time (Debian package `time`): compare-reference.py reads peak memory from it.
@@ -88,11 +91,12 @@ echo "reference environment: $VENV"
 import platform
 from importlib import metadata
 print(f"  python {platform.python_version()}")
-for name in ("numpy", "faiss-cpu", "torch", "pytorch-metric-learning", "scikit-learn", "scipy", "threadpoolctl"):
+for name in ("numpy", "faiss-cpu", "torch", "pytorch-metric-learning", "scikit-learn", "scipy", "threadpoolctl",
+             "hnswlib", "matplotlib"):
     try:
         print(f"  {name} {metadata.version(name)}")
     except metadata.PackageNotFoundError:
         print(f"  {name} MISSING")
-import faiss, numpy, torch, pytorch_metric_learning  # noqa: F401  (they import)
+import faiss, numpy, torch, pytorch_metric_learning, hnswlib, matplotlib  # noqa: F401  (they import)
 print(f"  torch CUDA build: {torch.version.cuda or 'none (CPU-only)'}")
 EOF
