@@ -5,12 +5,16 @@ import RetrievalEval
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "Score embeddings by exact k-NN retrieval (the default command).",
+        abstract: "Score embeddings by k-NN retrieval, exact or approximate (the default command).",
         discussion: """
             Every item is a query against all the others (itself excluded), or, with --queries, \
             the queries are searched among the embeddings. A reference is relevant to a query \
             when their labels are equal. Retrieval goes as deep as the metrics need: the largest \
             k, and the largest R (class size - 1) when MAP@R or R-Precision is asked for.
+
+            --index hnsw or ivf searches an approximate index instead (built, or loaded from the \
+            store or --index-file), and compares it with exact search on --ann-check sampled \
+            queries: their recall, and how far each metric moved.
 
             With no metric flag the paper's set is reported: recall@1,2,4,8, ndcg@2,4,8, map@r. \
             With any metric flag, exactly the metrics asked for.
@@ -23,6 +27,7 @@ struct EvaluateCommand: ParsableCommand {
               dmleval embeddings.bin labels.txt --ndcg 2,4,8
               dmleval gallery.npy gallery.txt --queries q.npy --query-labels q.txt
               dmleval evaluate --dataset cub-test --map 10 --map-denominator r
+              dmleval embeddings.npy labels.txt --recall 1,10 --index hnsw --ef-search 128
 
             Exit codes: 0 success; 2 unusable input (one 'error:' line on stderr
             names the file, the place, what was expected and what to do; the store
