@@ -239,3 +239,52 @@ struct IVFTests {
         }
     }
 }
+
+@Suite("The check of an approximate search against exact search")
+struct ApproximationCheckTests {
+    static let data: LabeledEmbeddings = {
+        let m = clusteredMatrix(rows: 1_200, columns: 16, clusters: 12, spread: 0.8, seed: 41)
+        // Labels: the cluster a point is nearest to is unknown here, so label by position
+        // blocks that cut across clusters: metrics are then far from 1 and can move.
+        return try! LabeledEmbeddings(embeddings: m, labels: Labels(integers: (0 ..< 1_200).map { Int64($0 % 7) }))
+    }()
+    static let metrics: [Metric] = [.recall(k: 1, convention: .hit), .precision(k: 10), .mapAtR]
+
+    @Test("exact lists passed as approximate: recall 1, every change 0, the sample's exact means")
+    func exactAgainstItself() throws {
+        let exact = try RetrievalEvaluation.run(references: Self.data, metrics: Self.metrics)
+        let check = try ApproximationCheck.run(exact, references: Self.data, queries: nil, metrics: Self.metrics,
+                                               distance: .cosine, sampleSize: 300, seed: 5, threads: 2)
+        #expect(check.sample.count == 300 && check.sample == check.sample.sorted() && Set(check.sample).count == 300)
+        #expect(check.recallAt10 == 1 && check.recallAtDepth == 1)
+        #expect(check.approximateMeans == check.exactMeans)
+        // The sample's exact means are the full run's per-query values averaged over the sample.
+        for (m, _) in Self.metrics.enumerated() {
+            let expected = check.sample.map { exact.report.perQuery[m][$0] }.reduce(0, +) / 300
+            #expect(abs(check.exactMeans[m] - expected) < 1e-12)
+        }
+        #expect(check.sample == ApproximationCheck.sampleIndices(count: 1_200, size: 300, seed: 5))
+        #expect(check.sample != ApproximationCheck.sampleIndices(count: 1_200, size: 300, seed: 6))
+    }
+
+    @Test("a coarse IVF search loses recall, and the check says by how much")
+    func coarseSearch() throws {
+        // Shallow metrics: a probed list (about 40 items) holds the 10 asked for, so nothing
+        // falls back to a full scan.
+        let metrics: [Metric] = [.recall(k: 1, convention: .hit), .precision(k: 10)]
+        let index = try IVFIndex.build(Self.data.embeddings, distance: .cosine, parameters: .init(nlist: 30), threads: 2)
+        let approximate = try RetrievalEvaluation.run(
+            references: Self.data, metrics: metrics, index: ApproximateSettings(index: index, effort: 1))
+        let check = try ApproximationCheck.run(approximate, references: Self.data, queries: nil, metrics: metrics,
+                                               distance: .cosine, sampleSize: 2_000, seed: 1, threads: 2)
+        #expect(check.sample.count == 1_200)
+        let exact = try RetrievalEvaluation.run(references: Self.data, metrics: metrics)
+        #expect(check.recallAtDepth < 0.9 && check.recallAt10 == check.recallAtDepth)
+        // With every query sampled, the check's two columns are the two full runs.
+        for m in metrics.indices {
+            #expect(abs(check.exactMeans[m] - exact.report.means[m]) < 1e-12)
+            #expect(abs(check.approximateMeans[m] - approximate.report.means[m]) < 1e-12)
+        }
+        #expect(abs(check.recallAtDepth - ApproximationCheck.overlap(approximate.neighbors, exact.neighbors, first: exact.neighbors.depth)) < 1e-12)
+    }
+}
