@@ -50,7 +50,8 @@ struct IndexCommand: ParsableCommand {
         func run() throws {
             try storeOptions.checkWritable()
             let vectors = try EmbeddingReader.read(embeddings, format: input.inputFormat, dimension: input.dim)
-            let hash = vectors.contentHash()
+            // The embeddings' identity in the store (skipped when nothing is stored: it reads every value).
+            let hash = storeOptions.noStore ? nil : vectors.contentHash()
             let provided = try IndexProvider.provide(
                 build, rebuild: true, vectors: vectors, distance: distance, storeOptions: nil,
                 threads: ExactSearch.defaultThreads)
@@ -59,13 +60,13 @@ struct IndexCommand: ParsableCommand {
             var storedID: Int64?
             if !storeOptions.noStore {
                 storedID = try storeOptions.open().saveIndex(
-                    index, embeddingsHash: hash, buildSeconds: provided.buildSeconds, buildThreads: provided.buildThreads,
+                    index, embeddingsHash: hash!, buildSeconds: provided.buildSeconds, buildThreads: provided.buildThreads,
                     toolVersion: DMLEval.version)
             }
             let fields: [(String, JSON)] = [
                 ("id", storedID.map { .int(Int($0)) } ?? .null),
                 ("type", .string(index.kind.rawValue)), ("distance", .string(distance.rawValue)),
-                ("embeddings", .string(embeddings)), ("embeddings_hash", .string(hash)),
+                ("embeddings", .string(embeddings)), ("embeddings_hash", hash.map(JSON.string) ?? .null),
                 ("rows", .int(index.count)), ("dimensions", .int(index.dimension)),
                 ("settings", .object(index.settings.map { ($0.0, Int($0.1).map(JSON.int) ?? .string($0.1)) })),
                 ("build_seconds", .number(provided.buildSeconds)), ("build_threads", .int(provided.buildThreads)),
