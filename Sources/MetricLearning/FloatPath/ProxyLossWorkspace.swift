@@ -1,0 +1,276 @@
+import RetrievalEval
+
+/// The training path of a `ProxyLoss`: the pipeline of `ProxyLoss+Pipeline` in `Float`, on
+/// buffers kept from one batch to the next.
+///
+/// Steps 1, 2, 3, 5 and 6 (normalisation, inner products, class similarities, regulariser and
+/// the backward pass) run in `Float`: the three products through sgemm, the rest in
+/// `FloatKernels` loops split over the cores. Step 4, the loss-specific `similarityLoss`,
+/// runs in `Double` on the N x C class similarities, through the same code as the exact
+/// `Double` path, so every loss has one definition. The tests check that both paths agree
+/// to `Float` precision.
+///
+/// A workspace is not thread-safe: one per training loop.
+public final class ProxyLossWorkspace {
+    /// The loss this workspace evaluates.
+    public let loss: any ProxyLoss
+    /// How many threads the loops use (sgemm uses what `BLAS.setThreads` allows).
+    public let threads: Int
+
+    /// dL/dEmbeddings of the last `evaluate` with gradients, N x d row-major.
+    public private(set) var embeddingGradient: [Float] = []
+    /// dL/dProxies of the last `evaluate` with gradients, C K x d row-major.
+    public private(set) var proxyGradient: [Float] = []
+
+    private var unitEmbeddings: [Float] = []
+    private var embeddingNorms: [Float] = []
+    private var unitProxies: [Float] = []
+    private var proxyNorms: [Float] = []
+    /// The inner products a (N x C K); then dS/da; then dL/da.
+    private var products: [Float] = []
+    /// The class similarities S (N x C), in `Double` for `similarityLoss`.
+    private var similarities = DoubleMatrix(zeros: 0, 0)
+
+    /// - Parameter threads: the loops' worker count; by default one per processor.
+    public init(_ loss: any ProxyLoss, threads: Int = ExactSearch.defaultThreads) {
+        self.loss = loss
+        self.threads = max(1, threads)
+    }
+
+    /// The loss for `embeddings` (N x d), their `labels` (N values in 0 ..< C) and `proxies`
+    /// (C K x d, row c K + k is proxy k of class c), normalised inside as in the `Double`
+    /// path. With `gradients`, also fills `embeddingGradient` and `proxyGradient`.
+    /// - Throws: `ProxyLossError` when the shapes or labels do not fit, or a row is zero.
+    /// - Complexity: O(N C K d + C K^2 d), the three N C K d products in sgemm.
+    public func evaluate(embeddings: Matrix, labels: [Int], proxies: Matrix, gradients: Bool = true) throws -> Double {
+        let k = loss.proxiesPerClass
+        try validatePipeline(loss, rows: embeddings.rows, columns: embeddings.columns, labels: labels,
+                             proxyRows: proxies.rows, proxyColumns: proxies.columns)
+        let n = embeddings.rows, d = embeddings.columns, m = proxies.rows, classes = m / k
+        resize(n: n, d: d, m: m, classes: classes)
+
+        try normalize(embeddings.values, into: &unitEmbeddings, norms: &embeddingNorms, rows: n, d: d, what: "embedding")
+        try normalize(proxies.values, into: &unitProxies, norms: &proxyNorms, rows: m, d: d, what: "proxy")
+        unitEmbeddings.withUnsafeBufferPointer { z in
+            unitProxies.withUnsafeBufferPointer { p in
+                products.withUnsafeMutableBufferPointer { a in
+                    BLAS.gemmNT(m: n, n: m, k: d, a: z.baseAddress!, lda: d, b: p.baseAddress!, ldb: d,
+                                c: a.baseAddress!, ldc: m)
+                }
+            }
+        }
+        classSimilarityForward(n: n, classes: classes, k: k)
+        let lossPart = loss.similarityLoss(similarities, labels: labels)
+        var value = lossPart.value
+        let regularized = loss.regularizerWeight != 0 && k > 1
+        guard gradients else {
+            if regularized { value += loss.regularizerWeight * regularizer(classes: classes, k: k, d: d, addGradient: false) }
+            return value
+        }
+
+        classSimilarityBackward(lossPart.gradient, n: n, classes: classes, k: k)
+        products.withUnsafeBufferPointer { da in
+            unitProxies.withUnsafeBufferPointer { p in
+                embeddingGradient.withUnsafeMutableBufferPointer { dz in
+                    BLAS.gemm(transposeA: false, transposeB: false, m: n, n: d, k: m,
+                              a: da.baseAddress!, lda: m, b: p.baseAddress!, ldb: d, c: dz.baseAddress!, ldc: d)
+                }
+            }
+            unitEmbeddings.withUnsafeBufferPointer { z in
+                proxyGradient.withUnsafeMutableBufferPointer { dp in
+                    BLAS.gemm(transposeA: true, transposeB: false, m: m, n: d, k: n,
+                              a: da.baseAddress!, lda: m, b: z.baseAddress!, ldb: d, c: dp.baseAddress!, ldc: d)
+                }
+            }
+        }
+        if regularized {
+            value += loss.regularizerWeight * regularizer(classes: classes, k: k, d: d, addGradient: true)
+        }
+        normalizationBackward(&embeddingGradient, unit: unitEmbeddings, norms: embeddingNorms, rows: n, d: d)
+        normalizationBackward(&proxyGradient, unit: unitProxies, norms: proxyNorms, rows: m, d: d)
+        return value
+    }
+
+    // MARK: - Steps
+
+    private func resize(n: Int, d: Int, m: Int, classes: Int) {
+        func fit(_ buffer: inout [Float], _ count: Int) {
+            if buffer.count != count { buffer = [Float](repeating: 0, count: count) }
+        }
+        fit(&unitEmbeddings, n * d)
+        fit(&embeddingNorms, n)
+        fit(&embeddingGradient, n * d)
+        fit(&unitProxies, m * d)
+        fit(&proxyNorms, m)
+        fit(&proxyGradient, m * d)
+        fit(&products, n * m)
+        if similarities.rows != n || similarities.columns != classes {
+            similarities = DoubleMatrix(zeros: n, classes)
+        }
+    }
+
+    private func normalize(
+        _ source: [Float], into unit: inout [Float], norms: inout [Float], rows: Int, d: Int, what: String
+    ) throws {
+        var firstBad = [Int](repeating: Int.max, count: threads)
+        source.withUnsafeBufferPointer { s in
+            unit.withUnsafeMutableBufferPointer { u in
+                norms.withUnsafeMutableBufferPointer { l in
+                    firstBad.withUnsafeMutableBufferPointer { found in
+                        let pointers = UncheckedSendable((s.baseAddress!, u.baseAddress!, l.baseAddress!, found.baseAddress!))
+                        parallelRanges(rows, workers: threads, minimumPerWorker: 32) { worker, range in
+                            let (s, u, l, found) = pointers.value
+                            found[worker] = FloatKernels.normalizeRows(s, into: u, norms: l, rows: range, d: d) ?? Int.max
+                        }
+                    }
+                }
+            }
+        }
+        let bad = firstBad.min().flatMap { $0 == Int.max ? nil : $0 }
+        if let bad {
+            let norm = norms[bad]
+            throw ProxyLossError(
+                code: .zeroVector,
+                message: "\(what) row \(bad) has norm \(norm); it cannot be normalised, so replace or drop it")
+        }
+    }
+
+    /// S from the inner products by eq. (1), into `similarities`; `products` then holds dS/da
+    /// (K > 1; with K = 1, S = a and dS/da = 1 is left implicit).
+    private func classSimilarityForward(n: Int, classes: Int, k: Int) {
+        let m = classes * k
+        products.withUnsafeMutableBufferPointer { a in
+            similarities.values.withUnsafeMutableBufferPointer { s in
+                let pointers = UncheckedSendable((a.baseAddress!, s.baseAddress!))
+                if k == 1 {
+                    for j in 0 ..< n * m { pointers.value.1[j] = Double(pointers.value.0[j]) }
+                    return
+                }
+                let inverseGamma = Float(1 / loss.similarityTemperature)
+                parallelRanges(n, workers: threads, minimumPerWorker: 16) { _, rows in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: m) { scratch in
+                        let e = scratch.baseAddress!
+                        for i in rows {
+                            let row = pointers.value.0 + i * m
+                            // exp((a_k - max_k a_k) / gamma): the shifted softmax of eq. (1).
+                            for c in 0 ..< classes {
+                                let block = row + c * k
+                                var largest = block[0]
+                                for l in 1 ..< k { largest = max(largest, block[l]) }
+                                for l in 0 ..< k { e[c * k + l] = (block[l] - largest) * inverseGamma }
+                            }
+                            FloatKernels.expInPlace(e, m)
+                            for c in 0 ..< classes {
+                                let block = row + c * k, weights = e + c * k
+                                var total: Float = 0, weighted: Float = 0
+                                for l in 0 ..< k {
+                                    total += weights[l]
+                                    weighted += weights[l] * block[l]
+                                }
+                                let inverseTotal = 1 / total
+                                let similarity = weighted * inverseTotal
+                                pointers.value.1[i * classes + c] = Double(similarity)
+                                // dS/da_k = w_k (1 + (a_k - S) / gamma).
+                                for l in 0 ..< k {
+                                    block[l] = weights[l] * inverseTotal * (1 + (block[l] - similarity) * inverseGamma)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dL/da = dL/dS dS/da, in place in `products`.
+    private func classSimilarityBackward(_ ds: DoubleMatrix, n: Int, classes: Int, k: Int) {
+        ds.values.withUnsafeBufferPointer { g in
+            products.withUnsafeMutableBufferPointer { a in
+                if k == 1 {
+                    for j in 0 ..< n * classes { a[j] = Float(g[j]) }
+                    return
+                }
+                for j in 0 ..< n * classes {
+                    let upstream = Float(g[j])
+                    let block = a.baseAddress! + j * k
+                    for l in 0 ..< k { block[l] *= upstream }
+                }
+            }
+        }
+    }
+
+    /// R of eq. (3) on the unit proxies (see `ProxyRegularizer`); with `addGradient`, adds
+    /// tau dR/dp^ to `proxyGradient`.
+    private func regularizer(classes: Int, k: Int, d: Int, addGradient: Bool) -> Double {
+        let epsilon = ProxyRegularizer(proxiesPerClass: k).epsilon
+        let scale = 1 / Double(classes * k * (k - 1))
+        let tau = loss.regularizerWeight
+        var partial = [Double](repeating: 0, count: threads)
+        unitProxies.withUnsafeBufferPointer { p in
+            proxyGradient.withUnsafeMutableBufferPointer { g in
+                partial.withUnsafeMutableBufferPointer { sums in
+                    let pointers = UncheckedSendable((p.baseAddress!, g.baseAddress!, sums.baseAddress!))
+                    parallelRanges(classes, workers: threads, minimumPerWorker: 8) { worker, range in
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: k * k) { coefficients in
+                            let (p, g, sums) = pointers.value
+                            let coefficient = coefficients.baseAddress!
+                            var total = 0.0
+                            for c in range {
+                                let proxies = p + c * k * d, rows = g + c * k * d
+                                for s in 0 ..< k {
+                                    coefficient[s * k + s] = 0
+                                    for t in s + 1 ..< k {
+                                        let dot = Double(FloatKernels.dot(proxies + s * d, proxies + t * d, d))
+                                        let r = (2 - 2 * dot + epsilon).squareRoot()
+                                        total += r
+                                        let weight = Float(-tau * scale / r)
+                                        coefficient[s * k + t] = weight
+                                        coefficient[t * k + s] = weight
+                                    }
+                                }
+                                if addGradient { Self.addProduct(coefficient, proxies, to: rows, k: k, d: d) }
+                            }
+                            sums[worker] = total
+                        }
+                    }
+                }
+            }
+        }
+        return partial.reduce(0, +) * scale
+    }
+
+    /// `rows += coefficients proxies` for a K x K matrix and K x d rows.
+    private static func addProduct(
+        _ coefficients: UnsafePointer<Float>, _ proxies: UnsafePointer<Float>, to rows: UnsafeMutablePointer<Float>,
+        k: Int, d: Int
+    ) {
+        for s in 0 ..< k {
+            let out = rows + s * d, weights = coefficients + s * k
+            var j = 0
+            while j + 4 <= d {
+                var sum = FloatKernels.load(out + j)
+                for t in 0 ..< k { sum += weights[t] * FloatKernels.load(proxies + t * d + j) }
+                FloatKernels.store(sum, out + j)
+                j += 4
+            }
+            while j < d {
+                for t in 0 ..< k { out[j] += weights[t] * proxies[t * d + j] }
+                j += 1
+            }
+        }
+    }
+
+    private func normalizationBackward(_ gradient: inout [Float], unit: [Float], norms: [Float], rows: Int, d: Int) {
+        gradient.withUnsafeMutableBufferPointer { g in
+            unit.withUnsafeBufferPointer { u in
+                norms.withUnsafeBufferPointer { l in
+                    let pointers = UncheckedSendable((g.baseAddress!, u.baseAddress!, l.baseAddress!))
+                    parallelRanges(rows, workers: threads, minimumPerWorker: 32) { _, range in
+                        FloatKernels.normalizationBackward(
+                            pointers.value.0, unit: pointers.value.1, norms: pointers.value.2, rows: range, d: d)
+                    }
+                }
+            }
+        }
+    }
+}
