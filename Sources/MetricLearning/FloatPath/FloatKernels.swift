@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+
 /// The `Float` loops of the training path (`ProxyLossWorkspace`), on raw row-major buffers.
 ///
 /// They are written for the generic x86-64 target the package builds for: reductions keep
@@ -11,6 +15,11 @@ enum FloatKernels {
     }
 
     @inline(__always)
+    static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD4<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+    }
+
+    @inline(__always)
     static func store(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
     }
@@ -18,6 +27,28 @@ enum FloatKernels {
     @inline(__always)
     static func laneSum(_ v: SIMD4<Float>) -> Float {
         (v[0] + v[1]) + (v[2] + v[3])
+    }
+
+    /// The square roots of four values in one instruction. `SIMD4.squareRoot()` goes lane by
+    /// lane through the C library's `sqrtf` checks, several times slower.
+    @inline(__always)
+    static func squareRoot(_ v: SIMD4<Float>) -> SIMD4<Float> {
+        #if arch(x86_64)
+        _mm_sqrt_ps(v)
+        #else
+        v.squareRoot()
+        #endif
+    }
+
+    /// Each of four values clamped to `lower ... upper`. The generic `pointwiseMin` and
+    /// `pointwiseMax` stay out-of-line calls.
+    @inline(__always)
+    static func clamp(_ v: SIMD4<Float>, _ lower: Float, _ upper: Float) -> SIMD4<Float> {
+        #if arch(x86_64)
+        _mm_min_ps(_mm_max_ps(v, SIMD4(repeating: lower)), SIMD4(repeating: upper))
+        #else
+        pointwiseMin(pointwiseMax(v, SIMD4(repeating: lower)), SIMD4(repeating: upper))
+        #endif
     }
 
     /// `a . b` over `count` values.
@@ -90,7 +121,7 @@ enum FloatKernels {
     /// about 1.6e-38 instead of smaller.
     @inline(__always)
     static func exp(_ x: SIMD4<Float>) -> SIMD4<Float> {
-        let clamped = pointwiseMin(pointwiseMax(x, SIMD4(repeating: -87)), SIMD4(repeating: 88))
+        let clamped = clamp(x, -87, 88)
         // Adding 1.5 * 2^23 rounds to the nearest integer and leaves it in the low bits.
         let shifter = SIMD4<Float>(repeating: 12_582_912)
         let shifted = clamped * 1.442_695_04 + shifter

@@ -239,7 +239,9 @@ public final class ProxyLossWorkspace {
         return partial.reduce(0, +) * scale
     }
 
-    /// `rows += coefficients proxies` for a K x K matrix and K x d rows.
+    /// `rows += coefficients proxies` for a K x K matrix and K x d rows. Sixteen columns at a
+    /// time in four independent sums, so that the K additions into each do not wait on one
+    /// another.
     private static func addProduct(
         _ coefficients: UnsafePointer<Float>, _ proxies: UnsafePointer<Float>, to rows: UnsafeMutablePointer<Float>,
         k: Int, d: Int
@@ -247,11 +249,21 @@ public final class ProxyLossWorkspace {
         for s in 0 ..< k {
             let out = rows + s * d, weights = coefficients + s * k
             var j = 0
-            while j + 4 <= d {
-                var sum = FloatKernels.load(out + j)
-                for t in 0 ..< k { sum += weights[t] * FloatKernels.load(proxies + t * d + j) }
-                FloatKernels.store(sum, out + j)
-                j += 4
+            while j + 16 <= d {
+                var s0 = FloatKernels.load(out + j), s1 = FloatKernels.load(out + j + 4)
+                var s2 = FloatKernels.load(out + j + 8), s3 = FloatKernels.load(out + j + 12)
+                for t in 0 ..< k {
+                    let w = weights[t], row = proxies + t * d + j
+                    s0 += w * FloatKernels.load(row)
+                    s1 += w * FloatKernels.load(row + 4)
+                    s2 += w * FloatKernels.load(row + 8)
+                    s3 += w * FloatKernels.load(row + 12)
+                }
+                FloatKernels.store(s0, out + j)
+                FloatKernels.store(s1, out + j + 4)
+                FloatKernels.store(s2, out + j + 8)
+                FloatKernels.store(s3, out + j + 12)
+                j += 16
             }
             while j < d {
                 for t in 0 ..< k { out[j] += weights[t] * proxies[t * d + j] }
