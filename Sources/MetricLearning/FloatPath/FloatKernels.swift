@@ -51,6 +51,16 @@ enum FloatKernels {
         #endif
     }
 
+    /// The larger of each pair of lanes.
+    @inline(__always)
+    static func maximum(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
+        #if arch(x86_64)
+        _mm_max_ps(a, b)
+        #else
+        pointwiseMax(a, b)
+        #endif
+    }
+
     /// `a . b` over `count` values.
     /// - Complexity: O(count).
     @inline(__always)
@@ -76,17 +86,18 @@ enum FloatKernels {
         return total
     }
 
-    /// Writes row i of `source` (d values per row) scaled to unit length into `unit` and its
-    /// length into `norms[i]`, for every i in `rows`.
-    /// - Returns: the first row whose length is zero or not finite (left unscaled), or nil.
+    /// Writes row `order.classMajor(i)` of `source` (d values per row) scaled to unit length
+    /// into row i of `unit`, and its length into `norms[i]`, for every i in `rows`.
+    /// - Returns: the first i whose row has a length of zero or not finite (left unscaled),
+    ///   or nil.
     /// - Complexity: O(rows d).
     static func normalizeRows(
         _ source: UnsafePointer<Float>, into unit: UnsafeMutablePointer<Float>, norms: UnsafeMutablePointer<Float>,
-        rows: Range<Int>, d: Int
+        rows: Range<Int>, d: Int, order: ProxyOrder
     ) -> Int? {
         var bad: Int?
         for i in rows {
-            let row = source + i * d, out = unit + i * d
+            let row = source + order.classMajor(i) * d, out = unit + i * d
             let norm = dot(row, row, d).squareRoot()
             norms[i] = norm
             guard norm > 0, norm.isFinite else {
@@ -99,18 +110,19 @@ enum FloatKernels {
         return bad
     }
 
-    /// The chain rule through u = v / ||v||, in place: each row g of `gradient` (dL/du)
-    /// becomes dL/dv = (g - u (u . g)) / ||v||, for every row in `rows`.
+    /// The chain rule through u = v / ||v||: for every i in `rows`, row i of `gradient`
+    /// (dL/du) gives dL/dv = (g - u (u . g)) / ||v|| in row `order.classMajor(i)` of `out`
+    /// (which may be `gradient` itself when the order is the identity).
     /// - Complexity: O(rows d).
     static func normalizationBackward(
-        _ gradient: UnsafeMutablePointer<Float>, unit: UnsafePointer<Float>, norms: UnsafePointer<Float>,
-        rows: Range<Int>, d: Int
+        _ gradient: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, unit: UnsafePointer<Float>,
+        norms: UnsafePointer<Float>, rows: Range<Int>, d: Int, order: ProxyOrder
     ) {
         for i in rows {
-            let g = gradient + i * d, u = unit + i * d
+            let g = gradient + i * d, u = unit + i * d, o = out + order.classMajor(i) * d
             let projection = dot(u, g, d)
             let inverse = 1 / norms[i]
-            for j in 0 ..< d { g[j] = (g[j] - u[j] * projection) * inverse }
+            for j in 0 ..< d { o[j] = (g[j] - u[j] * projection) * inverse }
         }
     }
 
@@ -154,4 +166,20 @@ enum FloatKernels {
             for l in 0 ..< count - j { x[j + l] = e[l] }
         }
     }
+}
+
+/// The k-major order of the proxies inside `ProxyLossWorkspace`: row r holds proxy r / C of
+/// class r % C, so that for each k the C classes are contiguous and the class-similarity
+/// loops run over classes, four at a time. The inputs and gradients keep the class-major
+/// order of the API (row c K + k). With K = 1 both orders are the same.
+struct ProxyOrder {
+    let classes: Int
+    let k: Int
+
+    /// The order of rows that are not proxies (the embeddings): the identity.
+    static func identity(_ rows: Int) -> ProxyOrder { ProxyOrder(classes: max(1, rows), k: 1) }
+
+    /// The class-major row of k-major row `r`.
+    @inline(__always)
+    func classMajor(_ r: Int) -> Int { (r % classes) * k + r / classes }
 }

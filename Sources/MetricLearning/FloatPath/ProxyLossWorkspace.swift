@@ -24,9 +24,12 @@ public final class ProxyLossWorkspace {
 
     private var unitEmbeddings: [Float] = []
     private var embeddingNorms: [Float] = []
+    /// The unit proxies in k-major order (`ProxyOrder`), and their norms.
     private var unitProxies: [Float] = []
     private var proxyNorms: [Float] = []
-    /// The inner products a (N x C K); then dS/da; then dL/da.
+    /// dL/dp^ in k-major order.
+    private var unitProxyGradient: [Float] = []
+    /// The inner products a (N x C K, columns in k-major order); then dS/da; then dL/da.
     private var products: [Float] = []
     /// The class similarities S (N x C), in `Double` for `similarityLoss`.
     private var similarities = DoubleMatrix(zeros: 0, 0)
@@ -49,8 +52,10 @@ public final class ProxyLossWorkspace {
         let n = embeddings.rows, d = embeddings.columns, m = proxies.rows, classes = m / k
         resize(n: n, d: d, m: m, classes: classes)
 
-        try normalize(embeddings.values, into: &unitEmbeddings, norms: &embeddingNorms, rows: n, d: d, what: "embedding")
-        try normalize(proxies.values, into: &unitProxies, norms: &proxyNorms, rows: m, d: d, what: "proxy")
+        let order = ProxyOrder(classes: classes, k: k)
+        try normalize(embeddings.values, into: &unitEmbeddings, norms: &embeddingNorms, rows: n, d: d,
+                      order: .identity(n), what: "embedding")
+        try normalize(proxies.values, into: &unitProxies, norms: &proxyNorms, rows: m, d: d, order: order, what: "proxy")
         unitEmbeddings.withUnsafeBufferPointer { z in
             unitProxies.withUnsafeBufferPointer { p in
                 products.withUnsafeMutableBufferPointer { a in
@@ -77,7 +82,7 @@ public final class ProxyLossWorkspace {
                 }
             }
             unitEmbeddings.withUnsafeBufferPointer { z in
-                proxyGradient.withUnsafeMutableBufferPointer { dp in
+                unitProxyGradient.withUnsafeMutableBufferPointer { dp in
                     BLAS.gemm(transposeA: true, transposeB: false, m: m, n: d, k: n,
                               a: da.baseAddress!, lda: m, b: z.baseAddress!, ldb: d, c: dp.baseAddress!, ldc: d)
                 }
@@ -86,8 +91,10 @@ public final class ProxyLossWorkspace {
         if regularized {
             value += loss.regularizerWeight * regularizer(classes: classes, k: k, d: d, addGradient: true)
         }
-        normalizationBackward(&embeddingGradient, unit: unitEmbeddings, norms: embeddingNorms, rows: n, d: d)
-        normalizationBackward(&proxyGradient, unit: unitProxies, norms: proxyNorms, rows: m, d: d)
+        normalizationBackward(into: &embeddingGradient, unit: unitEmbeddings, norms: embeddingNorms, rows: n, d: d,
+                              order: .identity(n))
+        normalizationBackward(into: &proxyGradient, from: unitProxyGradient, unit: unitProxies, norms: proxyNorms,
+                              rows: m, d: d, order: order)
         return value
     }
 
@@ -103,6 +110,7 @@ public final class ProxyLossWorkspace {
         fit(&unitProxies, m * d)
         fit(&proxyNorms, m)
         fit(&proxyGradient, m * d)
+        fit(&unitProxyGradient, m * d)
         fit(&products, n * m)
         if similarities.rows != n || similarities.columns != classes {
             similarities = DoubleMatrix(zeros: n, classes)
@@ -110,7 +118,8 @@ public final class ProxyLossWorkspace {
     }
 
     private func normalize(
-        _ source: [Float], into unit: inout [Float], norms: inout [Float], rows: Int, d: Int, what: String
+        _ source: [Float], into unit: inout [Float], norms: inout [Float], rows: Int, d: Int, order: ProxyOrder,
+        what: String
     ) throws {
         var firstBad = [Int](repeating: Int.max, count: threads)
         source.withUnsafeBufferPointer { s in
@@ -120,7 +129,7 @@ public final class ProxyLossWorkspace {
                         let pointers = UncheckedSendable((s.baseAddress!, u.baseAddress!, l.baseAddress!, found.baseAddress!))
                         parallelRanges(rows, workers: threads, minimumPerWorker: 32) { worker, range in
                             let (s, u, l, found) = pointers.value
-                            found[worker] = FloatKernels.normalizeRows(s, into: u, norms: l, rows: range, d: d) ?? Int.max
+                            found[worker] = FloatKernels.normalizeRows(s, into: u, norms: l, rows: range, d: d, order: order) ?? Int.max
                         }
                     }
                 }
@@ -131,12 +140,13 @@ public final class ProxyLossWorkspace {
             let norm = norms[bad]
             throw ProxyLossError(
                 code: .zeroVector,
-                message: "\(what) row \(bad) has norm \(norm); it cannot be normalised, so replace or drop it")
+                message: "\(what) row \(order.classMajor(bad)) has norm \(norm); it cannot be normalised, so replace or drop it")
         }
     }
 
     /// S from the inner products by eq. (1), into `similarities`; `products` then holds dS/da
-    /// (K > 1; with K = 1, S = a and dS/da = 1 is left implicit).
+    /// (K > 1; with K = 1, S = a and dS/da = 1 is left implicit). The columns are in k-major
+    /// order, so every loop below runs over the C classes of one k, which vectorises.
     private func classSimilarityForward(n: Int, classes: Int, k: Int) {
         let m = classes * k
         products.withUnsafeMutableBufferPointer { a in
@@ -147,32 +157,61 @@ public final class ProxyLossWorkspace {
                     return
                 }
                 let inverseGamma = Float(1 / loss.similarityTemperature)
+                func load(_ p: UnsafeMutablePointer<Float>) -> SIMD4<Float> { FloatKernels.load(p) }
                 parallelRanges(n, workers: threads, minimumPerWorker: 16) { _, rows in
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: m) { scratch in
-                        let e = scratch.baseAddress!
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: m + 3 * classes) { scratch in
+                        let e = scratch.baseAddress!, largest = e + m, total = largest + classes, weighted = total + classes
+                        // Four classes at a time; `vector` is the last multiple of four.
+                        let vector = classes & ~3
                         for i in rows {
                             let row = pointers.value.0 + i * m
                             // exp((a_k - max_k a_k) / gamma): the shifted softmax of eq. (1).
-                            for c in 0 ..< classes {
-                                let block = row + c * k
-                                var largest = block[0]
-                                for l in 1 ..< k { largest = max(largest, block[l]) }
-                                for l in 0 ..< k { e[c * k + l] = (block[l] - largest) * inverseGamma }
+                            largest.update(from: row, count: classes)
+                            for l in 1 ..< k {
+                                let block = row + l * classes
+                                for c in Swift.stride(from: 0, to: vector, by: 4) {
+                                    FloatKernels.store(FloatKernels.maximum(load(largest + c), load(block + c)), largest + c)
+                                }
+                                for c in vector ..< classes { largest[c] = max(largest[c], block[c]) }
+                            }
+                            for l in 0 ..< k {
+                                let block = row + l * classes, weights = e + l * classes
+                                for c in Swift.stride(from: 0, to: vector, by: 4) {
+                                    FloatKernels.store((load(block + c) - load(largest + c)) * inverseGamma, weights + c)
+                                }
+                                for c in vector ..< classes { weights[c] = (block[c] - largest[c]) * inverseGamma }
                             }
                             FloatKernels.expInPlace(e, m)
-                            for c in 0 ..< classes {
-                                let block = row + c * k, weights = e + c * k
-                                var total: Float = 0, weighted: Float = 0
-                                for l in 0 ..< k {
-                                    total += weights[l]
-                                    weighted += weights[l] * block[l]
+                            total.update(repeating: 0, count: classes)
+                            weighted.update(repeating: 0, count: classes)
+                            for l in 0 ..< k {
+                                let block = row + l * classes, weights = e + l * classes
+                                for c in Swift.stride(from: 0, to: vector, by: 4) {
+                                    let w = load(weights + c)
+                                    FloatKernels.store(load(total + c) + w, total + c)
+                                    FloatKernels.store(load(weighted + c) + w * load(block + c), weighted + c)
                                 }
-                                let inverseTotal = 1 / total
-                                let similarity = weighted * inverseTotal
-                                pointers.value.1[i * classes + c] = Double(similarity)
-                                // dS/da_k = w_k (1 + (a_k - S) / gamma).
-                                for l in 0 ..< k {
-                                    block[l] = weights[l] * inverseTotal * (1 + (block[l] - similarity) * inverseGamma)
+                                for c in vector ..< classes {
+                                    total[c] += weights[c]
+                                    weighted[c] += weights[c] * block[c]
+                                }
+                            }
+                            // From here, total holds 1 / sum_k w and weighted holds S.
+                            for c in 0 ..< classes {
+                                total[c] = 1 / total[c]
+                                weighted[c] *= total[c]
+                                pointers.value.1[i * classes + c] = Double(weighted[c])
+                            }
+                            // dS/da_k = w_k (1 + (a_k - S) / gamma).
+                            for l in 0 ..< k {
+                                let block = row + l * classes, weights = e + l * classes
+                                for c in Swift.stride(from: 0, to: vector, by: 4) {
+                                    let a = load(block + c)
+                                    let g = load(weights + c) * load(total + c) * (1 + (a - load(weighted + c)) * inverseGamma)
+                                    FloatKernels.store(g, block + c)
+                                }
+                                for c in vector ..< classes {
+                                    block[c] = weights[c] * total[c] * (1 + (block[c] - weighted[c]) * inverseGamma)
                                 }
                             }
                         }
@@ -182,7 +221,7 @@ public final class ProxyLossWorkspace {
         }
     }
 
-    /// dL/da = dL/dS dS/da, in place in `products`.
+    /// dL/da = dL/dS dS/da, in place in `products` (k-major columns).
     private func classSimilarityBackward(_ ds: DoubleMatrix, n: Int, classes: Int, k: Int) {
         ds.values.withUnsafeBufferPointer { g in
             products.withUnsafeMutableBufferPointer { a in
@@ -190,24 +229,29 @@ public final class ProxyLossWorkspace {
                     for j in 0 ..< n * classes { a[j] = Float(g[j]) }
                     return
                 }
-                for j in 0 ..< n * classes {
-                    let upstream = Float(g[j])
-                    let block = a.baseAddress! + j * k
-                    for l in 0 ..< k { block[l] *= upstream }
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: classes) { upstream in
+                    for i in 0 ..< n {
+                        for c in 0 ..< classes { upstream[c] = Float(g[i * classes + c]) }
+                        for l in 0 ..< k {
+                            let block = a.baseAddress! + i * classes * k + l * classes
+                            for c in 0 ..< classes { block[c] *= upstream[c] }
+                        }
+                    }
                 }
             }
         }
     }
 
     /// R of eq. (3) on the unit proxies (see `ProxyRegularizer`); with `addGradient`, adds
-    /// tau dR/dp^ to `proxyGradient`.
+    /// tau dR/dp^ to `unitProxyGradient`. In k-major order, the K proxies of class c are the
+    /// rows c, c + C, ..., C d values apart.
     private func regularizer(classes: Int, k: Int, d: Int, addGradient: Bool) -> Double {
         let epsilon = ProxyRegularizer(proxiesPerClass: k).epsilon
         let scale = 1 / Double(classes * k * (k - 1))
         let tau = loss.regularizerWeight
         var partial = [Double](repeating: 0, count: threads)
         unitProxies.withUnsafeBufferPointer { p in
-            proxyGradient.withUnsafeMutableBufferPointer { g in
+            unitProxyGradient.withUnsafeMutableBufferPointer { g in
                 partial.withUnsafeMutableBufferPointer { sums in
                     let pointers = UncheckedSendable((p.baseAddress!, g.baseAddress!, sums.baseAddress!))
                     parallelRanges(classes, workers: threads, minimumPerWorker: 8) { worker, range in
@@ -215,12 +259,13 @@ public final class ProxyLossWorkspace {
                             let (p, g, sums) = pointers.value
                             let coefficient = coefficients.baseAddress!
                             var total = 0.0
+                            let stride = classes * d
                             for c in range {
-                                let proxies = p + c * k * d, rows = g + c * k * d
+                                let proxies = p + c * d, rows = g + c * d
                                 for s in 0 ..< k {
                                     coefficient[s * k + s] = 0
                                     for t in s + 1 ..< k {
-                                        let dot = Double(FloatKernels.dot(proxies + s * d, proxies + t * d, d))
+                                        let dot = Double(FloatKernels.dot(proxies + s * stride, proxies + t * stride, d))
                                         let r = (2 - 2 * dot + epsilon).squareRoot()
                                         total += r
                                         let weight = Float(-tau * scale / r)
@@ -228,7 +273,9 @@ public final class ProxyLossWorkspace {
                                         coefficient[t * k + s] = weight
                                     }
                                 }
-                                if addGradient { Self.addProduct(coefficient, proxies, to: rows, k: k, d: d) }
+                                if addGradient {
+                                    Self.addProduct(coefficient, proxies, to: rows, k: k, d: d, stride: stride)
+                                }
                             }
                             sums[worker] = total
                         }
@@ -239,21 +286,21 @@ public final class ProxyLossWorkspace {
         return partial.reduce(0, +) * scale
     }
 
-    /// `rows += coefficients proxies` for a K x K matrix and K x d rows. Sixteen columns at a
-    /// time in four independent sums, so that the K additions into each do not wait on one
-    /// another.
+    /// `rows += coefficients proxies` for a K x K matrix and K rows of d values, `stride`
+    /// values apart. Sixteen columns at a time in four independent sums, so that the K
+    /// additions into each do not wait on one another.
     private static func addProduct(
         _ coefficients: UnsafePointer<Float>, _ proxies: UnsafePointer<Float>, to rows: UnsafeMutablePointer<Float>,
-        k: Int, d: Int
+        k: Int, d: Int, stride: Int
     ) {
         for s in 0 ..< k {
-            let out = rows + s * d, weights = coefficients + s * k
+            let out = rows + s * stride, weights = coefficients + s * k
             var j = 0
             while j + 16 <= d {
                 var s0 = FloatKernels.load(out + j), s1 = FloatKernels.load(out + j + 4)
                 var s2 = FloatKernels.load(out + j + 8), s3 = FloatKernels.load(out + j + 12)
                 for t in 0 ..< k {
-                    let w = weights[t], row = proxies + t * d + j
+                    let w = weights[t], row = proxies + t * stride + j
                     s0 += w * FloatKernels.load(row)
                     s1 += w * FloatKernels.load(row + 4)
                     s2 += w * FloatKernels.load(row + 8)
@@ -266,20 +313,32 @@ public final class ProxyLossWorkspace {
                 j += 16
             }
             while j < d {
-                for t in 0 ..< k { out[j] += weights[t] * proxies[t * d + j] }
+                for t in 0 ..< k { out[j] += weights[t] * proxies[t * stride + j] }
                 j += 1
             }
         }
     }
 
-    private func normalizationBackward(_ gradient: inout [Float], unit: [Float], norms: [Float], rows: Int, d: Int) {
-        gradient.withUnsafeMutableBufferPointer { g in
+    /// The normalisation's backward pass from `gradient` into `out`, or in place in `out`
+    /// when `gradient` is nil (rows in the same order only).
+    private func normalizationBackward(
+        into out: inout [Float], from gradient: [Float]? = nil, unit: [Float], norms: [Float], rows: Int, d: Int,
+        order: ProxyOrder
+    ) {
+        out.withUnsafeMutableBufferPointer { o in
             unit.withUnsafeBufferPointer { u in
                 norms.withUnsafeBufferPointer { l in
-                    let pointers = UncheckedSendable((g.baseAddress!, u.baseAddress!, l.baseAddress!))
-                    parallelRanges(rows, workers: threads, minimumPerWorker: 32) { _, range in
-                        FloatKernels.normalizationBackward(
-                            pointers.value.0, unit: pointers.value.1, norms: pointers.value.2, rows: range, d: d)
+                    func run(_ g: UnsafePointer<Float>) {
+                        let pointers = UncheckedSendable((g, o.baseAddress!, u.baseAddress!, l.baseAddress!))
+                        parallelRanges(rows, workers: threads, minimumPerWorker: 32) { _, range in
+                            let (g, o, u, l) = pointers.value
+                            FloatKernels.normalizationBackward(g, into: o, unit: u, norms: l, rows: range, d: d, order: order)
+                        }
+                    }
+                    if let gradient {
+                        gradient.withUnsafeBufferPointer { run($0.baseAddress!) }
+                    } else {
+                        run(UnsafePointer(o.baseAddress!))
                     }
                 }
             }
