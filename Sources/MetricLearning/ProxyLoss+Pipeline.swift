@@ -1,14 +1,13 @@
 import RetrievalEval
 
 /// The shared forward and backward passes of every `ProxyLoss` (see the protocol for the
-/// steps). All arithmetic is in `Double`.
+/// steps), in two implementations:
 ///
-/// Inner products: for `DoubleMatrix` inputs, plain `Double` loops (exact; the intended use
-/// is testing and small batches). For `Matrix` (`Float`) inputs, the unit vectors are
-/// rounded to `Float` and the three products, `z^ p^T` forward and dL/da p^, dL/da^T z^
-/// backward, go through sgemm once N C K d reaches `blasThreshold`; results are widened back
-/// to `Double`. Everything else (softmaxes, the loss on S, the regulariser, the
-/// normalisations) stays in `Double`.
+/// - `DoubleMatrix` inputs: every step in `Double`, the inner products in plain loops. Exact;
+///   the gradient tests and `dmleval loss` use it.
+/// - `Matrix` (`Float`) inputs: `ProxyLossWorkspace`, the training path: `Float` buffers, the
+///   three products in sgemm, only `similarityLoss` in `Double`. The tests check that it
+///   agrees with the `Double` path to `Float` precision.
 extension ProxyLoss {
     /// The loss for `embeddings` (N x d), their `labels` (N values in 0 ..< C) and `proxies`
     /// (C K x d, row c K + k is proxy k of class c). Embeddings and proxies are normalised
@@ -16,7 +15,7 @@ extension ProxyLoss {
     /// - Throws: `ProxyLossError` when the shapes or labels do not fit, or a row is zero.
     /// - Complexity: O(N C K d + C K^2 d).
     public func forward(embeddings: DoubleMatrix, labels: [Int], proxies: DoubleMatrix) throws -> Double {
-        try evaluate(embeddings: embeddings, labels: labels, proxies: proxies, useBLAS: false, gradients: false).value
+        try evaluate(embeddings: embeddings, labels: labels, proxies: proxies, gradients: false).value
     }
 
     /// The loss and its analytic gradients with respect to the unnormalised `embeddings` and
@@ -24,35 +23,34 @@ extension ProxyLoss {
     /// - Throws: `ProxyLossError` when the shapes or labels do not fit, or a row is zero.
     /// - Complexity: O(N C K d + C K^2 d).
     public func backward(embeddings: DoubleMatrix, labels: [Int], proxies: DoubleMatrix) throws -> LossGradients {
-        try evaluate(embeddings: embeddings, labels: labels, proxies: proxies, useBLAS: false, gradients: true)
+        try evaluate(embeddings: embeddings, labels: labels, proxies: proxies, gradients: true)
     }
 
-    /// `forward` for `Float` inputs; the inner products use sgemm when large enough.
+    /// `forward` for `Float` inputs, through the training path (`ProxyLossWorkspace`).
     public func forward(embeddings: Matrix, labels: [Int], proxies: Matrix) throws -> Double {
-        try evaluate(embeddings: DoubleMatrix(embeddings), labels: labels, proxies: DoubleMatrix(proxies),
-                     useBLAS: true, gradients: false).value
+        try ProxyLossWorkspace(self).evaluate(embeddings: embeddings, labels: labels, proxies: proxies, gradients: false)
     }
 
-    /// `backward` for `Float` inputs; the inner products use sgemm when large enough, the
-    /// gradients are returned in `Double` (`floatMatrix` rounds them).
+    /// `backward` for `Float` inputs, through the training path (`ProxyLossWorkspace`); the
+    /// `Float` gradients are returned widened to `Double`.
     public func backward(embeddings: Matrix, labels: [Int], proxies: Matrix) throws -> LossGradients {
-        try evaluate(embeddings: DoubleMatrix(embeddings), labels: labels, proxies: DoubleMatrix(proxies),
-                     useBLAS: true, gradients: true)
+        let workspace = ProxyLossWorkspace(self)
+        let value = try workspace.evaluate(embeddings: embeddings, labels: labels, proxies: proxies)
+        return LossGradients(
+            value: value,
+            embeddings: DoubleMatrix(rows: embeddings.rows, columns: embeddings.columns,
+                                     values: workspace.embeddingGradient.map(Double.init)),
+            proxies: DoubleMatrix(rows: proxies.rows, columns: proxies.columns,
+                                  values: workspace.proxyGradient.map(Double.init)))
     }
 
-    func evaluate(
-        embeddings: DoubleMatrix, labels: [Int], proxies: DoubleMatrix, useBLAS: Bool, gradients: Bool
-    ) throws -> LossGradients {
+    func evaluate(embeddings: DoubleMatrix, labels: [Int], proxies: DoubleMatrix, gradients: Bool) throws -> LossGradients {
         let k = proxiesPerClass
-        guard k >= 1, similarityTemperature > 0, similarityTemperature.isFinite else {
-            throw ProxyLossError(
-                code: .invalidConfiguration,
-                message: "K = \(k) and gamma = \(similarityTemperature); K must be at least 1 and gamma positive")
-        }
-        try validate(embeddings: embeddings, labels: labels, proxies: proxies, proxiesPerClass: k)
+        try validatePipeline(self, rows: embeddings.rows, columns: embeddings.columns, labels: labels,
+                             proxyRows: proxies.rows, proxyColumns: proxies.columns)
         let z = try UnitRows(embeddings, what: "embedding")
         let p = try UnitRows(proxies, what: "proxy")
-        let a = CosineProducts.products(z.unit, p.unit, useBLAS: useBLAS)
+        let a = CosineProducts.products(z.unit, p.unit)
         let classSimilarity = ClassSimilarity(gamma: similarityTemperature, proxiesPerClass: k)
         let (s, similarityDerivatives) = classSimilarity.forward(products: a)
         let loss = similarityLoss(s, labels: labels)
@@ -68,8 +66,8 @@ extension ProxyLoss {
             return LossGradients(value: value, embeddings: DoubleMatrix(zeros: 0, 0), proxies: DoubleMatrix(zeros: 0, 0))
         }
         let da = classSimilarity.backward(similarityGradient: loss.gradient, derivatives: similarityDerivatives)
-        let dzUnit = CosineProducts.multiply(da, p.unit, useBLAS: useBLAS)
-        var dpUnit = CosineProducts.multiplyTransposed(da, z.unit, useBLAS: useBLAS)
+        let dzUnit = CosineProducts.multiply(da, p.unit)
+        var dpUnit = CosineProducts.multiplyTransposed(da, z.unit)
         if let rg = regularizerGradient {
             for j in dpUnit.values.indices { dpUnit.values[j] += regularizerWeight * rg.values[j] }
         }
@@ -77,26 +75,35 @@ extension ProxyLoss {
     }
 }
 
-private func validate(embeddings: DoubleMatrix, labels: [Int], proxies: DoubleMatrix, proxiesPerClass k: Int) throws {
-    guard embeddings.rows > 0 else {
+/// Checks a loss's settings and the shapes and labels of its inputs, for both paths.
+func validatePipeline(
+    _ loss: any ProxyLoss, rows: Int, columns: Int, labels: [Int], proxyRows: Int, proxyColumns: Int
+) throws {
+    let k = loss.proxiesPerClass
+    guard k >= 1, loss.similarityTemperature > 0, loss.similarityTemperature.isFinite else {
+        throw ProxyLossError(
+            code: .invalidConfiguration,
+            message: "K = \(k) and gamma = \(loss.similarityTemperature); K must be at least 1 and gamma positive")
+    }
+    guard rows > 0 else {
         throw ProxyLossError(code: .emptyBatch, message: "the batch has no embeddings; pass at least one row")
     }
-    guard embeddings.columns == proxies.columns else {
+    guard columns == proxyColumns else {
         throw ProxyLossError(
             code: .dimensionMismatch,
-            message: "embeddings have \(embeddings.columns) dimensions but proxies have \(proxies.columns); they must match")
+            message: "embeddings have \(columns) dimensions but proxies have \(proxyColumns); they must match")
     }
-    guard labels.count == embeddings.rows else {
+    guard labels.count == rows else {
         throw ProxyLossError(
             code: .labelCountMismatch,
-            message: "\(embeddings.rows) embeddings but \(labels.count) labels; give one label per embedding")
+            message: "\(rows) embeddings but \(labels.count) labels; give one label per embedding")
     }
-    guard proxies.rows > 0, proxies.rows % k == 0 else {
+    guard proxyRows > 0, proxyRows % k == 0 else {
         throw ProxyLossError(
             code: .proxyCountNotMultipleOfK,
-            message: "\(proxies.rows) proxy rows is not a positive multiple of K = \(k); expected C x \(k) rows")
+            message: "\(proxyRows) proxy rows is not a positive multiple of K = \(k); expected C x \(k) rows")
     }
-    let classes = proxies.rows / k
+    let classes = proxyRows / k
     if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= classes }) {
         throw ProxyLossError(
             code: .labelOutOfRange,

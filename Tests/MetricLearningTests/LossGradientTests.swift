@@ -99,11 +99,11 @@ struct LossGradientTests {
         #expect(result.proxies.values.allSatisfy { $0.isFinite })
     }
 
-    @Test("the Float path (sgemm) agrees with the Double path", arguments: LossKind.allCases)
+    @Test("the Float entry points agree with the Double path", arguments: LossKind.allCases)
     func floatPath(_ kind: LossKind) throws {
         let loss = kind.make(k: kind == .proxyAnchor ? 1 : 2)
         let k = loss.proxiesPerClass
-        // N C K d = 32 * 40 * 64 >= the BLAS threshold.
+        // Through the public Float entry points (which run ProxyLossWorkspace), K = 1 and 2.
         let problem = Problem(n: 32, d: 64, classes: 40 / k, k: k, oneClass: false, seed: 5)
         let ef = problem.embeddings.floatMatrix, pf = problem.proxies.floatMatrix
         let exact = try loss.backward(embeddings: DoubleMatrix(ef), labels: problem.labels, proxies: DoubleMatrix(pf))

@@ -95,25 +95,46 @@ public enum Trainer {
         var history = [EpochRecord(epoch: 0, loss: nil, test: try evaluate(), seconds: 0)]
         onEpoch(history[0])
         let clock = ContinuousClock()
+        let workspace = ProxyLossWorkspace(loss)
+        let inputDimension = features.columns, outputDimension = c.outputDimension
+        var weightGradient = [Float](repeating: 0, count: inputDimension * outputDimension)
         var order = Array(0 ..< features.rows)
         for epoch in stride(from: 1, through: c.epochs, by: 1) {
             let start = clock.now
+            // The test evaluation (exact search) leaves BLAS single-threaded; the products
+            // here are the bulk of an epoch, so they get every core.
+            BLAS.setThreads(workspace.threads)
             let decay = pow(c.decayFactor, Double((epoch - 1) / max(1, c.decayEvery)))
             order.shuffle(using: &rng)
             var total = 0.0, batches = 0
             for first in stride(from: 0, to: order.count, by: c.batchSize) {
-                let rows = Array(order[first ..< min(first + c.batchSize, order.count)])
-                var batch = Matrix(zeros: rows.count, features.columns)
-                for (i, r) in rows.enumerated() {
-                    for j in 0 ..< features.columns { batch[i, j] = features[r, j] }
+                let rows = order[first ..< min(first + c.batchSize, order.count)]
+                var batch = Matrix(zeros: rows.count, inputDimension)
+                batch.values.withUnsafeMutableBufferPointer { out in
+                    features.values.withUnsafeBufferPointer { source in
+                        for (i, r) in rows.enumerated() {
+                            let from = source.baseAddress! + r * inputDimension
+                            (out.baseAddress! + i * inputDimension).update(from: from, count: inputDimension)
+                        }
+                    }
                 }
-                let gradients = try loss.backward(embeddings: head.outputs(batch), labels: rows.map { labels[$0] }, proxies: proxies)
-                let weightGradient = head.weightGradient(features: batch, outputGradient: gradients.embeddings.floatMatrix)
-                headOptimizer.update(&head.weights.values, gradient: weightGradient.values.map(Double.init),
+                let value = try workspace.evaluate(embeddings: head.outputs(batch), labels: rows.map { labels[$0] },
+                                                   proxies: proxies)
+                // dL/dW = F^T dL/du.
+                batch.values.withUnsafeBufferPointer { f in
+                    workspace.embeddingGradient.withUnsafeBufferPointer { du in
+                        weightGradient.withUnsafeMutableBufferPointer { dw in
+                            BLAS.gemm(transposeA: true, transposeB: false, m: inputDimension, n: outputDimension,
+                                      k: rows.count, a: f.baseAddress!, lda: inputDimension, b: du.baseAddress!,
+                                      ldb: outputDimension, c: dw.baseAddress!, ldc: outputDimension)
+                        }
+                    }
+                }
+                headOptimizer.update(&head.weights.values, gradient: weightGradient,
                                      learningRate: c.headLearningRate * decay)
-                proxyOptimizer.update(&proxies.values, gradient: gradients.proxies.values,
+                proxyOptimizer.update(&proxies.values, gradient: workspace.proxyGradient,
                                       learningRate: c.proxyLearningRate * decay)
-                total += gradients.value
+                total += value
                 batches += 1
                 onBatch?(Double(min(first + c.batchSize, order.count)) / Double(order.count))
             }
