@@ -47,6 +47,34 @@ struct TrainTests {
         #expect(abs(recall - after) < 1e-9)
     }
 
+    @Test func aGridStoresEveryRunAndReportsMeanAndSpread() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try split(into: dir)
+        let r = try dmleval(["train", "train.fbin", "train.txt", "--test", "test.fbin", "test.txt", "--loss", "mpa,soft-triple",
+                             "--proxies", "1,2", "--repeats", "2", "--dim", "8", "--epochs", "2", "--batch-size", "128",
+                             "--format", "json"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let cells = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        #expect(cells.map { "\($0["loss"]!) \($0["proxies"]!)" } == ["mpa 1", "mpa 2", "soft-triple 1", "soft-triple 2"])
+        #expect(cells.compactMap { $0["training_runs"] as? [Int] } == [[1, 2], [3, 4], [5, 6], [7, 8]])
+        #expect(r.stderr.contains("every run stored in dmleval.sqlite: 'dmleval runs training' lists them"))
+        let list = try dmleval(["runs", "training", "--format", "json"], in: dir)
+        let runs = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        #expect(runs.map { $0["id"] as? Int } == [8, 7, 6, 5, 4, 3, 2, 1])
+        #expect(runs.allSatisfy { $0["epochs"] as? Int == 2 })
+        // The cell's mean is the mean of its two stored runs' final recall@1.
+        let finals = runs.compactMap { ($0["final_test"] as? [String: Double])?["recall@1"] }
+        let mean = try #require((cells[3]["mean"] as? [String: Double])?["recall@1"])
+        #expect(abs(mean - (finals[0] + finals[1]) / 2) < 1e-12)
+        let shown = try dmleval(["runs", "training", "8"], in: dir)
+        #expect(shown.stdout.contains("training run 8, "))
+        #expect(shown.stdout.contains("  loss = soft-triple"))
+        #expect(shown.stdout.contains("  repeat = 2 of 2"))
+        #expect(shown.stdout.contains("  grid = losses mpa,soft-triple; proxies 1,2; repeats 2"))
+        #expect(try dmleval(["runs", "training", "99"], in: dir).status == 2)
+    }
+
     @Test func zeroEpochsWritesTheUntrainedHead() throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

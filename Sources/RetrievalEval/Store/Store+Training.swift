@@ -97,3 +97,43 @@ extension Store {
         }
     }
 }
+
+/// A stored training run, with its last epoch.
+public struct TrainingRunSummary: Sendable {
+    public let id: Int64
+    public let createdAt: String
+    public let loss: String
+    /// Every setting, in order.
+    public let parameters: [(String, String)]
+    public let metricNames: [String]
+    public let evaluationRunID: Int64?
+    /// The last epoch: its number, mean loss, and test values (in `metricNames` order; empty
+    /// if it was not evaluated).
+    public let lastEpoch: Int
+    public let lastLoss: Double?
+    public let lastTest: [Double]
+
+    public func parameter(_ name: String) -> String? { parameters.first { $0.0 == name }?.1 }
+}
+
+extension Store {
+    /// The most recent training runs, newest first.
+    public func trainingRuns(limit: Int) throws -> [TrainingRunSummary] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT r.id, r.createdAt, r.loss, r.parameters, r.metricNames, r.evaluationRunId, e.epoch, e.loss AS lastLoss, e.test
+                FROM trainingRun r
+                LEFT JOIN trainingEpoch e ON e.trainingRunId = r.id
+                    AND e.epoch = (SELECT MAX(epoch) FROM trainingEpoch WHERE trainingRunId = r.id)
+                ORDER BY r.id DESC LIMIT ?
+                """, arguments: [limit]).map { row in
+                let names = (try? JSONSerialization.jsonObject(with: Data((row["metricNames"] as String).utf8)) as? [String]) ?? []
+                let test = (row["test"] as String?).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [Double] } ?? []
+                return TrainingRunSummary(
+                    id: row["id"], createdAt: row["createdAt"], loss: row["loss"],
+                    parameters: Store.decodeObject(row["parameters"]).map { ($0.0, "\($0.1)") }, metricNames: names,
+                    evaluationRunID: row["evaluationRunId"], lastEpoch: row["epoch"] ?? 0, lastLoss: row["lastLoss"], lastTest: test)
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@ struct RunsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
         abstract: "List, show, export and compare the runs recorded in the store.",
-        subcommands: [List.self, Show.self, Export.self, Compare.self]
+        subcommands: [List.self, Show.self, Export.self, Compare.self, Training.self]
     )
 
     struct List: ParsableCommand {
@@ -97,6 +97,82 @@ struct RunsCommand: ParsableCommand {
                 lines += ["", table.render(format)]
                 print(lines.joined(separator: "\n"))
             }
+        }
+    }
+
+    struct Training: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the training runs ('dmleval train'), or show one's settings and curves.")
+
+        @Argument(help: ArgumentHelp("A training run's id: show its settings and per-epoch curves.", valueName: "id"))
+        var id: Int64?
+
+        @Option(help: "How many runs to list.")
+        var limit: Int = 20
+
+        @Option(help: "Output format: table, json, csv or markdown.")
+        var format: OutputFormat = .table
+
+        @OptionGroup var storePath: StorePath
+
+        func validate() throws {
+            if limit < 1 { throw ValidationError("--limit: expected at least 1, found \(limit)") }
+        }
+
+        func run() throws {
+            let store = try storePath.open()
+            if let id {
+                let summary = try store.trainingRuns(limit: Int.max).first { $0.id == id }
+                guard let summary else { throw StoreError("no training run \(id) in \(store.path); 'dmleval runs training' lists them") }
+                let curves = try store.trainingCurves(id: id)
+                let names = summary.metricNames
+                if format == .json {
+                    print(JSON.object([
+                        ("id", .int(Int(id))), ("created_at", .string(summary.createdAt)), ("loss", .string(summary.loss)),
+                        ("evaluation_run", summary.evaluationRunID.map { .int(Int($0)) } ?? .null),
+                        ("parameters", .object(summary.parameters.map { ($0.0, .string($0.1)) })),
+                        ("epochs", .array(curves.map { c in
+                            .object([("epoch", .int(c.epoch)), ("loss", c.loss.map(JSON.number) ?? .null),
+                                     ("test", .object(names.compactMap { n in c.test[n].map { (n, JSON.number($0)) } }))])
+                        })),
+                    ]).rendered())
+                    return
+                }
+                let table = TextTable(
+                    header: ["epoch", "loss"] + names,
+                    rows: curves.map { c in
+                        [String(c.epoch), c.loss.map { formatFixed($0, decimals: 4) } ?? "-"]
+                            + names.map { n in c.test[n].map { format == .csv ? "\($0)" : percent($0) } ?? "" }
+                    }, rightAligned: Set(0 ..< names.count + 2))
+                if format == .csv { print(table.csv()); return }
+                var lines = ["training run \(id), \(summary.createdAt), loss \(summary.loss)"
+                             + (summary.evaluationRunID.map { "; final test evaluation: run \($0)" } ?? ""), "", "parameters"]
+                lines += summary.parameters.map { "  \($0.0) = \($0.1)" }
+                lines += ["", "test metrics x100", table.render(format)]
+                print(lines.joined(separator: "\n"))
+                return
+            }
+            let runs = try store.trainingRuns(limit: limit)
+            if format == .json {
+                print(JSON.array(runs.map { r in
+                    .object([("id", .int(Int(r.id))), ("created_at", .string(r.createdAt)), ("loss", .string(r.loss)),
+                             ("proxies", r.parameter("proxies").map(JSON.string) ?? .null), ("epochs", .int(r.lastEpoch)),
+                             ("final_test", .object(zip(r.metricNames, r.lastTest).map { ($0, .number($1)) }))])
+                }).rendered())
+                return
+            }
+            if runs.isEmpty && format == .table {
+                print("no training runs in \(store.path) yet; 'dmleval train' records them")
+                return
+            }
+            let table = TextTable(
+                header: ["id", "time", "loss", "K", "epochs", "seed", "grid", "final test (x100)"],
+                rows: runs.map { r in
+                    [String(r.id), r.createdAt, r.loss, r.parameter("proxies") ?? "", String(r.lastEpoch), r.parameter("seed") ?? "",
+                     r.parameter("repeat").map { "repeat \($0)" } ?? "",
+                     zip(r.metricNames, r.lastTest).map { "\($0) \(percent($1))" }.joined(separator: ", ")]
+                }, rightAligned: [0, 3, 4, 5])
+            print(table.render(format))
         }
     }
 

@@ -179,7 +179,11 @@ struct TrainCommand: ParsableCommand {
                 printError("head written to \(out) (\(result.head.inputDimension) x \(result.head.outputDimension)), proxies to \(proxiesPath) (\(result.proxies.rows) x \(result.proxies.columns))")
             }
             if !storeOptions.noStore {
-                try record(result, training: training, test: testData, loss: lossFunction, configuration: configuration)
+                let store = try storeOptions.open()
+                let (id, evaluationRun) = try record(
+                    result, in: store, training: training, test: testData, lossName: losses[0].rawValue, loss: lossFunction,
+                    configuration: configuration)
+                printError("training run \(id) stored in \(store.path)" + (evaluationRun.map { "; the final head's test evaluation is run \($0)" } ?? ""))
             }
             return
         }
@@ -188,10 +192,18 @@ struct TrainCommand: ParsableCommand {
         guard testData != nil else { throw ValidationError("a grid compares test metrics: give --test FEATURES LABELS") }
         var grid = TextTable(header: ["loss", "K"] + names, rows: [], rightAligned: Set(1 ..< names.count + 2))
         var jsonRows: [JSON] = []
+        // Every run of the grid is stored with its settings (naming the grid and the repeat) and
+        // curves, whose last epoch holds the final test metrics. Unlike a single run, the
+        // projected test embeddings are not stored as a dataset with an evaluation run: a grid
+        // of 60 runs would add 60 copies of the test set. The store is opened once the first
+        // run has succeeded.
+        var store: Store?
+        let gridSetting = ("grid", "losses \(losses.map(\.rawValue).joined(separator: ",")); proxies \(proxyCounts.map { $0.map(String.init) ?? "default" }.joined(separator: ",")); repeats \(repeats)")
         for l in losses {
             for k in proxyCounts(for: l) {
                 let lossFunction = try hyperparameters.make(l, proxies: k)
                 var finals: [[Double]] = []
+                var storedRuns: [Int64] = []
                 for r in 0 ..< repeats {
                     configuration.seed = seed &+ UInt64(r)
                     let bar = ProgressBar("\(l.rawValue) K=\(lossFunction.proxiesPerClass) run \(r + 1)/\(repeats)")
@@ -200,6 +212,13 @@ struct TrainCommand: ParsableCommand {
                                                    onBatch: { bar.update($0) })
                     bar.finish()
                     finals.append(result.history.last!.test)
+                    if !storeOptions.noStore {
+                        if store == nil { store = try storeOptions.open() }
+                        storedRuns.append(try record(
+                            result, in: store!, training: training, test: testData, lossName: l.rawValue, loss: lossFunction,
+                            configuration: configuration, extra: [gridSetting, ("repeat", "\(r + 1) of \(repeats)")],
+                            storeEvaluation: false).0)
+                    }
                 }
                 let stats = names.indices.map { m -> (Double, Double) in
                     let values = finals.map { $0[m] }
@@ -211,48 +230,55 @@ struct TrainCommand: ParsableCommand {
                     + stats.map { repeats > 1 ? percent($0.0) + " (" + percent($0.1) + ")" : percent($0.0) })
                 jsonRows.append(.object([("loss", .string(l.rawValue)), ("proxies", .int(lossFunction.proxiesPerClass)),
                                          ("runs", .int(repeats)),
+                                         ("training_runs", storeOptions.noStore ? .null : .array(storedRuns.map { .int(Int($0)) })),
                                          ("mean", .object(zip(names, stats).map { ($0, .number($1.0)) })),
                                          ("std", .object(zip(names, stats).map { ($0, .number($1.1)) }))]))
-                if format == .table { printError("done: \(grid.rows.last!.joined(separator: "  "))") }
+                if format == .table {
+                    printError("done: \(grid.rows.last!.joined(separator: "  "))"
+                        + (storedRuns.isEmpty ? "" : " (training runs \(storedRuns.map(String.init).joined(separator: ", ")))"))
+                }
             }
         }
         print(format == .json ? JSON.array(jsonRows).rendered() : grid.render(format))
         if format == .table || format == .markdown {
             print("\nfinal test metrics after \(epochs) epochs, x100" + (repeats > 1 ? ": mean (std) over \(repeats) runs" : ", one run"))
         }
+        if let store { printError("every run stored in \(store.path): 'dmleval runs training' lists them") }
     }
 
     /// Stores the training data, the run's curves and, with a test set, the final head's test
     /// evaluation (the trainer's own, not a second one) as an ordinary run, so it can be
     /// compared, exported and checked.
-    private func record(_ result: TrainingResult, training: LabeledEmbeddings, test: LabeledEmbeddings?,
-                        loss: any ProxyLoss, configuration: TrainingConfiguration) throws {
-        let store = try storeOptions.open()
+    /// - Returns: the training run's id and its test evaluation run's.
+    private func record(
+        _ result: TrainingResult, in store: Store, training: LabeledEmbeddings, test: LabeledEmbeddings?, lossName: String,
+        loss: any ProxyLoss, configuration: TrainingConfiguration, extra: [(String, String)] = [], storeEvaluation: Bool = true
+    ) throws -> (Int64, Int64?) {
         let trainingRecord = try store.ingest(training, embeddingsPath: features, labelsPath: labels).dataset
         var testRecord: DatasetRecord?
         var evaluationRun: Int64?
-        let settings = parameters(loss: loss, configuration: configuration)
-        if let test, let (projected, evaluation) = result.finalTest {
-            testRecord = try store.ingest(test, embeddingsPath: self.test[0], labelsPath: self.test[1]).dataset
+        let settings = parameters(lossName: lossName, loss: loss, configuration: configuration) + extra
+        if let test { testRecord = try store.ingest(test, embeddingsPath: self.test[0], labelsPath: self.test[1]).dataset }
+        if storeEvaluation, let (projected, evaluation) = result.finalTest {
             let projectedRecord = try store.ingest(projected, embeddingsPath: out).dataset
             evaluationRun = try store.record(RunInput(
-                datasetID: projectedRecord.id, name: "\(self.loss) head on \(self.test[0])", toolVersion: DMLEval.version,
+                datasetID: projectedRecord.id, name: "\(lossName) head on \(self.test[0])", toolVersion: DMLEval.version,
                 search: "exact", distance: .cosine, depth: evaluation.neighbors.depth,
                 parameters: [("metrics", configuration.testMetrics.map(\.name).joined(separator: ","))] + settings,
                 report: evaluation.report, timings: [("search", evaluation.searchSeconds), ("metrics", evaluation.metricSeconds)]))
         }
         let id = try store.record(TrainingInput(
             trainingDatasetID: trainingRecord.id, testDatasetID: testRecord?.id, evaluationRunID: evaluationRun,
-            loss: self.loss, toolVersion: DMLEval.version, parameters: settings,
+            loss: lossName, toolVersion: DMLEval.version, parameters: settings,
             metricNames: configuration.testMetrics.map(\.name),
             epochs: result.history.map { ($0.epoch, $0.loss, $0.test, $0.seconds) }))
-        printError("training run \(id) stored in \(store.path)" + (evaluationRun.map { "; the final head's test evaluation is run \($0)" } ?? ""))
+        return (id, evaluationRun)
     }
 
     /// Every setting of a training run, as stored.
-    private func parameters(loss: any ProxyLoss, configuration c: TrainingConfiguration) -> [(String, String)] {
+    private func parameters(lossName: String, loss: any ProxyLoss, configuration c: TrainingConfiguration) -> [(String, String)] {
         let p: [(String, String)] = [
-            ("loss", self.loss), ("proxies", String(loss.proxiesPerClass)), ("dim", String(c.outputDimension)),
+            ("loss", lossName), ("proxies", String(loss.proxiesPerClass)), ("dim", String(c.outputDimension)),
             ("epochs", String(c.epochs)), ("batch_size", String(c.batchSize)), ("lr", "\(c.headLearningRate)"),
             ("proxy_lr", "\(c.proxyLearningRate)"), ("weight_decay", "\(c.weightDecay)"),
             ("decay", "x\(c.decayFactor) every \(c.decayEvery) epochs"), ("initialization", c.initialization.rawValue),
