@@ -111,6 +111,27 @@ struct HNSWTests {
         #expect(a.serialized() != c.serialized())
     }
 
+    @Test("a parallel build over many exact duplicates stays connected: efSearch = N finds the exact lists")
+    func duplicatesStayReachable() throws {
+        // 300 groups of 6 identical rows, in consecutive rows, so two threads often insert two
+        // copies at once; pruning then keeps one copy per list and could strand the other.
+        let base = clusteredMatrix(rows: 300, columns: 12, clusters: 20, seed: 61)
+        var values: [Float] = []
+        for i in 0 ..< 300 { for _ in 0 ..< 6 { values += base.row(i) } }
+        let data = Matrix(rows: 1_800, columns: 12, values: values)
+        for seed in 1 ... 3 as ClosedRange<UInt64> {
+            let index = try HNSWIndex.build(data, distance: .cosine, parameters: .init(m: 4, efConstruction: 32, seed: seed), threads: 2)
+            var reached = Set([index.entryPoint]), frontier = [index.entryPoint]
+            while let node = frontier.popLast() {
+                let links = index.list(node, 0)
+                for i in 0 ..< Int(links[0]) where reached.insert(links[1 + i]).inserted { frontier.append(links[1 + i]) }
+            }
+            #expect(reached.count == 1_800, "seed \(seed): \(1_800 - reached.count) nodes unreachable")
+            let all = try index.search(nil, k: 10, effort: 1_800, threads: 2, progress: nil)
+            expectSameLists(all, try ExactSearch(references: data).search(k: 10))
+        }
+    }
+
     @Test("a saved graph loads and answers exactly as before")
     func roundTrip() throws {
         let index = try HNSWIndex.build(Self.data, distance: .squaredL2, parameters: .init(m: 6, efConstruction: 40), threads: 2)
