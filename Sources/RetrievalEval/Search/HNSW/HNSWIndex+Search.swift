@@ -25,6 +25,7 @@ extension HNSWIndex: VectorIndex {
         // In self-retrieval the query itself is found too: look one further.
         let breadth = max(ef, depth + (selfRetrieval ? 1 : 0))
         let queryValues = prepared?.values ?? []
+        let rescored = depth + (selfRetrieval ? 1 : 0) + 8
         queryValues.withUnsafeBufferPointer { qv in
             indices.withUnsafeMutableBufferPointer { ix in
                 scores.withUnsafeMutableBufferPointer { sc in
@@ -36,8 +37,10 @@ extension HNSWIndex: VectorIndex {
                         let (scratch, buffers) = state
                         let query = selfRetrieval ? vector(Int32(q)) : qv.baseAddress! + q * dimension
                         searchGraph(query, ef: breadth, scratch: scratch)
+                        // Only the closest few are re-scored canonically: beyond k plus a margin,
+                        // the kernels' rounding (about 1e-7 relative) cannot reorder anything.
                         buffers.found.removeAll(keepingCapacity: true)
-                        for key in scratch.sorted { buffers.found.append(RankedKey.index(key)) }
+                        for key in scratch.sorted.prefix(rescored) { buffers.found.append(RankedKey.index(key)) }
                         ApproximateLists.finish(
                             query: query, found: buffers.found, exclude: selfRetrieval ? Int32(q) : nil, depth: depth,
                             dimension: dimension, distance: distance, count: count, vector: vector,
