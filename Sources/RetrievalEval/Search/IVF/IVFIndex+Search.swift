@@ -2,7 +2,9 @@ import CKernels
 import Dispatch
 
 extension IVFIndex {
-    /// Searches the `effort` (nprobe) lists nearest each query; see the type's documentation.
+    /// Searches the `effort` (nprobe) lists nearest each query, and further lists, nearest
+    /// first, while those hold fewer references than k (plus the query itself in
+    /// self-retrieval); see the type's documentation.
     ///
     /// - Throws: `SearchError` for nprobe outside 1...nlist, or queries that do not fit.
     public func search(_ queries: Matrix?, k requested: Int, effort: Int?, threads: Int, progress: SearchProgress?) throws -> Neighbors {
@@ -31,7 +33,11 @@ extension IVFIndex {
             }
             queryMatrix = Matrix(rows: count, columns: dimension, values: values)
         }
-        let probeLists = IVFIndex.coarse(queryMatrix, centroids: centroids, distance: distance, probes: probes, threads: threads)
+        // The nearest lists of every query, with some to spare: a query whose nprobe lists hold
+        // fewer references than it needs scans further lists, nearest first, until they do.
+        let ranked = min(lists, probes + 16)
+        let probeLists = IVFIndex.coarse(queryMatrix, centroids: centroids, distance: distance, probes: ranked, threads: threads)
+        let needed = depth + (selfRetrieval ? 1 : 0)
         // Candidates kept per query before the canonical re-scoring (see ExactSearch.finalize):
         // a margin beyond k, plus the query itself in self-retrieval.
         let kept = min(depth + ExactSearch.slack(depth) + (selfRetrieval ? 1 : 0), count)
@@ -53,7 +59,8 @@ extension IVFIndex {
                         var c = w
                         while c < chunks {
                             let lo = c * chunk, hi = min(n, lo + chunk)
-                            scanChunk(lo ..< hi, queries: qv.baseAddress!, probeLists: probeLists, probes: probes, scan: scan)
+                            scanChunk(lo ..< hi, queries: qv.baseAddress!, probeLists: probeLists, ranked: ranked, probes: probes,
+                                      needed: needed, scan: scan)
                             for q in lo ..< hi {
                                 let query = qv.baseAddress! + q * dimension
                                 ApproximateLists.finish(
@@ -75,13 +82,21 @@ extension IVFIndex {
 
     /// Scores the queries `range` against their probed lists, leaving each one's `kept` best
     /// in `scan`.
-    private func scanChunk(_ range: Range<Int>, queries: UnsafePointer<Float>, probeLists: [Int32], probes: Int, scan: ListScan) {
+    private func scanChunk(
+        _ range: Range<Int>, queries: UnsafePointer<Float>, probeLists: [Int32], ranked: Int, probes: Int, needed: Int, scan: ListScan
+    ) {
         let d = dimension
         scan.reset(queries: range.count)
         // Which of the chunk's queries probe each list.
         var buckets = [[Int32]](repeating: [], count: lists)
         for q in range {
-            for p in 0 ..< probes { buckets[Int(probeLists[q * probes + p])].append(Int32(q - range.lowerBound)) }
+            var held = 0
+            for p in 0 ..< ranked {
+                guard p < probes || held < needed else { break }
+                let list = Int(probeLists[q * ranked + p])
+                buckets[list].append(Int32(q - range.lowerBound))
+                held += offsets[list + 1] - offsets[list]
+            }
         }
         for list in 0 ..< lists where !buckets[list].isEmpty {
             let start = offsets[list], size = offsets[list + 1] - start
