@@ -22,6 +22,12 @@ private struct Data: @unchecked Sendable {
     }
 }
 
+/// Queries and an index built on the references.
+private struct Indexed: @unchecked Sendable {
+    let queries: Matrix
+    let index: any VectorIndex
+}
+
 let benchmarks: @Sendable () -> Void = {
     let configuration = Benchmark.Configuration(
         metrics: [.wallClock, .cpuTotal, .peakMemoryResident],
@@ -49,22 +55,24 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     for searchThreads in Set([1, threads]).sorted() {
-        Benchmark("HNSW search 2,000 queries k=10 efSearch=64, \(searchThreads) thread(s)", configuration: configuration) { benchmark, setup in
+        Benchmark("HNSW search 2,000 queries k=10 efSearch=64, \(searchThreads) thread(s)", configuration: configuration) {
+            (benchmark: Benchmark, setup: Indexed) in
             for _ in benchmark.scaledIterations {
-                blackHole(try setup.1.search(setup.0.queries, k: 10, effort: 64, threads: searchThreads, progress: nil))
+                blackHole(try setup.index.search(setup.queries, k: 10, effort: 64, threads: searchThreads, progress: nil))
             }
         } setup: {
             let data = Data()
-            return (data, try HNSWIndex.build(data.references, distance: .cosine, threads: threads))
+            return Indexed(queries: data.queries, index: try HNSWIndex.build(data.references, distance: .cosine, threads: threads))
         }
 
-        Benchmark("IVF search 2,000 queries k=10 nprobe=112, \(searchThreads) thread(s)", configuration: configuration) { benchmark, setup in
+        Benchmark("IVF search 2,000 queries k=10 nprobe=112, \(searchThreads) thread(s)", configuration: configuration) {
+            (benchmark: Benchmark, setup: Indexed) in
             for _ in benchmark.scaledIterations {
-                blackHole(try setup.1.search(setup.0.queries, k: 10, effort: 112, threads: searchThreads, progress: nil))
+                blackHole(try setup.index.search(setup.queries, k: 10, effort: 112, threads: searchThreads, progress: nil))
             }
         } setup: {
             let data = Data()
-            return (data, try IVFIndex.build(data.references, distance: .cosine, threads: threads))
+            return Indexed(queries: data.queries, index: try IVFIndex.build(data.references, distance: .cosine, threads: threads))
         }
     }
 }

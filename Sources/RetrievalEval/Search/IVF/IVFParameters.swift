@@ -22,8 +22,9 @@ public struct IVFParameters: Sendable, Hashable {
     /// The list count for `n` references: as given, or 4 sqrt(n) rounded, at least 1.
     public func lists(for n: Int) -> Int { nlist ?? max(1, min(n, Int((4 * Double(n).squareRoot()).rounded()))) }
 
-    /// Lists probed when none is given: an eighth of them, at least 1 (about 0.95 recall@10
-    /// on the real embeddings of docs/benchmarks.md).
+    /// Lists probed when none is given: an eighth of them, at least 1 (recall@10 about 0.94
+    /// on the Debian embeddings of docs/benchmarks.md, nlist 570; the check against exact
+    /// search tells each run what it cost).
     public static func defaultProbes(lists: Int) -> Int { max(1, (lists + 7) / 8) }
 
     /// - Throws: `SearchError` naming the parameter, its value and the valid range.
