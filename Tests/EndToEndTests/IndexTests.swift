@@ -127,6 +127,17 @@ struct IndexTests {
         #expect(points.allSatisfy { ($0["queriesPerSecond"] as? Double ?? 0) > 0 })
     }
 
+    @Test(arguments: [["index", "info"], ["index", "info", "3"], ["runs", "list"], ["runs", "show", "1"], ["runs", "training"]])
+    func readingAStoreThatIsNotThereCreatesNothing(_ arguments: [String]) throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = dir.appendingPathComponent("missing.sqlite").path
+        let r = try dmleval(arguments + ["--store", store])
+        #expect(r.status == 2)
+        #expect(r.stderr == "error: \(store): no store here yet; record a run first ('dmleval EMBEDDINGS LABELS'), or pass --store (or set $DMLEVAL_STORE) with the store's path\n")
+        #expect(!FileManager.default.fileExists(atPath: store))
+    }
+
     @Test(arguments: [
         (["--index", "hnsw", "--m", "1"], 64, "--m: expected at least 2, found 1"),
         (["--m", "8"], 64, "--m is an HNSW setting: add --index hnsw"),

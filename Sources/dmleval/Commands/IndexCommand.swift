@@ -122,7 +122,7 @@ struct IndexCommand: ParsableCommand {
                     """)
                 return
             }
-            let store = try storePath.open()
+            let store = try storePath.openExisting()
             let infos = try id.map { [try store.index(id: $0).info] } ?? store.indexes()
             if format == .json {
                 print(JSON.array(infos.map(Self.json)).rendered())

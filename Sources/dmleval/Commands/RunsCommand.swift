@@ -28,7 +28,7 @@ struct RunsCommand: ParsableCommand {
         }
 
         func run() throws {
-            let store = try storePath.open()
+            let store = try storePath.openExisting()
             let filter = try dataset.map { try store.findDataset($0) }
             let runs = try store.runs(limit: limit, dataset: filter)
             if format == .json {
@@ -63,7 +63,7 @@ struct RunsCommand: ParsableCommand {
         @OptionGroup var storePath: StorePath
 
         func run() throws {
-            let store = try storePath.open()
+            let store = try storePath.openExisting()
             let r = try store.run(id: id)
             switch format {
             case .json:
@@ -120,7 +120,7 @@ struct RunsCommand: ParsableCommand {
         }
 
         func run() throws {
-            let store = try storePath.open()
+            let store = try storePath.openExisting()
             if let id {
                 let summary = try store.trainingRuns(limit: Int.max).first { $0.id == id }
                 guard let summary else { throw StoreError("no training run \(id) in \(store.path); 'dmleval runs training' lists them") }
@@ -190,7 +190,7 @@ struct RunsCommand: ParsableCommand {
         @OptionGroup var storePath: StorePath
 
         func run() throws {
-            let store = try storePath.open()
+            let store = try storePath.openExisting()
             let record = try store.run(id: id)
             let baseline = try Baseline(run: record, perQuery: try store.perQueryValues(runID: id))
             try baseline.write(to: output)
@@ -231,7 +231,7 @@ struct RunsCommand: ParsableCommand {
         }
 
         func run() throws {
-            let store = try storePath.open()
+            let store = try storePath.openExisting()
             let runs = try ids.map { try store.run(id: $0) }
             let values = try ids.map { try store.perQueryValues(runID: $0) }
             // The metrics every run has, in the first run's order.

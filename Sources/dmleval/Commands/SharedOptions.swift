@@ -26,6 +26,16 @@ struct StorePath: ParsableArguments {
     }
 
     func open() throws -> Store { try Store(path: resolvedPath) }
+
+    /// Opens the store for a command that only reads it; a store that does not exist is an
+    /// error rather than a new empty file.
+    func openExisting() throws -> Store {
+        let path = resolvedPath
+        guard access(path, F_OK) == 0 else {
+            throw StoreError("\(path): no store here yet; record a run first ('dmleval EMBEDDINGS LABELS'), or pass --store (or set $DMLEVAL_STORE) with the store's path")
+        }
+        return try Store(path: path)
+    }
 }
 
 /// The store of a command that records runs, which --no-store skips.
