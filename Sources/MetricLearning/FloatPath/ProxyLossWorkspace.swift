@@ -14,8 +14,7 @@ import RetrievalEval
 public final class ProxyLossWorkspace {
     /// The loss this workspace evaluates.
     public let loss: any ProxyLoss
-    /// How many threads the loops and the products use (each product split over them, every
-    /// part a single-threaded sgemm: see `BLAS.parallelGemm`).
+    /// How many threads the loops use (sgemm uses what `BLAS.setThreads` allows).
     public let threads: Int
 
     /// dL/dEmbeddings of the last `evaluate` with gradients, N x d row-major.
@@ -60,8 +59,8 @@ public final class ProxyLossWorkspace {
         unitEmbeddings.withUnsafeBufferPointer { z in
             unitProxies.withUnsafeBufferPointer { p in
                 products.withUnsafeMutableBufferPointer { a in
-                    BLAS.parallelGemm(transposeA: false, transposeB: true, m: n, n: m, k: d, a: z.baseAddress!, lda: d,
-                                      b: p.baseAddress!, ldb: d, c: a.baseAddress!, ldc: m, workers: threads)
+                    BLAS.gemmNT(m: n, n: m, k: d, a: z.baseAddress!, lda: d, b: p.baseAddress!, ldb: d,
+                                c: a.baseAddress!, ldc: m)
                 }
             }
         }
@@ -78,16 +77,14 @@ public final class ProxyLossWorkspace {
         products.withUnsafeBufferPointer { da in
             unitProxies.withUnsafeBufferPointer { p in
                 embeddingGradient.withUnsafeMutableBufferPointer { dz in
-                    BLAS.parallelGemm(transposeA: false, transposeB: false, m: n, n: d, k: m,
-                                      a: da.baseAddress!, lda: m, b: p.baseAddress!, ldb: d, c: dz.baseAddress!, ldc: d,
-                                      workers: threads)
+                    BLAS.gemm(transposeA: false, transposeB: false, m: n, n: d, k: m,
+                              a: da.baseAddress!, lda: m, b: p.baseAddress!, ldb: d, c: dz.baseAddress!, ldc: d)
                 }
             }
             unitEmbeddings.withUnsafeBufferPointer { z in
                 unitProxyGradient.withUnsafeMutableBufferPointer { dp in
-                    BLAS.parallelGemm(transposeA: true, transposeB: false, m: m, n: d, k: n,
-                                      a: da.baseAddress!, lda: m, b: z.baseAddress!, ldb: d, c: dp.baseAddress!, ldc: d,
-                                      workers: threads)
+                    BLAS.gemm(transposeA: true, transposeB: false, m: m, n: d, k: n,
+                              a: da.baseAddress!, lda: m, b: z.baseAddress!, ldb: d, c: dp.baseAddress!, ldc: d)
                 }
             }
         }

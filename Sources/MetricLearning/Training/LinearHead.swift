@@ -45,9 +45,8 @@ public struct LinearHead: Sendable {
     }
 
     /// u = F W: the unnormalised projections of `features` (N x D), N x d.
-    /// - Parameter workers: split the product over this many threads (see `BLAS.parallelGemm`).
-    public func outputs(_ features: Matrix, workers: Int = 1) -> Matrix {
-        BLAS.product(features, weights, workers: workers)
+    public func outputs(_ features: Matrix) -> Matrix {
+        BLAS.product(features, weights)
     }
 
     /// z = normalize(F W): the embeddings, rows of unit length (a zero row stays zero).

@@ -101,9 +101,9 @@ public enum Trainer {
         var order = Array(0 ..< features.rows)
         for epoch in stride(from: 1, through: c.epochs, by: 1) {
             let start = clock.now
-            // Every product is split over the workspace's threads, each part a single-threaded
-            // sgemm (BLAS's own threads would spin between calls on the cores our loops need).
-            BLAS.setThreads(1)
+            // The test evaluation (exact search) leaves BLAS single-threaded; the products
+            // here are the bulk of an epoch, so they get every core.
+            BLAS.setThreads(workspace.threads)
             let decay = pow(c.decayFactor, Double((epoch - 1) / max(1, c.decayEvery)))
             order.shuffle(using: &rng)
             var total = 0.0, batches = 0
@@ -118,16 +118,15 @@ public enum Trainer {
                         }
                     }
                 }
-                let value = try workspace.evaluate(embeddings: head.outputs(batch, workers: workspace.threads), labels: rows.map { labels[$0] },
+                let value = try workspace.evaluate(embeddings: head.outputs(batch), labels: rows.map { labels[$0] },
                                                    proxies: proxies)
                 // dL/dW = F^T dL/du.
                 batch.values.withUnsafeBufferPointer { f in
                     workspace.embeddingGradient.withUnsafeBufferPointer { du in
                         weightGradient.withUnsafeMutableBufferPointer { dw in
-                            BLAS.parallelGemm(transposeA: true, transposeB: false, m: inputDimension, n: outputDimension,
-                                              k: rows.count, a: f.baseAddress!, lda: inputDimension, b: du.baseAddress!,
-                                              ldb: outputDimension, c: dw.baseAddress!, ldc: outputDimension,
-                                              workers: workspace.threads)
+                            BLAS.gemm(transposeA: true, transposeB: false, m: inputDimension, n: outputDimension,
+                                      k: rows.count, a: f.baseAddress!, lda: inputDimension, b: du.baseAddress!,
+                                      ldb: outputDimension, c: dw.baseAddress!, ldc: outputDimension)
                         }
                     }
                 }

@@ -1,5 +1,3 @@
-import Dispatch
-
 #if canImport(Accelerate)
 import Accelerate
 #else
@@ -43,41 +41,9 @@ public enum BLAS {
             a, blasInt(lda), b, blasInt(ldb), beta, c, blasInt(ldc))
     }
 
-    /// `gemm` split by rows of C over `workers` of our own, each a single-threaded sgemm on its
-    /// slice (call with BLAS set to one thread: `setThreads(1)`).
-    ///
-    /// OpenBLAS's own threads busy-wait (`sched_yield`) between calls; in a loop that
-    /// alternates products with its own parallel work, they took the cores that work needed
-    /// (a third of a training epoch's time went to the scheduler). Our workers end with the
-    /// product. Small products (fewer than 64 rows per worker) run in one call.
-    public static func parallelGemm(
-        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
-        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int, workers: Int
-    ) {
-        let parts = max(1, min(workers, m / 64))
-        guard parts > 1 else {
-            gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
-            return
-        }
-        let pointers = UnsafeSendableBox((a, b, c))
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let (a, b, c) = pointers.value
-            let lo = m * part / parts, hi = m * (part + 1) / parts
-            // Rows lo..<hi of op(A): rows of A, or columns of A when it is transposed.
-            let slice = transposeA ? a + lo : a + lo * lda
-            gemm(transposeA: transposeA, transposeB: transposeB, m: hi - lo, n: n, k: k,
-                 a: slice, lda: lda, b: b, ldb: ldb, c: c + lo * ldc, ldc: ldc)
-        }
-    }
-
     /// The product `op(A) * op(B)` of two matrices.
-    /// - Parameter workers: split the product over this many of our own threads (see
-    ///   `parallelGemm`); 1 for one sgemm call with however many threads BLAS has.
     /// - Precondition: the inner dimensions agree.
-    public static func product(
-        _ a: Matrix, transposed ta: Bool = false, _ b: Matrix, transposed tb: Bool = false, workers: Int = 1
-    ) -> Matrix {
+    public static func product(_ a: Matrix, transposed ta: Bool = false, _ b: Matrix, transposed tb: Bool = false) -> Matrix {
         let m = ta ? a.columns : a.rows, k = ta ? a.rows : a.columns
         let kb = tb ? b.columns : b.rows, n = tb ? b.rows : b.columns
         precondition(k == kb, "inner dimensions differ: \(k) vs \(kb)")
@@ -86,9 +52,9 @@ public enum BLAS {
         a.values.withUnsafeBufferPointer { pa in
             b.values.withUnsafeBufferPointer { pb in
                 c.values.withUnsafeMutableBufferPointer { pc in
-                    parallelGemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k,
-                                 a: pa.baseAddress!, lda: max(a.columns, 1), b: pb.baseAddress!, ldb: max(b.columns, 1),
-                                 c: pc.baseAddress!, ldc: max(n, 1), workers: workers)
+                    gemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k,
+                         a: pa.baseAddress!, lda: max(a.columns, 1), b: pb.baseAddress!, ldb: max(b.columns, 1),
+                         c: pc.baseAddress!, ldc: max(n, 1))
                 }
             }
         }
