@@ -425,8 +425,13 @@ public final class HNSWIndex: @unchecked Sendable {
         let capacity = level == 0 ? maxLinks0 : parameters.m
         if locking { dmle_lock(locks + Int(node)) }
         let own = list(node, level)
-        own[0] = Int32(neighbours.count)
-        for (i, n) in neighbours.enumerated() { own[1 + i] = n }
+        // With several threads, a node already linked on a higher level can be found there
+        // and given back-links on this level before it gets here: keep those after its own
+        // choice, as room allows, rather than overwrite them. (One thread never has any.)
+        let earlier = (0 ..< Int(own[0])).map { own[1 + $0] }.filter { !neighbours.contains($0) }
+        let kept = neighbours + earlier.prefix(max(0, capacity - neighbours.count))
+        own[0] = Int32(kept.count)
+        for (i, n) in kept.enumerated() { own[1 + i] = n }
         if locking { dmle_unlock(locks + Int(node)) }
 
         for neighbour in neighbours {
