@@ -45,6 +45,10 @@ struct RankedKeyTests {
         for (d, i) in sorted { #expect(distances[Int(i)] == d) }
         #expect(RankedKey.make(1, 3) < RankedKey.make(1, 4))
         #expect(RankedKey.make(-2, 9) < RankedKey.make(-1, 0))
+        // NaN (from overflowing inputs) ranks after every distance, whatever its sign bit.
+        for nan in [Float.nan, -Float.nan, Float(bitPattern: 0xFFC0_0000)] {
+            #expect(RankedKey.make(nan, 0) > RankedKey.make(.infinity, 1))
+        }
     }
 
     @Test("the heap pops in increasing order")
@@ -172,6 +176,27 @@ struct HNSWTests {
             #expect(error.description.contains("byte \(firstList)"), "\(error)")
         }
         #expect(throws: InputError.self) { try IndexFile.load(Array("NOTANIDX".utf8) + bytes, vectors: Self.data, name: "g") }
+
+        // An upper-level link to a node that does not reach that level (search would read
+        // outside the upper lists): refused at its byte.
+        let m = 4, header = 64, count = index.count
+        let upperStart = header + count + 4 * count * (1 + 2 * m)
+        let firstUpper = try #require((0 ..< count).first { index.levels[$0] > 0 && index.list(Int32($0), 1)[0] > 0 })
+        let blocksBefore = (0 ..< firstUpper).reduce(0) { $0 + Int(index.levels[$1]) }
+        let low = try #require((0 ..< count).first { index.levels[$0] == 0 })
+        var stray = bytes
+        let at = upperStart + 4 * blocksBefore * (1 + m)
+        withUnsafeBytes(of: Int32(low).littleEndian) { for i in 0 ..< 4 { stray[at + 4 + i] = $0[i] } }
+        do {
+            _ = try IndexFile.load(stray, vectors: Self.data, name: "g.idx")
+            Issue.record("loaded a link to a node below its level")
+        } catch let error as InputError {
+            #expect(error.description.contains("byte \(at)") && error.description.contains("of level 0"), "\(error)")
+        }
+        // A header asking for far more lists than the data holds is refused before allocating.
+        var huge = bytes
+        withUnsafeBytes(of: UInt32(4096).littleEndian) { for i in 0 ..< 4 { huge[32 + i] = $0[i] } }
+        #expect(throws: InputError.self) { try IndexFile.load(huge, vectors: Self.data, name: "g") }
     }
 
     @Test("bad parameters and raw inner product are refused")

@@ -208,7 +208,14 @@ struct IndexCommand: ParsableCommand {
             case .exact: throw ValidationError("give --index hnsw or --index ivf")
             case .hnsw:
                 if nprobe != nil { throw ValidationError("--nprobe is an IVF setting: add --index ivf") }
-                efforts = try efSearch.map { try parseCutoffs($0, flag: "--ef-search") } ?? [16, 32, 64, 128, 256]
+                if let efSearch {
+                    efforts = try parseCutoffs(efSearch, flag: "--ef-search")
+                    if let low = efforts.first(where: { $0 < k }) {
+                        throw ValidationError("--ef-search: every value must be at least --k (\(k)), found \(low)")
+                    }
+                } else {
+                    efforts = Set([16, 32, 64, 128, 256].map { max($0, k) }).sorted()
+                }
             case .ivf:
                 if efSearch != nil { throw ValidationError("--ef-search is an HNSW setting: add --index hnsw") }
                 efforts = try nprobe.map { try parseCutoffs($0, flag: "--nprobe") } ?? [1, 2, 4, 8, 16, 32, 64]
@@ -221,6 +228,16 @@ struct IndexCommand: ParsableCommand {
         func run() throws {
             let references = try EmbeddingReader.read(embeddings, format: input.inputFormat, dimension: input.dim)
             let queryMatrix = try queries.map { try EmbeddingReader.read($0, format: input.inputFormat, dimension: input.dim) }
+            var efforts = self.efforts
+            if build.index == .ivf {
+                // Checked before the build: nprobe cannot exceed the number of lists.
+                let lists = build.ivfParameters.lists(for: references.rows)
+                if nprobe == nil {
+                    efforts = Set(efforts.map { min($0, lists) }).sorted()
+                } else if let high = efforts.first(where: { $0 > lists }) {
+                    throw SearchError("--nprobe: every value must be at most nlist (\(lists)), found \(high)")
+                }
+            }
             let searchThreads = threads ?? ExactSearch.defaultThreads
             let provided = try IndexProvider.provide(
                 build, rebuild: true, vectors: references, distance: distance, storeOptions: nil, threads: searchThreads)

@@ -5,6 +5,8 @@ enum RankedKey {
     /// The key of reference `index` at `distance` (lower is closer).
     @inline(__always)
     static func make(_ distance: Float, _ index: Int32) -> UInt64 {
+        // NaN (inf - inf from overflowing inputs) ranks last, never first.
+        if distance.isNaN { return UInt64(UInt32.max) << 32 | UInt64(UInt32(bitPattern: index)) }
         let bits = distance.bitPattern
         // Negative floats order backwards as unsigned integers: flip them whole; positive ones
         // only need the sign bit set to sort above every negative.

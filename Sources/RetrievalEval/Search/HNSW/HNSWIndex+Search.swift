@@ -22,8 +22,9 @@ extension HNSWIndex: VectorIndex {
             progress?(1)
             return Neighbors(queries: n, depth: depth, indices: indices, scores: scores)
         }
-        // In self-retrieval the query itself is found too: look one further.
-        let breadth = max(ef, depth + (selfRetrieval ? 1 : 0))
+        // In self-retrieval the query itself is found too: look one further. Beyond the
+        // number of nodes a larger list changes nothing.
+        let breadth = min(max(ef, depth + (selfRetrieval ? 1 : 0)), count)
         let queryValues = prepared?.values ?? []
         let rescored = depth + (selfRetrieval ? 1 : 0) + 8
         queryValues.withUnsafeBufferPointer { qv in

@@ -75,30 +75,50 @@ extension HNSWIndex {
         guard levels.allSatisfy({ UInt32($0) <= top }) else {
             throw r.error("node levels at most the top level \(top)", found: "a level \(levels.max()!)", at: levelsStart)
         }
-        let prepared = try prepare(vectors, distance: distance)
-        let index = HNSWIndex(vectors: prepared, distance: distance, parameters: parameters, levels: levels, vectorHash: hash)
-        let words0 = 1 + index.maxLinks0
+        // Sizes from the header and the levels, checked against the data before anything is
+        // allocated: a damaged header must not make the loader reserve gigabytes.
+        let words0 = 1 + 2 * Int(m), words = 1 + Int(m)
+        let upperWords = levels.reduce(0) { $0 + Int($1) } * words
+        guard (r.bytes.count - r.offset) == 4 * (Int(count) * words0 + upperWords) else {
+            throw r.error("\(4 * (Int(count) * words0 + upperWords)) bytes of lists for \(count) nodes of these levels with M \(m)",
+                          found: "\(r.bytes.count - r.offset) bytes")
+        }
         let listsStart = r.offset
         let level0 = try r.array(Int32.self, count: Int(count) * words0, what: "the level-0 lists")
-        let upper = try r.array(Int32.self, count: index.upperWords, what: "the upper-level lists")
+        let upper = try r.array(Int32.self, count: upperWords, what: "the upper-level lists")
         try r.expectEnd()
-        func check(_ words: ArraySlice<Int32>, capacity: Int, at offset: Int) throws {
-            let n = Int(words.first!)
+        /// A list's count within capacity, its links within the nodes and, on level l, to nodes
+        /// that reach level l.
+        func check(_ list: ArraySlice<Int32>, capacity: Int, level: Int, at offset: Int) throws {
+            let n = Int(list.first!)
             guard n >= 0 && n <= capacity else { throw r.error("a link count in 0...\(capacity)", found: "\(n)", at: offset) }
-            for link in words.dropFirst().prefix(n) where link < 0 || link >= Int32(count) {
-                throw r.error("links to nodes 0 ..< \(count)", found: "a link to \(link)", at: offset)
+            for link in list.dropFirst().prefix(n) {
+                guard link >= 0 && link < Int32(count) else {
+                    throw r.error("links to nodes 0 ..< \(count)", found: "a link to \(link)", at: offset)
+                }
+                guard Int(levels[Int(link)]) >= level else {
+                    throw r.error("links on level \(level) to nodes that reach it", found: "a link to node \(link) of level \(levels[Int(link)])", at: offset)
+                }
             }
         }
         for node in 0 ..< Int(count) {
-            let words = level0[node * words0 ..< (node + 1) * words0]
-            try check(words, capacity: index.maxLinks0, at: listsStart + 4 * node * words0)
-            let list = index.list(Int32(node), 0)
-            for (i, value) in words.enumerated() { list[i] = value }
+            try check(level0[node * words0 ..< (node + 1) * words0], capacity: 2 * Int(m), level: 0,
+                      at: listsStart + 4 * node * words0)
         }
         let upperStart = listsStart + 4 * level0.count
-        let words = 1 + Int(m)
-        for block in 0 ..< index.upperWords / words {
-            try check(upper[block * words ..< (block + 1) * words], capacity: Int(m), at: upperStart + 4 * block * words)
+        var block = 0
+        for node in 0 ..< Int(count) where levels[node] > 0 {
+            for level in 1 ... Int(levels[node]) {
+                try check(upper[block * words ..< (block + 1) * words], capacity: Int(m), level: level,
+                          at: upperStart + 4 * block * words)
+                block += 1
+            }
+        }
+        let prepared = try prepare(vectors, distance: distance)
+        let index = HNSWIndex(vectors: prepared, distance: distance, parameters: parameters, levels: levels, vectorHash: hash)
+        for node in 0 ..< Int(count) {
+            let list = index.list(Int32(node), 0)
+            for i in 0 ..< words0 { list[i] = level0[node * words0 + i] }
         }
         upper.withUnsafeBufferPointer { u in
             if let base = u.baseAddress { index.upper.update(from: base, count: u.count) }

@@ -136,6 +136,7 @@ public final class HNSWIndex: @unchecked Sendable {
     ) throws -> HNSWIndex {
         try parameters.validate()
         guard vectors.rows > 0 else { throw SearchError("an HNSW index needs at least one vector, found none") }
+        guard vectors.rows < 1 << 31 else { throw SearchError("an HNSW index holds fewer than 2^31 vectors, found \(vectors.rows)") }
         let prepared = try prepare(vectors, distance: distance)
         var rng = SplitMix64(seed: parameters.seed)
         let multiplier = parameters.levelMultiplier
@@ -177,7 +178,7 @@ public final class HNSWIndex: @unchecked Sendable {
         withUnsafeMutablePointer(to: &next) { nextPointer in
             let counter = UnsafeSendableBox(nextPointer)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let scratch = HNSWScratch(count: count, capacity: parameters.efConstruction)
+                let scratch = HNSWScratch(count: count, capacity: min(parameters.efConstruction, count))
                 while true {
                     let node = Int(dmle_fetch_add(counter.value, 1))
                     if node >= count { break }

@@ -24,8 +24,8 @@ public struct HNSWParameters: Sendable, Hashable {
     public func validate() throws {
         guard m >= 2 else { throw SearchError("HNSW M must be at least 2, found \(m); 16 is a good default (--m)") }
         guard m <= 4096 else { throw SearchError("HNSW M must be at most 4096, found \(m); values between 8 and 64 are usual (--m)") }
-        guard efConstruction >= 1 else {
-            throw SearchError("HNSW efConstruction must be at least 1, found \(efConstruction); 200 is a good default (--ef-construction)")
+        guard efConstruction >= 1 && efConstruction <= 100_000 else {
+            throw SearchError("HNSW efConstruction must be in 1...100000, found \(efConstruction); 200 is a good default (--ef-construction)")
         }
     }
 

@@ -79,6 +79,7 @@ public final class IVFIndex: VectorIndex, @unchecked Sendable {
     ) throws -> IVFIndex {
         let n = references.rows, d = references.columns
         guard n > 0 else { throw SearchError("an IVF index needs at least one vector, found none") }
+        guard n < 1 << 31 else { throw SearchError("an IVF index holds fewer than 2^31 vectors, found \(n)") }
         try parameters.validate(references: n)
         let prepared = try prepare(references, distance: distance)
         let k = parameters.lists(for: n)
@@ -122,7 +123,8 @@ public final class IVFIndex: VectorIndex, @unchecked Sendable {
         let n = rows.rows, k = centroids.rows, d = rows.columns
         let centroidNorms = centroids.rowNorms().map { Float($0 * $0) }
         var result = [Int32](repeating: 0, count: n * probes)
-        let block = 1024
+        // Rows per sgemm: 1,024, fewer with many lists (the score block stays under 64 MiB).
+        let block = max(1, min(1024, (1 << 24) / max(1, k)))
         let blocks = (n + block - 1) / block
         let workers = max(1, min(threads, blocks))
         BLAS.setThreads(1)

@@ -125,7 +125,8 @@ public struct KMeans: Sendable {
         let norms = centroids.rowNorms().map { Float($0 * $0) }
         var assignment = [Int32](repeating: 0, count: n)
         var distances = [Float](repeating: 0, count: n)
-        let block = 1024
+        // Rows per sgemm: 1,024, fewer with many clusters (the score block stays under 64 MiB).
+        let block = max(1, min(1024, (1 << 24) / max(1, k)))
         let blocks = (n + block - 1) / block
         BLAS.setThreads(1)
         points.values.withUnsafeBufferPointer { pv in
