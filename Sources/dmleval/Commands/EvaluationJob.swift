@@ -189,7 +189,7 @@ struct SearchDescription {
     /// "exact", or "hnsw (m 16, ef_construction 200, seed 1, ef_search 64; built in 1.20 s)".
     var text: String {
         guard kind != .exact else { return "exact" }
-        let list = settings.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+        let list = settingsText(settings)
         return "\(kind.rawValue) (\(list)" + (origin.map { "; \($0)" } ?? "") + ")"
     }
 

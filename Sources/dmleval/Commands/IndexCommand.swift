@@ -68,7 +68,7 @@ struct IndexCommand: ParsableCommand {
                 ("type", .string(index.kind.rawValue)), ("distance", .string(distance.rawValue)),
                 ("embeddings", .string(embeddings)), ("embeddings_hash", hash.map(JSON.string) ?? .null),
                 ("rows", .int(index.count)), ("dimensions", .int(index.dimension)),
-                ("settings", .object(index.settings.map { ($0.0, Int($0.1).map(JSON.int) ?? .string($0.1)) })),
+                ("settings", settingsJSON(index.settings)),
                 ("build_seconds", .number(provided.buildSeconds)), ("build_threads", .int(provided.buildThreads)),
                 ("memory_bytes", .int(index.memoryBytes)), ("file", output.map(JSON.string) ?? .null),
             ]
@@ -77,7 +77,7 @@ struct IndexCommand: ParsableCommand {
             } else {
                 print("""
                     \(index.kind.rawValue) index of \(embeddings) (\(index.count) x \(index.dimension), \(distance.rawValue))
-                    settings  \(index.settings.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
+                    settings  \(settingsText(index.settings))
                     built     in \(IndexProvider.seconds(provided.buildSeconds)) on \(provided.buildThreads) thread\(provided.buildThreads == 1 ? "" : "s"), \(megabytes(index.memoryBytes)) in memory
                     """)
                 if let storedID { printError("index \(storedID) stored in \(storeOptions.resolvedPath)") }
@@ -111,13 +111,13 @@ struct IndexCommand: ParsableCommand {
                 let fields: [(String, JSON)] = [
                     ("file", .string(file)), ("type", .string(h.kind.rawValue)), ("distance", .string(h.distance.rawValue)),
                     ("rows", .int(h.count)), ("dimensions", .int(h.dimension)),
-                    ("settings", .object(h.settings.map { ($0.0, Int($0.1).map(JSON.int) ?? .string($0.1)) })),
+                    ("settings", settingsJSON(h.settings)),
                     ("bytes", .int(h.bytes)),
                 ]
                 if format == .json { print(JSON.object(fields).rendered()); return }
                 print("""
                     \(file): \(h.kind.rawValue) index of \(h.count) x \(h.dimension) embeddings, \(h.distance.rawValue)
-                    settings  \(h.settings.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
+                    settings  \(settingsText(h.settings))
                     size      \(megabytes(h.bytes)) on disk (the vectors are not in the file: load it onto the same embeddings)
                     """)
                 return
@@ -136,7 +136,7 @@ struct IndexCommand: ParsableCommand {
                 header: ["id", "type", "distance", "rows", "dim", "settings", "build", "memory", "created", "embeddings"],
                 rows: infos.map { i in
                     [String(i.id), i.kind.rawValue, i.distance.rawValue, String(i.rows), String(i.dimensions),
-                     i.settings.map { "\($0.0) \($0.1)" }.joined(separator: ", "),
+                     settingsText(i.settings),
                      IndexProvider.seconds(i.buildSeconds) + " x\(i.buildThreads)", megabytes(i.memoryBytes), i.createdAt,
                      String(i.embeddingsHash.prefix(12))]
                 }, rightAligned: [0, 3, 4])
@@ -147,7 +147,7 @@ struct IndexCommand: ParsableCommand {
             .object([
                 ("id", .int(Int(i.id))), ("type", .string(i.kind.rawValue)), ("distance", .string(i.distance.rawValue)),
                 ("rows", .int(i.rows)), ("dimensions", .int(i.dimensions)), ("embeddings_hash", .string(i.embeddingsHash)),
-                ("settings", .object(i.settings.map { ($0.0, Int($0.1).map(JSON.int) ?? .string($0.1)) })),
+                ("settings", settingsJSON(i.settings)),
                 ("build_seconds", .number(i.buildSeconds)), ("build_threads", .int(i.buildThreads)),
                 ("memory_bytes", .int(i.memoryBytes)), ("stored_bytes", .int(i.bytes)), ("created_at", .string(i.createdAt)),
                 ("tool_version", .string(i.toolVersion)),
@@ -288,7 +288,7 @@ struct IndexCommand: ParsableCommand {
                 return
             }
             print("""
-                \(index.kind.rawValue) (\(index.settings.map { "\($0.0) \($0.1)" }.joined(separator: ", "))) of \(references.rows) x \(references.columns), \(distance.rawValue)
+                \(index.kind.rawValue) (\(settingsText(index.settings))) of \(references.rows) x \(references.columns), \(distance.rawValue)
                 built in \(IndexProvider.seconds(provided.buildSeconds)) on \(provided.buildThreads) thread\(provided.buildThreads == 1 ? "" : "s"), \(megabytes(index.memoryBytes)); \(queryCount) queries, k = \(exact.depth), \(searchThreads) search thread\(searchThreads == 1 ? "" : "s"), median of \(repeats)
 
                 """)
@@ -300,6 +300,16 @@ struct IndexCommand: ParsableCommand {
             print(table.render(format == .json ? .table : format))
         }
     }
+}
+
+/// An index's settings as printed: "m 16, ef_construction 200, seed 1".
+func settingsText(_ settings: [(String, String)]) -> String {
+    settings.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+}
+
+/// An index's settings as a JSON object, integers as numbers.
+func settingsJSON(_ settings: [(String, String)]) -> JSON {
+    .object(settings.map { ($0.0, Int($0.1).map(JSON.int) ?? .string($0.1)) })
 }
 
 /// Bytes as people read them: "12.3 MiB".

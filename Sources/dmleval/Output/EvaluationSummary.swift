@@ -106,7 +106,7 @@ struct EvaluationSummary {
                 ("index", .string(search.kind.rawValue)), ("distance", .string(distance.rawValue)),
                 ("mode", .string(queryCount == nil ? "self-retrieval" : "query-reference")), ("depth", .int(depth)),
             ] + (search.kind == .exact ? [] : [
-                ("settings", .object(search.settings.map { ($0.0, Int($0.1).map(JSON.int) ?? .string($0.1)) })),
+                ("settings", settingsJSON(search.settings)),
                 ("origin", search.origin.map(JSON.string) ?? .null),
                 ("memory_bytes", search.memoryBytes.map(JSON.int) ?? .null),
             ]))),
