@@ -18,6 +18,16 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         Double(next() >> 11) * 0x1.0p-53
     }
 
+    /// `size` distinct indices below `count`, in the order drawn: the first `size` places of a
+    /// seeded Fisher-Yates shuffle of 0 ..< count.
+    /// - Precondition: 0 <= size <= count.
+    public mutating func distinctIndices(_ size: Int, below count: Int) -> [Int] {
+        precondition(size >= 0 && size <= count)
+        var order = Array(0 ..< count)
+        for i in 0 ..< size { order.swapAt(i, i + Int(next() % UInt64(count - i))) }
+        return Array(order[0 ..< size])
+    }
+
     /// A standard normal value (Box-Muller; the second value of the pair is not kept).
     public mutating func gaussian() -> Double {
         let u1 = 1 - nextUnit()  // (0, 1]: the logarithm stays finite

@@ -49,3 +49,19 @@ extension Matrix {
         return zeroRows
     }
 }
+
+extension Matrix {
+    /// The rows scaled to unit length, as cosine similarity compares them.
+    ///
+    /// - Parameters:
+    ///   - rowName: what a row is called in the error ("query row").
+    ///   - alternatives: the distances that need no normalisation ("ip or l2").
+    /// - Throws: `SearchError` naming the first row of zero norm, which has no direction.
+    public func unitRows(rowName: String, alternatives: String) throws -> Matrix {
+        var m = self
+        if let zero = m.normalizeRows().first {
+            throw SearchError("\(rowName) \(zero) has zero norm, so its cosine similarity is undefined; remove it or use --distance \(alternatives)")
+        }
+        return m
+    }
+}

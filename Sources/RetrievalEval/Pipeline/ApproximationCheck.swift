@@ -71,9 +71,7 @@ public struct ApproximationCheck: Sendable {
     public static func sampleIndices(count: Int, size: Int, seed: UInt64) -> [Int] {
         guard size < count else { return Array(0 ..< count) }
         var rng = SplitMix64(seed: seed)
-        var order = Array(0 ..< count)
-        for i in 0 ..< size { order.swapAt(i, i + Int(rng.next() % UInt64(count - i))) }
-        return order[0 ..< size].sorted()
+        return rng.distinctIndices(size, below: count).sorted()
     }
 
     /// The fraction of each exact list's first `first` found in the approximate list's first `first`.

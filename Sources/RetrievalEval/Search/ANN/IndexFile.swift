@@ -13,13 +13,21 @@ public enum IndexFile {
     /// - Throws: `InputError` for anything malformed, or for vectors other than the index's.
     public static func load(_ bytes: [UInt8], vectors: Matrix, name: String) throws -> any VectorIndex {
         var reader = ByteReader(bytes: bytes, name: name)
+        switch try readKind(&reader) {
+        case .hnsw: return try HNSWIndex.load(&reader, vectors: vectors)
+        default: return try IVFIndex.load(&reader, vectors: vectors)
+        }
+    }
+
+    /// The kind an index's magic names (hnsw or ivf).
+    static func readKind(_ reader: inout ByteReader) throws -> IndexKind {
         let magic = try reader.bytes(8, what: "an 8-byte magic DMLHNSW1 or DMLIVF01")
         switch magic {
-        case Array("DMLHNSW1".utf8): return try HNSWIndex.load(&reader, vectors: vectors)
-        case Array("DMLIVF01".utf8): return try IVFIndex.load(&reader, vectors: vectors)
+        case Array("DMLHNSW1".utf8): return .hnsw
+        case Array("DMLIVF01".utf8): return .ivf
         default:
             throw InputError(
-                .unknownFormat, file: name, at: .byte(0), expected: "an index starting with DMLHNSW1 or DMLIVF01",
+                .unknownFormat, file: reader.name, at: .byte(0), expected: "an index starting with DMLHNSW1 or DMLIVF01",
                 found: "bytes \(magic.map { String($0, radix: 16) }.joined(separator: " "))",
                 remedy: "pass a file written by 'dmleval index build -o'")
         }
@@ -161,34 +169,17 @@ extension IndexFile {
         var bytes = [UInt8](repeating: 0, count: length)
         try bytes.withUnsafeMutableBytes { try file.read(into: $0, count: length, at: 0) }
         var r = ByteReader(bytes: bytes, name: path)
-        let magic = try r.bytes(8, what: "an 8-byte magic DMLHNSW1 or DMLIVF01")
-        let isHNSW = magic == Array("DMLHNSW1".utf8)
-        guard isHNSW || magic == Array("DMLIVF01".utf8) else {
-            throw InputError(.unknownFormat, file: path, at: .byte(0), expected: "an index starting with DMLHNSW1 or DMLIVF01",
-                             found: "another file", remedy: "pass a file written by 'dmleval index build -o'")
-        }
-        _ = try r.integer(UInt32.self, what: "the format version")
-        let code = try r.integer(UInt32.self, what: "the distance code")
-        guard let distance = Distance(fileCode: code) else { throw r.error("a distance code 0, 1 or 2", found: "\(code)", at: r.offset - 4) }
-        let count = Int(try r.integer(UInt64.self, what: "the count") & 0x7FFF_FFFF)
-        let dimension = Int(try r.integer(UInt64.self, what: "the dimension") & 0xFF_FFFF)
-        var settings: [(String, String)]
-        if isHNSW {
-            let m = try r.integer(UInt32.self, what: "M")
-            let ef = try r.integer(UInt32.self, what: "efConstruction")
-            let seed = try r.integer(UInt64.self, what: "the seed")
-            settings = HNSWParameters(m: Int(m), efConstruction: Int(ef), seed: seed).description
+        let kind = try readKind(&r)
+        // The same reading and checks as loading, without the vectors.
+        let distance: Distance, count: Int, dimension: Int, settings: [(String, String)], hash: UInt64
+        if kind == .hnsw {
+            let h = try HNSWIndex.readHeader(&r)
+            (distance, count, dimension, settings, hash) = (h.distance, h.count, h.dimension, h.parameters.description, h.hash)
         } else {
-            let lists = try r.integer(UInt32.self, what: "nlist")
-            let initialization = try r.integer(UInt32.self, what: "the k-means initialisation")
-            let iterations = try r.integer(UInt32.self, what: "the k-means iterations")
-            let perList = try r.integer(UInt32.self, what: "the training points per list")
-            let seed = try r.integer(UInt64.self, what: "the seed")
-            settings = IVFParameters(nlist: Int(lists), initialization: initialization == 0 ? .random : .kmeansPlusPlus,
-                                     iterations: Int(iterations), trainingPerList: Int(perList), seed: seed).description(references: count)
+            let h = try IVFIndex.readHeader(&r)
+            (distance, count, dimension, settings, hash) = (h.distance, h.count, h.dimension, h.parameters.description(references: h.count), h.hash)
         }
-        let hash = try r.integer(UInt64.self, what: "the vector hash")
-        return IndexFileHeader(kind: isHNSW ? .hnsw : .ivf, distance: distance, count: count, dimension: dimension,
+        return IndexFileHeader(kind: kind, distance: distance, count: count, dimension: dimension,
                                settings: settings, vectorHash: hash, bytes: file.size)
     }
 

@@ -68,12 +68,8 @@ enum ApproximateLists {
         guard queries.columns == dimension else {
             throw SearchError("the queries have \(queries.columns) dimensions but the index \(dimension); embed both with the same model")
         }
-        guard distance == .cosine else { return queries }
-        var q = queries
-        if let zero = q.normalizeRows().first {
-            throw SearchError("query row \(zero) has zero norm, so its cosine similarity is undefined; remove it or use --distance l2")
-        }
-        return q
+        // HNSW refuses ip, so l2 is the alternative both indexes take.
+        return distance == .cosine ? try queries.unitRows(rowName: "query row", alternatives: "l2") : queries
     }
 
     /// Writes the final list of one query into `indices`/`scores` (`depth` entries).

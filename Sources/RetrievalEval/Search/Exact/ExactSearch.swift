@@ -50,19 +50,8 @@ public struct ExactSearch: NeighborSearch, Sendable {
         self.useSymmetry = useSymmetry
         switch distance {
         case .cosine:
-            var r = references
-            if let zero = r.normalizeRows().first {
-                throw SearchError("reference row \(zero) has zero norm, so its cosine similarity is undefined; remove it or use --distance ip or l2")
-            }
-            self.references = r
-            if var q = queries {
-                if let zero = q.normalizeRows().first {
-                    throw SearchError("query row \(zero) has zero norm, so its cosine similarity is undefined; remove it or use --distance ip or l2")
-                }
-                self.queries = q
-            } else {
-                self.queries = nil
-            }
+            self.references = try references.unitRows(rowName: "reference row", alternatives: "ip or l2")
+            self.queries = try queries?.unitRows(rowName: "query row", alternatives: "ip or l2")
             referenceNorms = []
             queryNorms = []
         case .innerProduct:

@@ -45,8 +45,9 @@ extension HNSWIndex {
         return w.bytes
     }
 
-    /// Reads a graph written by `serialized` (after its magic) onto `vectors`.
-    static func load(_ r: inout ByteReader, vectors: Matrix) throws -> HNSWIndex {
+    /// Reads and checks the header after the magic, up to the vector hash.
+    static func readHeader(_ r: inout ByteReader) throws
+        -> (distance: Distance, count: Int, dimension: Int, parameters: HNSWParameters, hash: UInt64) {
         let version = try r.integer(UInt32.self, what: "the HNSW format version")
         guard version == 1 else { throw r.error("HNSW format version 1", found: "version \(version)", at: r.offset - 4) }
         let code = try r.integer(UInt32.self, what: "the distance code")
@@ -59,16 +60,23 @@ extension HNSWIndex {
         let efConstruction = try r.integer(UInt32.self, what: "efConstruction")
         let seed = try r.integer(UInt64.self, what: "the seed")
         let hash = try r.integer(UInt64.self, what: "the vector hash")
-        let entry = try r.integer(Int32.self, what: "the entry point")
-        let top = try r.integer(UInt32.self, what: "the top level")
         let parameters = HNSWParameters(m: Int(m), efConstruction: Int(efConstruction), seed: seed)
         do { try parameters.validate() } catch { throw r.error("valid parameters", found: "\(error)") }
         guard count > 0, count < 1 << 31, dimension < 1 << 24 else {
             throw r.error("a count in 1 ..< 2^31 and a dimension below 2^24", found: "\(count) x \(dimension)")
         }
-        try IndexFile.checkVectors(vectors, count: Int(count), dimension: Int(dimension), hash: hash, name: r.name)
+        return (distance, Int(count), Int(dimension), parameters, hash)
+    }
+
+    /// Reads a graph written by `serialized` (after its magic) onto `vectors`.
+    static func load(_ r: inout ByteReader, vectors: Matrix) throws -> HNSWIndex {
+        let (distance, count, dimension, parameters, hash) = try readHeader(&r)
+        let m = parameters.m
+        let entry = try r.integer(Int32.self, what: "the entry point")
+        let top = try r.integer(UInt32.self, what: "the top level")
+        try IndexFile.checkVectors(vectors, count: count, dimension: dimension, hash: hash, name: r.name)
         let levelsStart = r.offset
-        let levels = try r.bytes(Int(count), what: "\(count) node levels")
+        let levels = try r.bytes(count, what: "\(count) node levels")
         guard entry >= 0, entry < Int32(count), UInt32(levels[Int(entry)]) == top else {
             throw r.error("an entry point on the top level \(top)", found: "node \(entry)", at: levelsStart)
         }
@@ -77,14 +85,14 @@ extension HNSWIndex {
         }
         // Sizes from the header and the levels, checked against the data before anything is
         // allocated: a damaged header must not make the loader reserve gigabytes.
-        let words0 = 1 + 2 * Int(m), words = 1 + Int(m)
+        let words0 = 1 + 2 * m, words = 1 + m
         let upperWords = levels.reduce(0) { $0 + Int($1) } * words
-        guard (r.bytes.count - r.offset) == 4 * (Int(count) * words0 + upperWords) else {
-            throw r.error("\(4 * (Int(count) * words0 + upperWords)) bytes of lists for \(count) nodes of these levels with M \(m)",
+        guard (r.bytes.count - r.offset) == 4 * (count * words0 + upperWords) else {
+            throw r.error("\(4 * (count * words0 + upperWords)) bytes of lists for \(count) nodes of these levels with M \(m)",
                           found: "\(r.bytes.count - r.offset) bytes")
         }
         let listsStart = r.offset
-        let level0 = try r.array(Int32.self, count: Int(count) * words0, what: "the level-0 lists")
+        let level0 = try r.array(Int32.self, count: count * words0, what: "the level-0 lists")
         let upper = try r.array(Int32.self, count: upperWords, what: "the upper-level lists")
         try r.expectEnd()
         /// A list's count within capacity, its links within the nodes and, on level l, to nodes
@@ -101,22 +109,22 @@ extension HNSWIndex {
                 }
             }
         }
-        for node in 0 ..< Int(count) {
-            try check(level0[node * words0 ..< (node + 1) * words0], capacity: 2 * Int(m), level: 0,
+        for node in 0 ..< count {
+            try check(level0[node * words0 ..< (node + 1) * words0], capacity: 2 * m, level: 0,
                       at: listsStart + 4 * node * words0)
         }
         let upperStart = listsStart + 4 * level0.count
         var block = 0
-        for node in 0 ..< Int(count) where levels[node] > 0 {
+        for node in 0 ..< count where levels[node] > 0 {
             for level in 1 ... Int(levels[node]) {
-                try check(upper[block * words ..< (block + 1) * words], capacity: Int(m), level: level,
+                try check(upper[block * words ..< (block + 1) * words], capacity: m, level: level,
                           at: upperStart + 4 * block * words)
                 block += 1
             }
         }
         let prepared = try prepare(vectors, distance: distance)
         let index = HNSWIndex(vectors: prepared, distance: distance, parameters: parameters, levels: levels, vectorHash: hash)
-        for node in 0 ..< Int(count) {
+        for node in 0 ..< count {
             let list = index.list(Int32(node), 0)
             for i in 0 ..< words0 { list[i] = level0[node * words0 + i] }
         }

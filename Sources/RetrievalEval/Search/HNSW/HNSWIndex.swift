@@ -160,11 +160,7 @@ public final class HNSWIndex: @unchecked Sendable {
         case .squaredL2:
             return vectors
         case .cosine:
-            var v = vectors
-            if let zero = v.normalizeRows().first {
-                throw SearchError("row \(zero) has zero norm, so its cosine similarity is undefined; remove it or use --distance l2")
-            }
-            return v
+            return try vectors.unitRows(rowName: "row", alternatives: "l2")
         }
     }
 

@@ -26,8 +26,9 @@ extension IVFIndex {
         return w.bytes
     }
 
-    /// Reads lists written by `serialized` (after the magic) onto `vectors`.
-    static func load(_ r: inout ByteReader, vectors: Matrix) throws -> IVFIndex {
+    /// Reads and checks the header after the magic, up to the vector hash.
+    static func readHeader(_ r: inout ByteReader) throws
+        -> (distance: Distance, count: Int, dimension: Int, parameters: IVFParameters, hash: UInt64) {
         let version = try r.integer(UInt32.self, what: "the IVF format version")
         guard version == 1 else { throw r.error("IVF format version 1", found: "version \(version)", at: r.offset - 4) }
         let code = try r.integer(UInt32.self, what: "the distance code")
@@ -50,10 +51,17 @@ extension IVFIndex {
             nlist: Int(lists), initialization: initialization == 0 ? .random : .kmeansPlusPlus,
             iterations: Int(iterations), trainingPerList: Int(perList), seed: seed)
         do { try parameters.validate(references: Int(count)) } catch { throw r.error("valid parameters", found: "\(error)") }
-        try IndexFile.checkVectors(vectors, count: Int(count), dimension: Int(dimension), hash: hash, name: r.name)
-        let centroidValues = try r.floats(count: Int(lists) * Int(dimension), what: "the centroids")
+        return (distance, Int(count), Int(dimension), parameters, hash)
+    }
+
+    /// Reads lists written by `serialized` (after the magic) onto `vectors`.
+    static func load(_ r: inout ByteReader, vectors: Matrix) throws -> IVFIndex {
+        let (distance, count, dimension, parameters, hash) = try readHeader(&r)
+        let lists = parameters.lists(for: count)
+        try IndexFile.checkVectors(vectors, count: count, dimension: dimension, hash: hash, name: r.name)
+        let centroidValues = try r.floats(count: lists * dimension, what: "the centroids")
         let assignmentStart = r.offset
-        let assignment = try r.array(Int32.self, count: Int(count), what: "the references' lists")
+        let assignment = try r.array(Int32.self, count: count, what: "the references' lists")
         try r.expectEnd()
         if let bad = assignment.firstIndex(where: { $0 < 0 || $0 >= Int32(lists) }) {
             throw r.error("list numbers in 0 ..< \(lists)", found: "\(assignment[bad])", at: assignmentStart + 4 * bad)
@@ -61,7 +69,7 @@ extension IVFIndex {
         let prepared = try prepare(vectors, distance: distance)
         return IVFIndex(
             parameters: parameters, distance: distance, prepared: prepared,
-            centroids: Matrix(rows: Int(lists), columns: Int(dimension), values: centroidValues),
+            centroids: Matrix(rows: lists, columns: dimension, values: centroidValues),
             assignment: assignment, vectorHash: hash)
     }
 }

@@ -88,9 +88,7 @@ public final class IVFIndex: VectorIndex, @unchecked Sendable {
         let sampleSize = min(n, parameters.trainingPerList * k)
         var training = prepared
         if sampleSize < n {
-            var order = Array(0 ..< n)
-            for i in 0 ..< sampleSize { order.swapAt(i, i + Int(rng.next() % UInt64(n - i))) }
-            let chosen = order[0 ..< sampleSize].sorted()
+            let chosen = rng.distinctIndices(sampleSize, below: n).sorted()
             var values = [Float](repeating: 0, count: sampleSize * d)
             for (row, i) in chosen.enumerated() {
                 for j in 0 ..< d { values[row * d + j] = prepared.values[i * d + j] }
@@ -109,16 +107,12 @@ public final class IVFIndex: VectorIndex, @unchecked Sendable {
     }
 
     static func prepare(_ vectors: Matrix, distance: Distance) throws -> Matrix {
-        guard distance == .cosine else { return vectors }
-        var v = vectors
-        if let zero = v.normalizeRows().first {
-            throw SearchError("row \(zero) has zero norm, so its cosine similarity is undefined; remove it or use --distance ip or l2")
-        }
-        return v
+        distance == .cosine ? try vectors.unitRows(rowName: "row", alternatives: "ip or l2") : vectors
     }
 
     /// The `probes` nearest lists of every row (`rows x probes`, nearest first, ties to the
-    /// lower list), by one sgemm per block of rows.
+    /// lower list), by one sgemm per block of rows: probing, filling the lists, and each
+    /// k-means iteration's assignment.
     static func coarse(_ rows: Matrix, centroids: Matrix, distance: Distance, probes: Int, threads: Int) -> [Int32] {
         let n = rows.rows, k = centroids.rows, d = rows.columns
         let centroidNorms = centroids.rowNorms().map { Float($0 * $0) }
@@ -144,6 +138,17 @@ public final class IVFIndex: VectorIndex, @unchecked Sendable {
                                 BLAS.gemmNT(m: count, n: k, k: d, a: rv.baseAddress! + lo * d, lda: d,
                                             b: cv.baseAddress!, ldb: d, c: s.baseAddress!, ldc: k)
                                 for i in 0 ..< count {
+                                    if probes == 1 {
+                                        // The nearest only (k-means, building): a running minimum.
+                                        var best = UInt64.max
+                                        for c in 0 ..< k {
+                                            let dot = s[i * k + c]
+                                            let value = distance == .innerProduct ? -dot : centroidNorms[c] - 2 * dot
+                                            best = min(best, RankedKey.make(value, Int32(c)))
+                                        }
+                                        out[lo + i] = RankedKey.index(best)
+                                        continue
+                                    }
                                     keys.removeAll(keepingCapacity: true)
                                     for c in 0 ..< k {
                                         let dot = s[i * k + c]

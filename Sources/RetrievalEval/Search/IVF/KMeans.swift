@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 
 /// Lloyd's k-means, seeded, with assignments by BLAS and empty clusters repaired.
 public struct KMeans: Sendable {
@@ -29,8 +28,8 @@ public struct KMeans: Sendable {
 
     /// The centroids of `points` (`clusters` x d).
     ///
-    /// Each iteration assigns every point to its nearest centroid in squared L2, computed as
-    /// |c|^2 - 2 x.c by sgemm in blocks, then moves every centroid to its points' mean. A
+    /// Each iteration assigns every point to its nearest centroid in squared L2 (the IVF
+    /// index's coarse assignment: |c|^2 - 2 x.c by sgemm in blocks), then moves every centroid to its points' mean. A
     /// cluster left empty takes half of the largest one: both get its centroid, pushed apart
     /// by a relative 1/1024 in opposite directions, so none is lost. Stops early when no
     /// assignment changes.
@@ -42,7 +41,7 @@ public struct KMeans: Sendable {
         var centroids = initialCentroids(points, &rng)
         var assignment = [Int32](repeating: -1, count: points.rows)
         for _ in 0 ..< iterations {
-            let (next, _) = KMeans.assign(points, to: centroids, threads: threads)
+            let next = IVFIndex.coarse(points, centroids: centroids, distance: .squaredL2, probes: 1, threads: threads)
             let changed = next != assignment
             assignment = next
             guard changed else { break }
@@ -77,13 +76,7 @@ public struct KMeans: Sendable {
         var chosen: [Int] = []
         switch initialization {
         case .random:
-            // A partial Fisher-Yates shuffle: the first `clusters` of a seeded permutation.
-            var order = Array(0 ..< n)
-            for i in 0 ..< clusters {
-                let j = i + Int(rng.next() % UInt64(n - i))
-                order.swapAt(i, j)
-            }
-            chosen = Array(order[0 ..< clusters])
+            chosen = rng.distinctIndices(clusters, below: n)
         case .kmeansPlusPlus:
             chosen.append(Int(rng.next() % UInt64(n)))
             var nearest = [Double](repeating: .infinity, count: n)
@@ -116,51 +109,5 @@ public struct KMeans: Sendable {
             for j in 0 ..< d { centroids.values[c * d + j] = points.values[i * d + j] }
         }
         return centroids
-    }
-
-    /// Each point's nearest centroid in squared L2 (ties to the lower centroid), and the
-    /// distances, by sgemm in blocks of rows.
-    public static func assign(_ points: Matrix, to centroids: Matrix, threads: Int) -> ([Int32], [Float]) {
-        let n = points.rows, k = centroids.rows, d = points.columns
-        let norms = centroids.rowNorms().map { Float($0 * $0) }
-        var assignment = [Int32](repeating: 0, count: n)
-        var distances = [Float](repeating: 0, count: n)
-        // Rows per sgemm: 1,024, fewer with many clusters (the score block stays under 64 MiB).
-        let block = max(1, min(1024, (1 << 24) / max(1, k)))
-        let blocks = (n + block - 1) / block
-        BLAS.setThreads(1)
-        points.values.withUnsafeBufferPointer { pv in
-            centroids.values.withUnsafeBufferPointer { cv in
-                assignment.withUnsafeMutableBufferPointer { av in
-                    distances.withUnsafeMutableBufferPointer { dv in
-                        let io = UnsafeSendableBox((pv, cv, av, dv))
-                        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, blocks))) { w in
-                            let (pv, cv, av, dv) = io.value
-                            var scores = [Float](repeating: 0, count: block * k)
-                            var b = w
-                            let workers = max(1, min(threads, blocks))
-                            while b < blocks {
-                                let lo = b * block, rows = min(block, n - lo)
-                                scores.withUnsafeMutableBufferPointer { s in
-                                    BLAS.gemmNT(m: rows, n: k, k: d, a: pv.baseAddress! + lo * d, lda: d,
-                                                b: cv.baseAddress!, ldb: d, c: s.baseAddress!, ldc: k)
-                                    for i in 0 ..< rows {
-                                        var best = Float.infinity, bestIndex = 0
-                                        for c in 0 ..< k {
-                                            let value = norms[c] - 2 * s[i * k + c]
-                                            if value < best { best = value; bestIndex = c }
-                                        }
-                                        av[lo + i] = Int32(bestIndex)
-                                        dv[lo + i] = best
-                                    }
-                                }
-                                b += workers
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return (assignment, distances)
     }
 }
