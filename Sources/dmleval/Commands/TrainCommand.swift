@@ -179,11 +179,10 @@ struct TrainCommand: ParsableCommand {
                 printError("head written to \(out) (\(result.head.inputDimension) x \(result.head.outputDimension)), proxies to \(proxiesPath) (\(result.proxies.rows) x \(result.proxies.columns))")
             }
             if !storeOptions.noStore {
-                let store = try storeOptions.open()
+                let inputs = try storeInputs(training: training, test: testData)
                 let (id, evaluationRun) = try record(
-                    result, in: store, training: training, test: testData, lossName: losses[0].rawValue, loss: lossFunction,
-                    configuration: configuration)
-                printError("training run \(id) stored in \(store.path)" + (evaluationRun.map { "; the final head's test evaluation is run \($0)" } ?? ""))
+                    result, in: inputs, lossName: losses[0].rawValue, loss: lossFunction, configuration: configuration)
+                printError("training run \(id) stored in \(inputs.store.path)" + (evaluationRun.map { "; the final head's test evaluation is run \($0)" } ?? ""))
             }
             return
         }
@@ -195,9 +194,9 @@ struct TrainCommand: ParsableCommand {
         // Every run of the grid is stored with its settings (naming the grid and the repeat) and
         // curves, whose last epoch holds the final test metrics. Unlike a single run, the
         // projected test embeddings are not stored as a dataset with an evaluation run: a grid
-        // of 60 runs would add 60 copies of the test set. The store is opened once the first
-        // run has succeeded.
-        var store: Store?
+        // of 60 runs would add 60 copies of the test set. The store is opened, and the inputs
+        // stored, once the first run has succeeded.
+        var inputs: StoredInputs?
         let gridSetting = ("grid", "losses \(losses.map(\.rawValue).joined(separator: ",")); proxies \(proxyCounts.map { $0.map(String.init) ?? "default" }.joined(separator: ",")); repeats \(repeats)")
         for l in losses {
             for k in proxyCounts(for: l) {
@@ -213,11 +212,10 @@ struct TrainCommand: ParsableCommand {
                     bar.finish()
                     finals.append(result.history.last!.test)
                     if !storeOptions.noStore {
-                        if store == nil { store = try storeOptions.open() }
+                        if inputs == nil { inputs = try storeInputs(training: training, test: testData) }
                         storedRuns.append(try record(
-                            result, in: store!, training: training, test: testData, lossName: l.rawValue, loss: lossFunction,
-                            configuration: configuration, extra: [gridSetting, ("repeat", "\(r + 1) of \(repeats)")],
-                            storeEvaluation: false).0)
+                            result, in: inputs!, lossName: l.rawValue, loss: lossFunction, configuration: configuration,
+                            extra: [gridSetting, ("repeat", "\(r + 1) of \(repeats)")], storeEvaluation: false).0)
                     }
                 }
                 let stats = names.indices.map { m -> (Double, Double) in
@@ -243,7 +241,7 @@ struct TrainCommand: ParsableCommand {
         if format == .table || format == .markdown {
             print("\nfinal test metrics after \(epochs) epochs, x100" + (repeats > 1 ? ": mean (std) over \(repeats) runs" : ", one run"))
         }
-        if let store { printError("every run stored in \(store.path): 'dmleval runs training' lists them") }
+        if let inputs { printError("every run stored in \(inputs.store.path): 'dmleval runs training' lists them") }
     }
 
     /// Stores the training data, the run's curves and, with a test set, the final head's test
@@ -251,14 +249,12 @@ struct TrainCommand: ParsableCommand {
     /// compared, exported and checked.
     /// - Returns: the training run's id and its test evaluation run's.
     private func record(
-        _ result: TrainingResult, in store: Store, training: LabeledEmbeddings, test: LabeledEmbeddings?, lossName: String,
-        loss: any ProxyLoss, configuration: TrainingConfiguration, extra: [(String, String)] = [], storeEvaluation: Bool = true
+        _ result: TrainingResult, in inputs: StoredInputs, lossName: String, loss: any ProxyLoss,
+        configuration: TrainingConfiguration, extra: [(String, String)] = [], storeEvaluation: Bool = true
     ) throws -> (Int64, Int64?) {
-        let trainingRecord = try store.ingest(training, embeddingsPath: features, labelsPath: labels).dataset
-        var testRecord: DatasetRecord?
+        let store = inputs.store
         var evaluationRun: Int64?
         let settings = parameters(lossName: lossName, loss: loss, configuration: configuration) + extra
-        if let test { testRecord = try store.ingest(test, embeddingsPath: self.test[0], labelsPath: self.test[1]).dataset }
         if storeEvaluation, let (projected, evaluation) = result.finalTest {
             let projectedRecord = try store.ingest(projected, embeddingsPath: out).dataset
             evaluationRun = try store.record(RunInput(
@@ -268,11 +264,25 @@ struct TrainCommand: ParsableCommand {
                 report: evaluation.report, timings: [("search", evaluation.searchSeconds), ("metrics", evaluation.metricSeconds)]))
         }
         let id = try store.record(TrainingInput(
-            trainingDatasetID: trainingRecord.id, testDatasetID: testRecord?.id, evaluationRunID: evaluationRun,
+            trainingDatasetID: inputs.training.id, testDatasetID: inputs.test?.id, evaluationRunID: evaluationRun,
             loss: lossName, toolVersion: DMLEval.version, parameters: settings,
             metricNames: configuration.testMetrics.map(\.name),
             epochs: result.history.map { ($0.epoch, $0.loss, $0.test, $0.seconds) }))
         return (id, evaluationRun)
+    }
+
+    /// The store and the training and test sets as stored (once per command, however many runs).
+    private struct StoredInputs {
+        let store: Store
+        let training: DatasetRecord
+        let test: DatasetRecord?
+    }
+
+    private func storeInputs(training: LabeledEmbeddings, test: LabeledEmbeddings?) throws -> StoredInputs {
+        let store = try storeOptions.open()
+        return StoredInputs(
+            store: store, training: try store.ingest(training, embeddingsPath: features, labelsPath: labels).dataset,
+            test: try test.map { try store.ingest($0, embeddingsPath: self.test[0], labelsPath: self.test[1]).dataset })
     }
 
     /// Every setting of a training run, as stored.
