@@ -75,8 +75,9 @@ enum Entry {
 
 /// Writes one line to stderr.
 func printError(_ line: String) {
-    var text = line
-    if !text.hasSuffix("\n") { text += "\n" }
+    // What an error line quotes (paths, names, header bytes) may hold control characters.
+    var text = line.hasSuffix("\n") ? String(line.dropLast()) : line
+    text = DisplayText.escape(text) + "\n"
     // Whatever stdout holds goes out first, so the two streams interleave in order.
     fflush(nil)
     text.utf8CString.withUnsafeBufferPointer { buffer in

@@ -123,68 +123,154 @@ public struct Baseline: Sendable {
         try ArrayWriter.writeText(encoded(), to: path)
     }
 
-    /// Reads a baseline file.
+    /// The largest baseline file read: 10 metrics of a million queries take about 120 MB, so
+    /// this leaves room while keeping a hostile file from taking the machine's memory.
+    public static let maximumFileBytes = 512 << 20
+
+    /// Reads a baseline file, decoding every field into a typed value and validating it
+    /// (`validate()`): a baseline is untrusted input, and a damaged one must never pass a gate.
     /// - Throws: `InputError` naming the file and the field that is missing or wrong.
     public static func read(_ path: String) throws -> Baseline {
-        let bytes = try BinaryFile(path: path).readAll()
-        func bad(_ expected: String, _ found: String) -> InputError {
-            InputError(.badHeader, file: path, expected: expected, found: found,
-                       remedy: "write it with 'dmleval runs export ID -o FILE' or '--save-baseline FILE'")
+        let file = try BinaryFile(path: path)
+        guard file.size <= maximumFileBytes else {
+            throw InputError(.wrongSize, file: path, expected: "a baseline of at most \(maximumFileBytes >> 20) MiB",
+                             found: "\(file.size) bytes", remedy: "check the path: this is not a baseline dmleval wrote")
         }
-        guard let root = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-            throw bad("a JSON object", "text that does not parse as one")
+        let data = Data(try file.readAll())
+        let decoded: BaselineFile
+        do {
+            decoded = try JSONDecoder().decode(BaselineFile.self, from: data)
+        } catch let error as BaselineFieldError {
+            throw InputError(.badHeader, file: path, expected: error.expected, found: error.found, remedy: remedy)
+        } catch let error as DecodingError {
+            let (expected, found) = describe(error)
+            throw InputError(.badHeader, file: path, expected: expected, found: found, remedy: remedy)
+        } catch {
+            throw InputError(.badHeader, file: path, expected: "a JSON object", found: "text that does not parse as one", remedy: remedy)
         }
-        guard root["format"] as? String == "dmleval-baseline" else {
-            throw bad("\"format\": \"dmleval-baseline\"", root["format"].map { "\"format\": \($0)" } ?? "no \"format\" field")
+        let baseline = try decoded.baseline(path: path)
+        do {
+            try baseline.validate()
+        } catch let error as BaselineFieldError {
+            throw InputError(.badHeader, file: path, expected: error.expected, found: error.found, remedy: remedy)
         }
-        guard let version = root["version"] as? Int else { throw bad("a \"version\" number", "none") }
-        guard version <= formatVersion else {
-            throw InputError(.unsupportedType, file: path, expected: "baseline format version \(formatVersion) or older",
-                             found: "version \(version)", remedy: "upgrade dmleval to read it")
+        return baseline
+    }
+
+    static let remedy = "write it again with 'dmleval runs export ID -o FILE' or '--save-baseline FILE'; a baseline that was edited by hand is refused"
+
+    /// Checks everything a gate relies on: known version and metrics, finite means in [0, 1]
+    /// equal to the mean of the per-query values, per-query arrays of one value per query
+    /// (null exactly for the excluded ones), consistent counts and identities.
+    /// - Throws: `BaselineFieldError` naming the field.
+    public func validate() throws {
+        func fail(_ field: String, _ expected: String, _ found: String) -> BaselineFieldError {
+            BaselineFieldError(expected: "\"\(field)\": \(expected)", found: found)
         }
-        func identity(_ any: Any?, _ field: String) throws -> DatasetIdentity {
-            guard let o = any as? [String: Any], let hash = o["hash"] as? String, let e = o["embeddings_hash"] as? String,
-                  let l = o["labels_hash"] as? String, let rows = o["rows"] as? Int, let dims = o["dimensions"] as? Int,
-                  let classes = o["classes"] as? Int
-            else { throw bad("\"\(field)\" with hash, embeddings_hash, labels_hash, rows, dimensions, classes", "something else") }
-            return DatasetIdentity(hash: hash, embeddingsHash: e, labelsHash: l, rows: rows, dimensions: dims, classes: classes)
+        guard Baseline.isPlainVersion(toolVersion) else {
+            throw fail("tool_version", "a version such as 0.1.0", "\(JSONValue.quote(String(toolVersion.prefix(40))))")
         }
-        let dataset = try identity(root["dataset"], "dataset")
-        let queryDataset = root["query_dataset"] is NSNull || root["query_dataset"] == nil ? nil : try identity(root["query_dataset"], "query_dataset")
-        guard let search = root["search"] as? [String: Any], let index = search["index"] as? String,
-              let distanceName = search["distance"] as? String, let distance = Distance(rawValue: distanceName),
-              let depth = search["depth"] as? Int
-        else { throw bad("\"search\" with index, distance (cosine, ip or l2) and depth", "something else") }
-        guard let metricList = root["metrics"] as? [[String: Any]] else { throw bad("a \"metrics\" array", "none") }
-        var metrics: [Metric] = []
-        var means: [Double] = []
-        for entry in metricList {
-            guard let name = entry["name"] as? String, let metric = Metric(name: name) else {
-                throw bad("known metric names in \"metrics\"", "\(entry["name"] ?? "no name")")
+        for (field, identity) in [("dataset", Optional(dataset)), ("query_dataset", queryDataset)] {
+            guard let identity else { continue }
+            for (name, hash) in [("hash", identity.hash), ("embeddings_hash", identity.embeddingsHash), ("labels_hash", identity.labelsHash)] {
+                guard hash.utf8.count == 64, hash.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+                    throw fail("\(field).\(name)", "64 lowercase hex digits (SHA-256)", JSONValue.quote(String(hash.prefix(70))))
+                }
             }
-            metrics.append(metric)
-            means.append((entry["mean"] as? Double) ?? .nan)
-        }
-        guard let queries = root["queries"] as? Int, let excluded = root["excluded_queries"] as? Int else {
-            throw bad("\"queries\" and \"excluded_queries\" counts", "none")
-        }
-        let perQueryObject = root["per_query"] as? [String: Any] ?? [:]
-        var perQuery: [[Float]] = []
-        for metric in metrics {
-            guard let values = perQueryObject[metric.name] as? [Any], values.count == queries else {
-                throw bad("\(queries) per-query values for \(metric.name) in \"per_query\"",
-                          "\((perQueryObject[metric.name] as? [Any])?.count ?? 0)")
+            guard identity.rows >= 1, identity.dimensions >= 1, identity.classes >= 1, identity.classes <= identity.rows else {
+                throw fail(field, "rows, dimensions and classes of at least 1, classes at most rows",
+                           "rows \(identity.rows), dimensions \(identity.dimensions), classes \(identity.classes)")
             }
-            perQuery.append(values.map { ($0 as? Double).map(Float.init) ?? .nan })
         }
-        let parameterObject = root["parameters"] as? [String: Any] ?? [:]
-        let parameters = parameterObject.keys.sorted().map { ($0, "\(parameterObject[$0] ?? "")") }
-        return Baseline(
-            toolVersion: root["tool_version"] as? String ?? "?", createdAt: root["created_at"] as? String ?? "?",
-            sourceRun: (root["source_run"] as? Int).map(Int64.init), name: root["name"] as? String,
-            dataset: dataset, queryDataset: queryDataset, search: index, distance: distance, depth: depth,
-            parameters: parameters, scoredQueries: queries - excluded, excludedQueries: excluded,
-            metrics: metrics, means: means, perQuery: perQuery)
+        guard IndexKind(rawValue: search) != nil else { throw fail("search.index", "exact, hnsw or ivf", JSONValue.quote(search)) }
+        let queries = scoredQueries + excludedQueries
+        let expectedQueries = (queryDataset ?? dataset).rows
+        guard excludedQueries >= 0, scoredQueries >= 1, queries == expectedQueries else {
+            throw fail("queries", "\(expectedQueries) queries (the rows of the \(queryDataset == nil ? "dataset" : "query set")), at least one of them scored",
+                       "\(queries) queries, \(excludedQueries) excluded")
+        }
+        guard depth >= 1, depth <= dataset.rows else {
+            throw fail("search.depth", "a depth between 1 and the dataset's \(dataset.rows) rows", "\(depth)")
+        }
+        guard !metrics.isEmpty else { throw fail("metrics", "at least one metric", "an empty list") }
+        guard Set(metrics).count == metrics.count else { throw fail("metrics", "each metric once", "a metric listed twice") }
+        guard means.count == metrics.count, perQuery.count == metrics.count else {
+            throw fail("per_query", "values for every metric", "\(perQuery.count) arrays for \(metrics.count) metrics")
+        }
+        var excludedPattern: [Bool]?
+        for (m, metric) in metrics.enumerated() {
+            let mean = means[m]
+            guard mean.isFinite, mean >= 0, mean <= 1 else {
+                throw fail("metrics[\(m)].mean", "a finite fraction in [0, 1] for \(metric.name)", "\(mean)")
+            }
+            let values = perQuery[m]
+            guard values.count == queries else {
+                throw fail("per_query.\(metric.name)", "\(queries) values, one per query", "\(values.count)")
+            }
+            var sum = 0.0, scored = 0
+            for (q, v) in values.enumerated() where !v.isNaN {
+                guard v.isFinite, v >= 0, v <= 1 else {
+                    throw fail("per_query.\(metric.name)[\(q)]", "a fraction in [0, 1] or null", "\(v)")
+                }
+                sum += Double(v)
+                scored += 1
+            }
+            guard scored == scoredQueries else {
+                throw fail("per_query.\(metric.name)", "\(scoredQueries) values and \(excludedQueries) nulls (the excluded queries)",
+                           "\(scored) values and \(queries - scored) nulls")
+            }
+            let pattern = values.map(\.isNaN)
+            if let excludedPattern, excludedPattern != pattern {
+                throw fail("per_query.\(metric.name)", "nulls at the same queries as \(metrics[0].name)", "nulls elsewhere")
+            }
+            excludedPattern = pattern
+            // The stored values are float32, so their mean can differ from the stored mean by
+            // rounding only.
+            let recomputed = sum / Double(scored)
+            guard abs(recomputed - mean) <= 1e-5 else {
+                throw fail("metrics[\(m)].mean", "the mean of its per-query values, \(recomputed)", "\(mean)")
+            }
+        }
+    }
+
+    /// Whether `text` is a plain version string (digits, letters, dots, dashes, plus; at most
+    /// 32 characters), so that nothing a baseline carries can inject into what is printed.
+    static func isPlainVersion(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 32
+            && text.utf8.allSatisfy { (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 46 || $0 == 45 || $0 == 43 }
+    }
+
+    private static func describe(_ error: DecodingError) -> (expected: String, found: String) {
+        func path(_ keys: [any CodingKey]) -> String {
+            var out = ""
+            for key in keys {
+                if let index = key.intValue { out += "[\(index)]" } else { out += (out.isEmpty ? "" : ".") + key.stringValue }
+            }
+            return out.isEmpty ? "the file" : "\"\(out)\""
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return ("\(path(context.codingPath)) to be \(typeName(type))", "another type of value")
+        case .valueNotFound(let type, let context):
+            return ("\(path(context.codingPath)) to be \(typeName(type))", "null")
+        case .keyNotFound(let key, let context):
+            return ("a field \(path(context.codingPath + [key]))", "none")
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? ("a JSON object", "text that does not parse as one")
+                : ("a valid value at \(path(context.codingPath))", context.debugDescription)
+        @unknown default:
+            return ("a baseline", "\(error)")
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type: "an integer"
+        case is Double.Type, is Float.Type: "a number"
+        case is [Any].Type: "an array"
+        default: "an object"
+        }
     }
 
     /// A baseline from its parts (for a run that was not stored).

@@ -60,10 +60,21 @@ public struct RunRecord: Sendable {
 
 extension Store {
     /// Records a run, its metric means and its per-query values in one transaction.
+    ///
+    /// `beforeCommit`, when given, runs inside the transaction once the run has its id (to put
+    /// files that name the run in place): if it throws, nothing is recorded.
     /// - Returns: the run's id.
     @discardableResult
-    public func record(_ run: RunInput) throws -> Int64 {
+    public func record(_ run: RunInput, beforeCommit: ((Int64) throws -> Void)? = nil) throws -> Int64 {
         try write { db in
+            let id = try Store.insert(run, into: db)
+            try beforeCommit?(id)
+            return id
+        }
+    }
+
+    /// Inserts a run and its metrics within the caller's transaction.
+    static func insert(_ run: RunInput, into db: Database) throws -> Int64 {
             try db.execute(
                 sql: """
                     INSERT INTO run (datasetId, queryDatasetId, name, createdAt, toolVersion, search, distance, depth,
@@ -86,7 +97,6 @@ extension Store {
                                                   macro.flatMap { $0.isFinite ? $0 : nil }, blob])
             }
             return id
-        }
     }
 
     /// The most recent runs, newest first.

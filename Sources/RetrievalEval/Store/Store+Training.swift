@@ -57,11 +57,19 @@ extension Store {
         }
     }
 
-    /// Records a training run and its curves in one transaction.
-    /// - Returns: the training run's id.
+    /// Records a training run and its curves in one transaction, with the run that evaluated
+    /// its final head when given (then `training.evaluationRunID` is set to that run's id):
+    /// a process killed at any point leaves both or neither.
+    /// - Returns: the training run's id and the evaluation run's.
     @discardableResult
-    public func record(_ training: TrainingInput) throws -> Int64 {
+    public func record(_ training: TrainingInput, evaluation: RunInput? = nil) throws -> (training: Int64, evaluation: Int64?) {
         try write { db in
+            var training = training
+            var evaluationID: Int64?
+            if let evaluation {
+                evaluationID = try Store.insert(evaluation, into: db)
+                training.evaluationRunID = evaluationID
+            }
             try db.execute(
                 sql: """
                     INSERT INTO trainingRun (createdAt, toolVersion, loss, parameters, trainingDatasetId, testDatasetId,
@@ -79,7 +87,7 @@ extension Store {
                 let test = String(decoding: try JSONSerialization.data(withJSONObject: e.test.map { $0.isFinite ? $0 : 0 }), as: UTF8.self)
                 try statement.execute(arguments: [id, e.epoch, e.loss, test, e.seconds])
             }
-            return id
+            return (id, evaluationID)
         }
     }
 

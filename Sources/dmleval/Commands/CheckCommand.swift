@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import RetrievalEval
 
@@ -47,7 +48,7 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .customLong("metric"), help: ArgumentHelp("Check only this metric of the baseline (repeatable).", valueName: "name"))
     var metricNames: [String] = []
 
-    @Option(help: ArgumentHelp("Random sign flips for the randomization test.", valueName: "n"))
+    @Option(help: ArgumentHelp("Random sign flips for the randomization test (100 to 1,000,000).", valueName: "n"))
     var permutations: Int = 10_000
 
     @Option(help: "Seed of the randomization test.")
@@ -72,12 +73,12 @@ struct CheckCommand: ParsableCommand {
     func validate() throws {
         try source.validate()
         if (baseline == nil) == (baselineRun == nil) { throw ValidationError("give the baseline as --baseline FILE or --run ID (one of them)") }
-        if tolerance < 0 { throw ValidationError("--tolerance: expected points >= 0, found \(tolerance)") }
+        if !(tolerance >= 0 && tolerance <= 100) { throw ValidationError("--tolerance: expected points from 0 to 100, found \(tolerance)") }
         if let significance, !(significance > 0 && significance < 1) {
             throw ValidationError("--significance: expected a level between 0 and 1, found \(significance)")
         }
-        if permutations < 100 { throw ValidationError("--permutations: expected at least 100, found \(permutations)") }
-        if let threads, threads < 1 { throw ValidationError("--threads: expected at least 1, found \(threads)") }
+        try checkPermutations(permutations)
+        try checkThreads(threads)
         if baselineRun != nil && storeOptions.noStore { throw ValidationError("--run reads the store, so it cannot go with --no-store") }
     }
 
@@ -93,6 +94,10 @@ struct CheckCommand: ParsableCommand {
             let record = try store.run(id: baselineRun!)
             base = try Baseline(run: record, perQuery: try store.perQueryValues(runID: record.id))
             baseName = "run \(record.id) in \(store.path)"
+            // A stored run is as untrusted as a file: the store may have been edited or damaged.
+            do { try base.validate() } catch let error as BaselineFieldError {
+                throw StoreError("\(baseName): cannot serve as a baseline: expected \(error.expected), found \(error.found); check against another run or a baseline file")
+            }
         }
         var selected = base.metrics.indices.map { $0 }
         if !metricNames.isEmpty {
@@ -141,6 +146,10 @@ struct CheckCommand: ParsableCommand {
             }
         })
         let report = outcome.evaluation.report
+        // A current mean that is not a number cannot show that nothing dropped: fail closed.
+        if let m = metrics.indices.first(where: { !report.means[$0].isFinite }) {
+            throw MetricError(.invalidInput, "\(metrics[m].name): no query could be scored on the new embeddings (the mean is \(report.means[m])), so the check cannot pass; check the labels")
+        }
         let paired = sameLabels && report.perQuery.first?.count == base.perQuery.first?.count
         if !paired && significance != nil {
             printError("note: the queries differ from the baseline's, so no paired test is possible; only the tolerance applies")
@@ -153,7 +162,7 @@ struct CheckCommand: ParsableCommand {
             tolerancePoints: tolerance, significance: significance, permutations: permutations, seed: seed)
         let failed = results.filter(\.regressed)
         let sameEmbeddings = outcome.references.embeddingsHash == base.dataset.embeddingsHash
-        let header = "check against \(baseName) (dmleval \(base.toolVersion)\(base.sourceRun.map { ", run \($0)" } ?? "")): "
+        let header = "check against \(DisplayText.escape(baseName)) (dmleval \(base.toolVersion)\(base.sourceRun.map { ", run \($0)" } ?? "")): "
             + "tolerance \(formatFixed(tolerance, decimals: 2)) points"
             + (significance.map { ", significance \($0) (one-sided paired randomization, \(permutations) sign flips, Holm)" } ?? "")
             + (sameEmbeddings ? "; the embeddings are the baseline's own" : "")
@@ -186,9 +195,9 @@ struct CheckCommand: ParsableCommand {
             for r in results {
                 let line = "\(r.metric.name): \(percent(r.baseline, decimals: 2)) -> \(percent(r.current, decimals: 2)) (\(signed(r.deltaPoints)) points"
                     + (r.adjustedPValue.map { ", p = \(pText($0))" } ?? "") + ")"
-                print((r.regressed ? "::error title=dmleval check::" : "::notice title=dmleval check::") + line)
+                print((r.regressed ? "::error title=dmleval check::" : "::notice title=dmleval check::") + workflowCommandData(line))
             }
-            print(verdict)
+            print(workflowCommandData(verdict))
             if let path = getenv("GITHUB_STEP_SUMMARY").map({ String(cString: $0) }), !path.isEmpty {
                 let summary = "### dmleval check\n\n" + header + "\n\n" + table(results).markdown() + "\n\n**" + verdict + "**\n"
                 appendText(summary, to: path)
@@ -205,6 +214,23 @@ struct CheckCommand: ParsableCommand {
                 [r.metric.name, percent(r.baseline, decimals: 2), percent(r.current, decimals: 2), signed(r.deltaPoints),
                  r.adjustedPValue.map(pText) ?? "n/a", r.regressed ? "REGRESSED" : "ok"]
             }, rightAligned: [1, 2, 3, 4])
+    }
+}
+
+/// Text as the data of a GitHub workflow command: control characters escaped, and `%`, CR
+/// and LF percent-encoded as GitHub requires, so that nothing in it can start a command of its own.
+func workflowCommandData(_ text: String) -> String {
+    DisplayText.escape(text).replacingOccurrences(of: "%", with: "%25")
+}
+
+/// The caps every command puts on its thread and sign-flip counts.
+func checkThreads(_ threads: Int?) throws {
+    if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads: expected 1 to 1024, found \(threads)") }
+}
+
+func checkPermutations(_ permutations: Int) throws {
+    if !(100...1_000_000).contains(permutations) {
+        throw ValidationError("--permutations: expected 100 to 1,000,000 sign flips, found \(permutations)")
     }
 }
 

@@ -113,9 +113,9 @@ struct EvaluateCommand: ParsableCommand {
 
     mutating func validate() throws {
         try source.validate()
-        if let threads, threads < 1 { throw ValidationError("--threads: expected at least 1, found \(threads)") }
-        if annCheck < 0 { throw ValidationError("--ann-check: expected at least 0, found \(annCheck)") }
-        if tileSize < 16 { throw ValidationError("--tile-size: expected at least 16, found \(tileSize)") }
+        try checkThreads(threads)
+        if !(0...10_000_000).contains(annCheck) { throw ValidationError("--ann-check: expected 0 to 10,000,000 queries, found \(annCheck)") }
+        if !(16...65_536).contains(tileSize) { throw ValidationError("--tile-size: expected 16 to 65536, found \(tileSize)") }
         if source.dataset != nil && storeOptions.noStore {
             throw ValidationError("--dataset reads the store, so it cannot go with --no-store")
         }

@@ -222,7 +222,7 @@ struct IndexCommand: ParsableCommand {
             }
             if k < 1 { throw ValidationError("--k: expected at least 1, found \(k)") }
             if repeats < 1 { throw ValidationError("--repeats: expected at least 1, found \(repeats)") }
-            if let threads, threads < 1 { throw ValidationError("--threads: expected at least 1, found \(threads)") }
+            try checkThreads(threads)
         }
 
         func run() throws {

@@ -193,6 +193,9 @@ struct RunsCommand: ParsableCommand {
             let store = try storePath.openExisting()
             let record = try store.run(id: id)
             let baseline = try Baseline(run: record, perQuery: try store.perQueryValues(runID: id))
+            do { try baseline.validate() } catch let error as BaselineFieldError {
+                throw StoreError("run \(id) in \(store.path) cannot be exported as a baseline: expected \(error.expected), found \(error.found)")
+            }
             try baseline.write(to: output)
             print("run \(id) (\(record.metrics.count) metrics, \(record.scoredQueries + record.excludedQueries) queries) written to \(output)")
         }
@@ -215,7 +218,7 @@ struct RunsCommand: ParsableCommand {
         @Option(help: "Output format: table, markdown, latex or json.")
         var format: CompareFormat = .table
 
-        @Option(help: ArgumentHelp("Random sign flips for the randomization test.", valueName: "n"))
+        @Option(help: ArgumentHelp("Random sign flips for the randomization test (100 to 1,000,000).", valueName: "n"))
         var permutations: Int = 10_000
 
         @Option(help: "Seed of the randomization test.")
@@ -227,7 +230,7 @@ struct RunsCommand: ParsableCommand {
 
         func validate() throws {
             if ids.count < 2 { throw ValidationError("give at least two run ids") }
-            if permutations < 100 { throw ValidationError("--permutations: expected at least 100, found \(permutations)") }
+            try checkPermutations(permutations)
         }
 
         func run() throws {

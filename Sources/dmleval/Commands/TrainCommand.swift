@@ -253,22 +253,23 @@ struct TrainCommand: ParsableCommand {
         configuration: TrainingConfiguration, extra: [(String, String)] = [], storeEvaluation: Bool = true
     ) throws -> (Int64, Int64?) {
         let store = inputs.store
-        var evaluationRun: Int64?
         let settings = parameters(lossName: lossName, loss: loss, configuration: configuration) + extra
-        if storeEvaluation, let (projected, evaluation) = result.finalTest {
+        var evaluation: RunInput?
+        if storeEvaluation, let (projected, result) = result.finalTest {
             let projectedRecord = try store.ingest(projected, embeddingsPath: out).dataset
-            evaluationRun = try store.record(RunInput(
+            evaluation = RunInput(
                 datasetID: projectedRecord.id, name: "\(lossName) head on \(self.test[0])", toolVersion: DMLEval.version,
-                search: "exact", distance: .cosine, depth: evaluation.neighbors.depth,
+                search: "exact", distance: .cosine, depth: result.neighbors.depth,
                 parameters: [("metrics", configuration.testMetrics.map(\.name).joined(separator: ","))] + settings,
-                report: evaluation.report, timings: [("search", evaluation.searchSeconds), ("metrics", evaluation.metricSeconds)]))
+                report: result.report, timings: [("search", result.searchSeconds), ("metrics", result.metricSeconds)])
         }
-        let id = try store.record(TrainingInput(
-            trainingDatasetID: inputs.training.id, testDatasetID: inputs.test?.id, evaluationRunID: evaluationRun,
+        // The training run and its test evaluation in one transaction: never one without the other.
+        let ids = try store.record(TrainingInput(
+            trainingDatasetID: inputs.training.id, testDatasetID: inputs.test?.id, evaluationRunID: nil,
             loss: lossName, toolVersion: DMLEval.version, parameters: settings,
             metricNames: configuration.testMetrics.map(\.name),
-            epochs: result.history.map { ($0.epoch, $0.loss, $0.test, $0.seconds) }))
-        return (id, evaluationRun)
+            epochs: result.history.map { ($0.epoch, $0.loss, $0.test, $0.seconds) }), evaluation: evaluation)
+        return (ids.training, ids.evaluation)
     }
 
     /// The store and the training and test sets as stored (once per command, however many runs).

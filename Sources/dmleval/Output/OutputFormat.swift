@@ -20,6 +20,9 @@ func percent(_ fraction: Double, decimals: Int = 1) -> String {
 
 /// `value` with exactly `decimals` digits after the point, rounded half away from zero.
 func formatFixed(_ value: Double, decimals: Int) -> String {
+    // NaN, infinities and magnitudes past Int's range have no fixed form (and would trap in
+    // the conversion below): print them as Swift does.
+    guard value.isFinite, abs(value) < 1e15 else { return value.isNaN ? "nan" : "\(value)" }
     var scale = 1.0
     for _ in 0 ..< decimals { scale *= 10 }
     let scaled = (abs(value) * scale).rounded(.toNearestOrAwayFromZero)

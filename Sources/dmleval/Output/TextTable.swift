@@ -1,9 +1,18 @@
+import RetrievalEval
+
 /// A grid of text cells rendered as aligned columns, Markdown or CSV.
 struct TextTable {
     var header: [String]
     var rows: [[String]]
     /// Columns aligned to the right in the aligned and Markdown forms (numbers).
     var rightAligned: Set<Int> = []
+
+    /// The header and rows as printed. Cells may hold names and labels from files, baselines
+    /// and stores: control characters are escaped so that no cell can split a row (in any
+    /// format, CSV included) or reach the terminal.
+    private var printed: (header: [String], rows: [[String]]) {
+        (header.map(DisplayText.escape), rows.map { $0.map(DisplayText.escape) })
+    }
 
     func render(_ format: OutputFormat) -> String {
         switch format {
@@ -14,7 +23,8 @@ struct TextTable {
     }
 
     func aligned() -> String {
-        let widths = columnWidths()
+        let (header, rows) = printed
+        let widths = columnWidths(header, rows)
         let lines = [header] + rows
         return lines.enumerated().map { index, cells -> String in
             var line = zip(cells.indices, cells).map { c, cell in pad(cell, widths[c], right: rightAligned.contains(c)) }
@@ -29,7 +39,8 @@ struct TextTable {
     }
 
     func markdown() -> String {
-        let widths = columnWidths().map { max($0, 3) }
+        let (header, rows) = printed
+        let widths = columnWidths(header, rows).map { max($0, 3) }
         func row(_ cells: [String]) -> String {
             "| " + zip(cells.indices, cells).map { c, cell in
                 pad(cell.replacingPipes(), widths[c], right: rightAligned.contains(c))
@@ -43,7 +54,8 @@ struct TextTable {
     }
 
     func csv() -> String {
-        ([header] + rows).map { $0.map(TextTable.csvField).joined(separator: ",") }.joined(separator: "\n")
+        let (header, rows) = printed
+        return ([header] + rows).map { $0.map(TextTable.csvField).joined(separator: ",") }.joined(separator: "\n")
     }
 
     static func csvField(_ s: String) -> String {
@@ -51,7 +63,7 @@ struct TextTable {
         return "\"" + s.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
     }
 
-    private func columnWidths() -> [Int] {
+    private func columnWidths(_ header: [String], _ rows: [[String]]) -> [Int] {
         var widths = header.map(\.count)
         for row in rows {
             for (c, cell) in row.enumerated() where c < widths.count { widths[c] = max(widths[c], cell.count) }
