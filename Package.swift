@@ -63,6 +63,7 @@ let package = Package(
             dependencies: [
                 "RetrievalEval",
                 "MetricLearning",
+                "CKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

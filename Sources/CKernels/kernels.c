@@ -4,6 +4,7 @@
 // canonical Swift kernel.
 
 #include "CKernels.h"
+#include <stdio.h>
 
 #include <sched.h>
 
@@ -209,4 +210,11 @@ void dmle_lock(uint8_t *lock) {
         }
         sched_yield();
     }
+}
+
+/* Flushes standard output and reports whether anything written to it was lost (a full disk,
+   a closed pipe): the command-line tool turns that into an error instead of exit 0. */
+int dml_stdout_failed(void) {
+    int flushed = fflush(stdout);
+    return flushed != 0 || ferror(stdout);
 }

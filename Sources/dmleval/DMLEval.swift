@@ -1,4 +1,5 @@
 import ArgumentParser
+import CKernels
 import MetricLearning
 import RetrievalEval
 
@@ -53,17 +54,33 @@ struct CheckFailed: Error {}
 @main
 enum Entry {
     static func main() {
+        Store.toolVersionForErrors = DMLEval.version
         do {
             var command = try DMLEval.parseAsRoot()
-            try command.run()
+            do {
+                try command.run()
+            } catch is CheckFailed {
+                checkStandardOutput()
+                exit(1)
+            }
+            checkStandardOutput()
         } catch where error is InputError || error is MetricError || error is SearchError || error is StoreError
-                    || error is ProxyLossError {
+                    || error is ProxyLossError || error is MemoryError {
             // The libraries' errors describe themselves in one line for the user.
             fail("error: \(error)", code: 2)
         } catch is CheckFailed {
             exit(1)
         } catch {
             DMLEval.exit(withError: error)
+        }
+    }
+
+    /// A result that could not be written is no result: a full disk or a closed pipe on
+    /// standard output is exit 74 (EX_IOERR), never a silent 0.
+    static func checkStandardOutput() {
+        if dml_stdout_failed() != 0 {
+            let reason = String(cString: strerror(errno)).lowercased()
+            fail("error: standard output: expected to write the results, found \(reason); free the disk or fix the redirection (anything the command recorded in the store stays recorded)", code: 74)
         }
     }
 

@@ -42,4 +42,7 @@ static inline int64_t dmle_fetch_add(int64_t *counter, int64_t value) {
 }
 #endif
 
+/* Flushes standard output; nonzero when anything written to it was lost. */
+int dml_stdout_failed(void);
+
 #endif

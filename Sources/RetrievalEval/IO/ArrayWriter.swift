@@ -75,6 +75,7 @@ public enum ArrayWriter {
         func append(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try append($0) } }
 
         func append(_ bytes: UnsafeRawBufferPointer) throws {
+            FaultInjection.willWrite()
             var done = 0
             while done < bytes.count {
                 let n = posixWrite(fd, bytes.baseAddress! + done, bytes.count - done)
@@ -90,6 +91,72 @@ public enum ArrayWriter {
     }
 
     static func write(path: String, body: (Output) throws -> Void) throws {
+        try prepare(path: path, body: body).commit()
+    }
+
+    /// A complete output file under a temporary name next to its target, put in place by
+    /// `commit()` or removed by `discard()`: a command that also records in the store writes
+    /// its files first and renames them inside the store's transaction, so a failure at any
+    /// step leaves neither the files nor the record.
+    public final class PendingFile: @unchecked Sendable {
+        public let path: String
+        let temporary: String
+        private var done = false
+        private var committed = false
+
+        init(path: String, temporary: String) {
+            self.path = path
+            self.temporary = temporary
+        }
+
+        /// Renames the file into place.
+        public func commit() throws {
+            guard !done else { return }
+            FaultInjection.willWrite()
+            guard rename(temporary, path) == 0 else {
+                let reason = String(cString: strerror(errno)).lowercased()
+                discard()
+                throw InputError(
+                    .cannotWrite, file: path, expected: "a writable location", found: reason,
+                    remedy: "check that the folder exists and is writable")
+            }
+            done = true
+            committed = true
+        }
+
+        /// Takes a committed file away again (when the record it belongs to failed).
+        public func revert() {
+            if committed { unlink(path) }
+            committed = false
+        }
+
+        /// Removes the temporary file (a no-op once committed).
+        public func discard() {
+            guard !done else { return }
+            unlink(temporary)
+            done = true
+        }
+
+        deinit { discard() }
+    }
+
+    /// Writes `text` under a temporary name next to `path`, to be committed later.
+    public static func prepareText(_ text: String, to path: String) throws -> PendingFile {
+        try prepare(path: path) { out in try out.append(Array(text.utf8)) }
+    }
+
+    /// Writes an int64 `.npy` under a temporary name next to `path`, to be committed later.
+    public static func prepareNpy(int64 values: [Int64], rows: Int, columns: Int, to path: String) throws -> PendingFile {
+        precondition(values.count == rows * columns)
+        let header = NpyHeader.encode(descr: "<i8", shape: [rows, columns])
+        return try prepare(path: path) { out in
+            try out.append(header)
+            try values.withUnsafeBytes { try out.append($0) }
+        }
+    }
+
+    static func prepare(path: String, body: (Output) throws -> Void) throws -> PendingFile {
+        removeStaleTemporaries(of: path)
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else {
@@ -109,12 +176,23 @@ public enum ArrayWriter {
             unlink(temporary)
             throw error
         }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno)).lowercased()
-            unlink(temporary)
-            throw InputError(
-                .cannotWrite, file: path, expected: "a writable location", found: reason,
-                remedy: "check that the folder exists and is writable")
+        return PendingFile(path: path, temporary: temporary)
+    }
+
+    /// Removes the temporary files that killed dmleval processes left next to `path`
+    /// (`path.tmp-PID` whose process no longer exists).
+    static func removeStaleTemporaries(of path: String) {
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[..<$0]) } ?? "."
+        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        guard let dir = opendir(folder.isEmpty ? "/" : folder) else { return }
+        defer { closedir(dir) }
+        let prefix = base + ".tmp-"
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), pid != getpid() else { continue }
+            // kill(pid, 0) fails with ESRCH only when no such process exists.
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink((folder.isEmpty ? "" : folder + "/") + name) }
         }
     }
 }

@@ -17,7 +17,8 @@ final class BinaryFile {
     /// - Throws: `InputError.cannotOpen` when the file is missing, unreadable or a directory.
     init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         if fd < 0 {
             let reason = String(cString: strerror(errno))
             throw InputError(
@@ -25,11 +26,19 @@ final class BinaryFile {
                 remedy: "check the path and its permissions")
         }
         var st = stat()
-        if fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) == S_IFDIR {
+        let kind = fstat(fd, &st) == 0 ? st.st_mode & S_IFMT : 0
+        guard kind == S_IFREG else {
             close(fd)
+            let found = switch kind {
+            case S_IFDIR: "a directory"
+            case S_IFIFO: "a FIFO (named pipe)"
+            case S_IFSOCK: "a socket"
+            case S_IFCHR, S_IFBLK: "a device"
+            default: "something that is not a file"
+            }
             throw InputError(
-                .cannotOpen, file: path, expected: "a regular file", found: "a directory",
-                remedy: "give the path of the file itself")
+                .cannotOpen, file: path, expected: "a regular file", found: found,
+                remedy: "give the path of the file itself (save a stream to a file first)")
         }
         self.fd = fd
         self.size = Int(st.st_size)

@@ -47,6 +47,12 @@ public enum LabelReader {
                         found: "an empty line", remedy: "every line must hold the label of one embedding row; remove blank lines")
                 }
                 let text = UnsafeBufferPointer(rebasing: b[lo ..< hi])
+                // SQLite's text ends at a NUL, so "a" and "a\0b" would become one class once stored.
+                if let nul = text.firstIndex(of: 0) {
+                    throw InputError(
+                        .badLabel, file: path, at: .line(line), expected: "a label without NUL bytes",
+                        found: "a NUL byte at byte \(lo + nul)", remedy: "remove the NUL bytes (tr -d '\\000')")
+                }
                 guard let label = String(validating: text, as: UTF8.self) else {
                     throw InputError(
                         .badLabel, file: path, at: .line(line), expected: "UTF-8 text",

@@ -95,6 +95,21 @@ extension Store {
         return (record, created)
     }
 
+    /// Removes datasets that no run or training run refers to (a command that added them and
+    /// then could not record its run takes them out again).
+    public func removeDatasets(_ ids: [Int64]) throws {
+        guard !ids.isEmpty else { return }
+        try write { db in
+            for id in ids {
+                let used = try Bool.fetchOne(db, sql: """
+                    SELECT EXISTS(SELECT 1 FROM run WHERE datasetId = ?1 OR queryDatasetId = ?1)
+                        OR EXISTS(SELECT 1 FROM trainingRun WHERE trainingDatasetId = ?1 OR testDatasetId = ?1)
+                    """, arguments: [id]) ?? true
+                if !used { try db.execute(sql: "DELETE FROM dataset WHERE id = ?", arguments: [id]) }
+            }
+        }
+    }
+
     private func insertEmbeddings(_ db: Database, id: Int64, matrix: Matrix, afterChunk: ((Int) -> Void)?) throws {
         let perChunk = Store.rowsPerChunk(dimensions: matrix.columns)
         let statement = try db.makeStatement(

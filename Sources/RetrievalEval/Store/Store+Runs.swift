@@ -65,10 +65,10 @@ extension Store {
     /// files that name the run in place): if it throws, nothing is recorded.
     /// - Returns: the run's id.
     @discardableResult
-    public func record(_ run: RunInput, beforeCommit: ((Int64) throws -> Void)? = nil) throws -> Int64 {
+    public func record(_ run: RunInput, beforeCommit: (Int64) throws -> Void = { _ in }) throws -> Int64 {
         try write { db in
             let id = try Store.insert(run, into: db)
-            try beforeCommit?(id)
+            try beforeCommit(id)
             return id
         }
     }

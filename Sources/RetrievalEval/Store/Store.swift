@@ -11,19 +11,119 @@ public final class Store: @unchecked Sendable {
     /// Where the store lives, or ":memory:".
     public let path: String
 
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
-    /// - Throws: `StoreError` when the file cannot be opened or is not a dmleval store.
-    public init(path: String) throws {
-        var configuration = Configuration()
-        // Wait for other writers rather than failing at once: concurrent runs are normal.
-        configuration.busyMode = .timeout(60)
+    /// How a command uses the store.
+    public enum Access: Sendable {
+        /// Records: creates the store when missing and brings its schema up to date.
+        case readWrite
+        /// Only reads: the file is opened read-only and never written, not even to migrate,
+        /// so it works on a read-only file and never waits behind another process's write.
+        case readOnly
+    }
+
+    /// SQLite's `application_id` of a dmleval store ("DMLE").
+    public static let applicationID: Int32 = 0x444D_4C45
+
+    /// Opens the store at `path`, checking that it is a sound dmleval store this version can
+    /// use (`checkIdentity`): a foreign database, a damaged one, or one written by a newer
+    /// dmleval is refused rather than read or written. `.readWrite` creates it when missing.
+    /// - Throws: `StoreError` naming the store and the problem.
+    public init(path: String, access: Access = .readWrite) throws {
         self.path = path
+        var st = stat()
+        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+            throw StoreError("\(path): expected a store file, found \((st.st_mode & S_IFMT) == S_IFDIR ? "a directory" : "a special file (a FIFO, socket or device)"); pass --store with the path of a .sqlite file")
+        }
+        var configuration = Configuration()
+        configuration.readonly = access == .readOnly
+        // Writers wait for each other rather than failing at once: concurrent runs are normal.
+        // Readers in WAL mode never wait for a writer.
+        configuration.busyMode = .timeout(access == .readOnly ? 5 : 60)
+        if FaultInjection.isActive {
+            configuration.prepareDatabase { db in db.add(transactionObserver: FaultInjection.StoreObserver()) }
+        }
         do {
-            writer = try DatabasePool(path: path, configuration: configuration)
-            try Store.migrate(writer)
+            // The identity is checked through a read-only connection before anything is
+            // written, so not even a switch to WAL mode touches a foreign or damaged file.
+            var state = State.new
+            var stamped = false
+            var reader: DatabaseQueue?
+            if stat(path, &st) == 0 && st.st_size > 0 {
+                var readOnly = configuration
+                readOnly.readonly = true
+                reader = try DatabaseQueue(path: path, configuration: readOnly)
+                (state, stamped) = try Store.checkIdentity(reader!, path: path)
+            }
+            switch access {
+            case .readOnly:
+                guard let reader, state != .new else {
+                    throw StoreError("\(path): an empty file, not a dmleval store yet; record a run first ('dmleval EMBEDDINGS LABELS'), or pass --store with the store's path")
+                }
+                if state == .needsMigration {
+                    throw StoreError("\(path): written by an older dmleval; a read never changes a store, so upgrade it first by recording into it once (e.g. 'dmleval ingest ...'), or read it with that older version")
+                }
+                writer = reader
+            case .readWrite:
+                reader = nil
+                writer = try DatabasePool(path: path, configuration: configuration)
+                if state != .current {
+                    try Store.migrate(writer)
+                }
+                if state != .current || !stamped {
+                    try writer.write { db in try db.execute(sql: "PRAGMA application_id = \(Store.applicationID)") }
+                }
+            }
         } catch let error as DatabaseError {
             throw StoreError("\(path): cannot open the store: \(error.message ?? "\(error)"); check the path, or pass --store with another file")
         }
+    }
+
+    /// The stores already checked by `quick_check` in this process.
+    nonisolated(unsafe) private static var checkedPaths: Set<String> = []
+    private static let checkedLock = NSLock()
+
+    /// What `checkIdentity` found.
+    enum State { case new, needsMigration, current }
+
+    /// Refuses what is not a dmleval store this version can use:
+    /// - a database with tables but neither dmleval's application id nor its first migration
+    ///   is someone else's, and is left alone;
+    /// - a migration this version does not know means a newer dmleval wrote it;
+    /// - `PRAGMA quick_check` must pass the first time this process opens the store.
+    /// - Returns: the state, and whether the file carries dmleval's application id (stores
+    ///   made before it was set do not; the next write sets it).
+    static func checkIdentity(_ reader: DatabaseQueue, path: String) throws -> (State, stamped: Bool) {
+        let known = Set(migrator.migrations)
+        let (tables, applicationID, applied, pending): ([String], Int32, [String], Bool) = try reader.read { db in
+            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            let id = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+            let applied = tables.contains("grdb_migrations")
+                ? try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") : []
+            return (tables, id, applied, try !migrator.hasCompletedMigrations(db))
+        }
+        if tables.isEmpty && applicationID == 0 { return (.new, false) }
+        if applicationID != Store.applicationID && !applied.contains(migrator.migrations[0]) {
+            throw StoreError("\(path): this SQLite database is not a dmleval store (it has other tables: \(tables.prefix(3).joined(separator: ", "))); dmleval leaves it alone: pass --store with another path")
+        }
+        if let unknown = applied.first(where: { !known.contains($0) }) {
+            throw StoreError("\(path): written by a newer dmleval (its schema has the migration '\(unknown)', unknown to dmleval \(toolVersionForErrors)); upgrade dmleval, or pass --store with another path")
+        }
+        try quickCheck(reader, path: path)
+        return (pending ? .needsMigration : .current, applicationID == Store.applicationID)
+    }
+
+    /// The version named in errors about newer stores (set by the tool that links the store).
+    nonisolated(unsafe) public static var toolVersionForErrors = "of this build"
+
+    private static func quickCheck(_ writer: any DatabaseWriter, path: String) throws {
+        let key = path
+        _ = writer
+        let done = checkedLock.withLock { checkedPaths.contains(key) }
+        guard !done else { return }
+        let result = try writer.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+        guard result == ["ok"] else {
+            throw StoreError("\(path): the store is damaged (SQLite quick_check: \(result.first ?? "no answer")\(result.count > 1 ? ", and \(result.count - 1) more" : "")); restore it from a copy, or pass --store with another path")
+        }
+        checkedLock.withLock { _ = checkedPaths.insert(key) }
     }
 
     /// An in-memory store, for tests.

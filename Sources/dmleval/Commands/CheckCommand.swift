@@ -36,7 +36,7 @@ struct CheckCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The baseline file (from 'dmleval runs export' or --save-baseline).", valueName: "file.json"))
     var baseline: String?
 
-    @Option(name: .customLong("run"), help: ArgumentHelp("Use a stored run as the baseline instead of a file.", valueName: "id"))
+    @Option(name: .customLong("run"), help: ArgumentHelp("Use a stored run as the baseline instead of a file (with --no-store the store is only read).", valueName: "id"))
     var baselineRun: Int64?
 
     @Option(help: ArgumentHelp("The largest drop that passes, in points on the x100 scale.", valueName: "points"))
@@ -79,7 +79,6 @@ struct CheckCommand: ParsableCommand {
         }
         try checkPermutations(permutations)
         try checkThreads(threads)
-        if baselineRun != nil && storeOptions.noStore { throw ValidationError("--run reads the store, so it cannot go with --no-store") }
     }
 
     func run() throws {
@@ -90,7 +89,7 @@ struct CheckCommand: ParsableCommand {
             base = try Baseline.read(file)
             baseName = file
         } else {
-            let store = try storeOptions.open()
+            let store = try storeOptions.path.openExisting()
             let record = try store.run(id: baselineRun!)
             base = try Baseline(run: record, perQuery: try store.perQueryValues(runID: record.id))
             baseName = "run \(record.id) in \(store.path)"

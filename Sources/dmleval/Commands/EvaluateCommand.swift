@@ -140,15 +140,11 @@ struct EvaluateCommand: ParsableCommand {
         EvaluationJob(
             source: source, input: input, storeOptions: storeOptions, metrics: requestedMetrics, distance: distance,
             perClass: perClass, threads: threads ?? ExactSearch.defaultThreads, tileSize: tileSize, name: name,
-            saveNeighbors: saveNeighbors, indexOptions: indexOptions, annCheck: annCheck)
+            saveNeighbors: saveNeighbors, saveBaseline: saveBaseline, indexOptions: indexOptions, annCheck: annCheck)
     }
 
     func run() throws {
         let outcome = try job.run(parameters: parameters(depth:))
-        if let saveBaseline {
-            try Baseline(outcome, name: name, distance: distance, parameters: parameters(depth: outcome.evaluation.neighbors.depth))
-                .write(to: saveBaseline)
-        }
         print(outcome.summary.render(format))
         if let runID = outcome.runID, let path = outcome.storePath {
             printError("run \(runID) stored in \(path)")

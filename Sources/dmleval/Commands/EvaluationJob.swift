@@ -15,6 +15,8 @@ struct EvaluationJob {
     var tileSize: Int
     var name: String?
     var saveNeighbors: String?
+    /// Also write the run as a baseline file here.
+    var saveBaseline: String? = nil
     /// An approximate index and its settings; nil (or --index exact) for exact search.
     var indexOptions: IndexOptions?
     /// Queries on which an approximate search is compared with the exact one (0: none).
@@ -109,24 +111,54 @@ struct EvaluationJob {
                 p.index.settings + [indexOptions!.effortDescription(depth: evaluation.neighbors.depth, index: p.index)]
             } ?? [], origin: provided?.origin, memoryBytes: provided?.index.memoryBytes)
 
+        // Output files are written under temporary names first and put in place together with
+        // the run's record (inside its transaction), so that a failure at any step leaves
+        // neither the files nor the record.
+        var pending: [ArrayWriter.PendingFile] = []
+        defer { pending.forEach { $0.discard() } }
         if let saveNeighbors {
             t = now()
             let n = evaluation.neighbors
-            try ArrayWriter.writeNpy(int64: n.indices.map(Int64.init), rows: n.queries, columns: n.depth, to: saveNeighbors)
+            pending.append(try ArrayWriter.prepareNpy(int64: n.indices.map(Int64.init), rows: n.queries, columns: n.depth, to: saveNeighbors))
             timings.append(("save-neighbors", now() - t))
+        }
+        func identities() -> (Baseline.DatasetIdentity, Baseline.DatasetIdentity?) {
+            (datasetRecord.map(Baseline.DatasetIdentity.init) ?? Self.identity(references),
+             queryRecord.map(Baseline.DatasetIdentity.init) ?? queryData.map(Self.identity))
+        }
+        /// Writes the baseline (naming the run, when there is one) and puts every file in place.
+        func placeFiles(runID: Int64?) throws {
+            if let saveBaseline {
+                let (referenceIdentity, queryIdentity) = identities()
+                let report = evaluation.report
+                let baseline = Baseline(
+                    toolVersion: DMLEval.version, createdAt: isoNow(), sourceRun: runID, name: name,
+                    dataset: referenceIdentity, queryDataset: queryIdentity, search: search.kind.rawValue, distance: distance,
+                    depth: evaluation.neighbors.depth, parameters: parameters(evaluation.neighbors.depth),
+                    scoredQueries: report.scoredQueries, excludedQueries: report.excludedQueries,
+                    metrics: report.metrics, means: report.means, perQuery: report.perQuery.map { $0.map(Float.init) })
+                pending.append(try ArrayWriter.prepareText(baseline.encoded(), to: saveBaseline))
+            }
+            for file in pending { try file.commit() }
         }
 
         // 3. Record: the dataset once per content, then the run.
         var runID: Int64?
         var queryRecord: DatasetRecord?
+        // Datasets this job added, removed again if the run cannot be recorded.
+        var added: [Int64] = []
         if store == nil && !storeOptions.noStore { store = try storeOptions.open() }
         if let store {
             t = now()
             if datasetRecord == nil {
-                datasetRecord = try store.ingest(references, embeddingsPath: embeddings, labelsPath: labels).dataset
+                let (record, created) = try store.ingest(references, embeddingsPath: embeddings, labelsPath: labels)
+                datasetRecord = record
+                if created { added.append(record.id) }
             }
             if let queryData {
-                queryRecord = try store.ingest(queryData, embeddingsPath: queries, labelsPath: queryLabels).dataset
+                let (record, created) = try store.ingest(queryData, embeddingsPath: queries, labelsPath: queryLabels)
+                queryRecord = record
+                if created { added.append(record.id) }
             }
             if let provided, provided.isNew {
                 try store.saveIndex(
@@ -135,17 +167,25 @@ struct EvaluationJob {
             }
             timings.append(("store", now() - t))
             timings.append(("total", now() - started))
-            runID = try store.record(RunInput(
-                datasetID: datasetRecord!.id, queryDatasetID: queryRecord?.id, name: name,
-                toolVersion: DMLEval.version, search: search.kind.rawValue, distance: distance, depth: evaluation.neighbors.depth,
-                parameters: parameters(evaluation.neighbors.depth) + search.storedParameters(approximation),
-                report: evaluation.report, timings: timings))
+            do {
+                runID = try store.record(RunInput(
+                    datasetID: datasetRecord!.id, queryDatasetID: queryRecord?.id, name: name,
+                    toolVersion: DMLEval.version, search: search.kind.rawValue, distance: distance, depth: evaluation.neighbors.depth,
+                    parameters: parameters(evaluation.neighbors.depth) + search.storedParameters(approximation),
+                    report: evaluation.report, timings: timings), beforeCommit: { try placeFiles(runID: $0) })
+            } catch {
+                // Exit 2 promises the store as it was: the files are not in place (or are
+                // removed), and the datasets this job added go again.
+                pending.forEach { $0.revert() }
+                try? store.removeDatasets(added)
+                throw error
+            }
         } else {
             timings.append(("total", now() - started))
+            try placeFiles(runID: nil)
         }
 
-        let referenceIdentity = datasetRecord.map(Baseline.DatasetIdentity.init) ?? Self.identity(references)
-        let queryIdentity = queryRecord.map(Baseline.DatasetIdentity.init) ?? queryData.map(Self.identity)
+        let (referenceIdentity, queryIdentity) = identities()
         let summary = EvaluationSummary(
             run: runID, source: sourceDescription, dataset: referenceIdentity, datasetNames: datasetRecord?.names ?? [], embeddingsPath: datasetRecord?.embeddingsPath ?? embeddings,
             labelsPath: datasetRecord?.labelsPath ?? labels,
@@ -162,19 +202,6 @@ struct EvaluationJob {
         return Baseline.DatasetIdentity(
             hash: h.dataset, embeddingsHash: h.embeddings, labelsHash: h.labels,
             rows: data.embeddings.rows, dimensions: data.embeddings.columns, classes: data.labels.classCount)
-    }
-}
-
-extension Baseline {
-    /// A baseline from a run that was just made (stored or not).
-    init(_ outcome: EvaluationJob.Outcome, name: String?, distance: Distance, parameters: [(String, String)]) {
-        let report = outcome.evaluation.report
-        self.init(
-            toolVersion: DMLEval.version, createdAt: isoNow(), sourceRun: outcome.runID, name: name,
-            dataset: outcome.references, queryDataset: outcome.queries, search: outcome.search.kind.rawValue, distance: distance,
-            depth: outcome.evaluation.neighbors.depth, parameters: parameters,
-            scoredQueries: report.scoredQueries, excludedQueries: report.excludedQueries,
-            metrics: report.metrics, means: report.means, perQuery: report.perQuery.map { $0.map(Float.init) })
     }
 }
 

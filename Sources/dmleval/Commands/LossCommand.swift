@@ -134,6 +134,7 @@ struct LossCommand: ParsableCommand {
                              remedy: "fix the inputs")
         }
         if let gradOut {
+            try createFolder(gradOut)
             try ArrayWriter.writeNpy(float64: result.embeddings.values, rows: result.embeddings.rows,
                                      columns: result.embeddings.columns, to: gradOut + "/grad_embeddings.npy")
             try ArrayWriter.writeNpy(float64: result.proxies.values, rows: result.proxies.rows,

@@ -34,7 +34,7 @@ struct StorePath: ParsableArguments {
         guard access(path, F_OK) == 0 else {
             throw StoreError("\(path): no store here yet; record a run first ('dmleval EMBEDDINGS LABELS'), or pass --store (or set $DMLEVAL_STORE) with the store's path")
         }
-        return try Store(path: path)
+        return try Store(path: path, access: .readOnly)
     }
 }
 
@@ -140,4 +140,17 @@ func isoNow() -> String {
     gmtime_r(&t, &parts)
     func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
     return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+}
+
+/// Creates `path` and its missing parents, as `mkdir -p` does.
+/// - Throws: `InputError` naming the folder that could not be made.
+func createFolder(_ path: String) throws {
+    var built = path.hasPrefix("/") ? "/" : ""
+    for part in path.split(separator: "/") {
+        built += (built.isEmpty || built.hasSuffix("/") ? "" : "/") + part
+        if mkdir(built, 0o755) != 0 && errno != EEXIST {
+            throw InputError(.cannotWrite, file: built, expected: "a folder that can be created",
+                             found: String(cString: strerror(errno)).lowercased(), remedy: "check the path and its permissions")
+        }
+    }
 }

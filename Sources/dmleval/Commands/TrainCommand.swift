@@ -104,6 +104,9 @@ struct TrainCommand: ParsableCommand {
         if dim < 1 || batchSize < 1 || epochs < 0 || repeats < 1 || evaluateEvery < 1 {
             throw ValidationError("--dim, --batch-size, --repeats and --evaluate-every must be at least 1, --epochs at least 0")
         }
+        if epochs > 100_000 || repeats > 1_000 {
+            throw ValidationError("--epochs: expected at most 100,000 and --repeats at most 1,000, found \(epochs) and \(repeats)")
+        }
         for (flag, v) in [("--lr", lr), ("--proxy-lr", proxyLr), ("--weight-decay", weightDecay)] where !(v >= 0 && v.isFinite) {
             throw ValidationError("\(flag): expected a finite number >= 0, found \(v)")
         }
@@ -126,6 +129,22 @@ struct TrainCommand: ParsableCommand {
         try storeOptions.checkWritable()
         let training = try LabeledEmbeddings.read(embeddings: features, labels: labels)
         let testData = test.count == 2 ? try LabeledEmbeddings.read(embeddings: test[0], labels: test[1]) : nil
+        // What the largest run of the grid holds, checked before anything is allocated: the head
+        // and the proxies with their two AdamW moments each, the projected sets, a batch's
+        // similarities to every proxy.
+        for l in losses {
+            for k in proxyCounts(for: l) {
+                let proxiesPerClass = try hyperparameters.make(l, proxies: k).proxiesPerClass
+                let proxyRows = MemoryBudget.product(training.labels.classCount, proxiesPerClass)
+                let floats = MemoryBudget.sum(
+                    MemoryBudget.product(3, training.embeddings.columns, dim),
+                    proxyRows.flatMap { MemoryBudget.product(3, $0, dim) },
+                    MemoryBudget.product(training.embeddings.rows + (testData?.embeddings.rows ?? 0), dim),
+                    proxyRows.flatMap { MemoryBudget.product(4, min(batchSize, training.embeddings.rows), $0) })
+                try MemoryBudget.require(floats.flatMap { MemoryBudget.product(4, $0) },
+                                         for: "training \(l.rawValue) with --dim \(dim) and K = \(proxiesPerClass)")
+            }
+        }
         var configuration = TrainingConfiguration()
         configuration.epochs = epochs
         configuration.batchSize = batchSize
