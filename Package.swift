@@ -83,7 +83,8 @@ let package = Package(
         // `swift test` builds it first.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["dmleval"]
+            // GRDB to damage stores and hold their locks the way other processes would.
+            dependencies: ["dmleval", .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]
 )

@@ -6,6 +6,8 @@ struct CommandResult {
     let stdout: String
     let stderr: String
     let status: Int32
+    /// Whether the process ended by a signal (a crash, or a kill) rather than by exiting.
+    var signaled = false
 }
 
 /// The built `dmleval` executable: `$DMLEVAL_BIN` if set, else next to the test bundle.
@@ -50,7 +52,7 @@ func dmleval(_ arguments: [String], in directory: URL? = nil, environment: [Stri
     return CommandResult(
         stdout: String(decoding: outData, as: UTF8.self),
         stderr: String(decoding: errData, as: UTF8.self),
-        status: process.terminationStatus)
+        status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal)
 }
 
 /// A fresh temporary directory, removed by the caller with `cleanup`.

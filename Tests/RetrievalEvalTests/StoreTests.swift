@@ -155,7 +155,7 @@ struct TrainingStoreTests {
         let id = try store.record(TrainingInput(
             trainingDatasetID: dataset.id, testDatasetID: nil, evaluationRunID: nil, loss: "mpa-ap", toolVersion: "t",
             parameters: [("epochs", "2")], metricNames: ["recall@1", "map@r"],
-            epochs: [(0, nil, [0.5, 0.25], 0), (1, 3.5, [], 1.5), (2, 2.25, [0.75, 0.5], 1.25)]))
+            epochs: [(0, nil, [0.5, 0.25], 0), (1, 3.5, [], 1.5), (2, 2.25, [0.75, 0.5], 1.25)])).training
         let curves = try store.trainingCurves(id: id)
         #expect(curves.map(\.epoch) == [0, 1, 2])
         #expect(curves.map(\.loss) == [nil, 3.5, 2.25])
