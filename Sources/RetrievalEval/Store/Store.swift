@@ -39,7 +39,7 @@ public final class Store: @unchecked Sendable {
         // Readers in WAL mode never wait for a writer.
         configuration.busyMode = .timeout(access == .readOnly ? 5 : 60)
         if FaultInjection.isActive {
-            configuration.prepareDatabase { db in db.add(transactionObserver: FaultInjection.StoreObserver()) }
+            configuration.prepareDatabase { db in db.add(transactionObserver: FaultInjection.StoreObserver(), extent: .databaseLifetime) }
         }
         do {
             // The identity is checked through a read-only connection before anything is
@@ -59,7 +59,14 @@ public final class Store: @unchecked Sendable {
                     throw StoreError("\(path): an empty file, not a dmleval store yet; record a run first ('dmleval EMBEDDINGS LABELS'), or pass --store with the store's path")
                 }
                 if state == .needsMigration {
-                    throw StoreError("\(path): written by an older dmleval; a read never changes a store, so upgrade it first by recording into it once (e.g. 'dmleval ingest ...'), or read it with that older version")
+                    // The one write a reader may make: bringing an older (or half-created)
+                    // schema up to date, which changes no data. A store that needs no
+                    // migration is never written by a read.
+                    do {
+                        try Store.migrate(try DatabasePool(path: path, configuration: Configuration()))
+                    } catch {
+                        throw StoreError("\(path): its schema is older than this dmleval's and the file cannot be upgraded here (\(error)); record into it once with write access, or read it with the dmleval that wrote it")
+                    }
                 }
                 writer = reader
             case .readWrite:
@@ -103,7 +110,8 @@ public final class Store: @unchecked Sendable {
                 ? try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") : []
             return (tables, id, applied, try !migrator.hasCompletedMigrations(db))
         }
-        if tables.isEmpty && applicationID == 0 { return (.new, false) }
+        // A store killed while it was being created may hold GRDB's bookkeeping table alone.
+        if applicationID == 0 && applied.isEmpty && tables.allSatisfy({ $0 == "grdb_migrations" }) { return (.new, false) }
         if applicationID != Store.applicationID && !applied.contains(migrator.migrations[0]) {
             throw StoreError("\(path): this SQLite database is not a dmleval store (it has other tables: \(tables.prefix(3).joined(separator: ", "))); dmleval leaves it alone: pass --store with another path")
         }
