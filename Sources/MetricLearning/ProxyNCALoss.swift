@@ -12,7 +12,8 @@
 ///
 ///     dL/dS_ic = (2 s / N) (softmax_c - [c = c_i]).
 ///
-/// There is no regulariser (tau = 0), as in ProxyNCA.
+/// There is no regulariser (tau = 0), as in ProxyNCA. PMLProxyNCATests checks the loss against
+/// pytorch-metric-learning 2.9.0's ProxyNCALoss at its default scale and at s = 3.
 public struct ProxyNCALoss: ProxyLoss {
     /// Hyperparameters of `ProxyNCALoss`.
     public struct Configuration: Sendable {

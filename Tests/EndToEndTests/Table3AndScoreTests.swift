@@ -59,6 +59,36 @@ struct Table3AndScoreTests {
         #expect(r.stdout.contains("ndcg@10                       82.9"))
     }
 
+    @Test func scoreTablePrintsTheOtherToolsNamesBesideEachValue() throws {
+        let r = try dmleval(["score", "--relevance", "1,0,1,0,0,0,1,0,0,1", "--relevant", "4", "--k", "10"])
+        #expect(r.status == 0)
+        #expect(r.stderr.isEmpty)
+        let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines[0] == "metric                        x100  same number in")
+        // PML divides by R: its mean_average_precision is map@k[denominator=r], not [denominator=hits].
+        let mapR = try #require(lines.firstIndex { $0.hasPrefix("map@10[denominator=r] ") })
+        #expect(Array(lines[mapR ... mapR + 3]) == [
+            "map@10[denominator=r]         62.4  pytorch-metric-learning mean_average_precision (AccuracyCalculator(k=10))",
+            "                                    ranx map@10",
+            "                                    trec_eval map_cut_10",
+            "                                    ir_measures AP@10",
+        ])
+        #expect(lines.contains("map@10[denominator=hits]      62.4  torchmetrics RetrievalMAP(top_k=10)"))
+        #expect(lines.contains("map@10                        25.0  -"))
+        #expect(lines.contains("map@r                         41.7  pytorch-metric-learning mean_average_precision_at_r"))
+        #expect(lines.contains("ndcg@10                       82.9  ranx ndcg@10"))
+        #expect(lines.contains("                                    trec_eval recip_rank"))
+        // faiss's knn_intersection_measure only when R = k.
+        #expect(!r.stdout.contains("faiss"))
+    }
+
+    @Test func scoreMarkdownPutsTheNamesInOneCell() throws {
+        let r = try dmleval(["score", "--relevance", "1,0,1", "--relevant", "3", "--k", "3", "--format", "markdown"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("| precision@3                |  66.7 | ranx precision@3; trec_eval P_3; ir_measures P@3; torchmetrics RetrievalPrecision(top_k=3); faiss knn_intersection_measure (relevant = the exact 3 nearest) |"))
+        #expect(r.stdout.contains("| recall@3[ir]               |  66.7 | ranx recall@3; trec_eval recall_3;"))
+    }
+
     @Test func scoreLeavesOutMetricsDeeperThanTheListWithANote() throws {
         let r = try dmleval(["score", "--relevance", "1,0,1", "--relevant", "5", "--format", "csv"])
         #expect(r.status == 0)

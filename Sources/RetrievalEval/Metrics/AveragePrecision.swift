@@ -5,9 +5,10 @@
 ///     AP@k = (sum over i = 1 ... k of P(i) * rel_i) / D
 ///
 /// where D is `k` (default; Saeki et al. 2023, Table 3: MAP@10 of [1,0,0,0,0,0,0,0,0,1] is
-/// (1 + 2/10) / 10 = 0.12), `r` (R; trec_eval map_cut, ranx), `min-k-r` (min(k, R)) or `hits`
-/// (hits@k, 0 when there are none; torchmetrics, pytorch-metric-learning's
-/// mean_average_precision). MAP@k is the mean of AP@k over queries.
+/// (1 + 2/10) / 10 = 0.12), `r` (R; trec_eval map_cut_k, ranx map@k, ir_measures AP@k,
+/// pytorch-metric-learning's mean_average_precision), `min-k-r` (min(k, R)) or `hits` (hits@k,
+/// 0 when there are none; torchmetrics RetrievalMAP(top_k=k)). MAP@k is the mean of AP@k over
+/// queries. PeerConventionTests checks each of these against the tool's own test cases.
 public enum AveragePrecision {
     @inlinable
     public static func value(

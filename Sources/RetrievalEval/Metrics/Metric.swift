@@ -21,14 +21,21 @@ public enum Metric: Hashable, Sendable, CustomStringConvertible {
     case mrr
 
     /// The metric's canonical name, e.g. `map@10[denominator=r]`.
-    public var name: String {
+    public var name: String { spelled(cutoff: cutoff.map { String($0) } ?? "") }
+
+    /// The name with `k` in place of the cutoff, e.g. `map@k[denominator=r]`: the metric's
+    /// family, as the cross-walk (`PeerNames`) and docs/metrics.md name it. The same as
+    /// `name` for the metrics without a cutoff.
+    public var namePattern: String { spelled(cutoff: "k") }
+
+    private func spelled(cutoff k: String) -> String {
         switch self {
-        case .recall(let k, let c): "recall@\(k)" + (c == .hit ? "" : "[\(c.rawValue)]")
-        case .precision(let k): "precision@\(k)"
-        case .map(let k, let d): "map@\(k)" + (d == .k ? "" : "[denominator=\(d.rawValue)]")
+        case .recall(_, let c): "recall@\(k)" + (c == .hit ? "" : "[\(c.rawValue)]")
+        case .precision: "precision@\(k)"
+        case .map(_, let d): "map@\(k)" + (d == .k ? "" : "[denominator=\(d.rawValue)]")
         case .mapAtR: "map@r"
         case .rPrecision: "r-precision"
-        case .ndcg(let k): "ndcg@\(k)"
+        case .ndcg: "ndcg@\(k)"
         case .mrr: "mrr"
         }
     }
@@ -95,14 +102,15 @@ public enum RecallConvention: String, Sendable, CaseIterable, Hashable {
 }
 
 /// The denominator of MAP@k = (sum over i <= k of P(i) rel_i) / D; each tool picks another.
+/// `PeerNames` lists which tool uses which, each entry checked against the tool's own cases.
 public enum MAPDenominator: String, Sendable, CaseIterable, Hashable {
     /// D = k: the paper's Table 3.
     case k
-    /// D = R, all relevant references: trec_eval map_cut and ranx map@k.
+    /// D = R, all relevant references: trec_eval map_cut_k, ranx map@k, ir_measures AP@k and
+    /// pytorch-metric-learning's mean_average_precision (with AccuracyCalculator(k=k)).
     case r
     /// D = min(k, R): the largest number of relevant items the top k can hold.
     case minKR = "min-k-r"
-    /// D = hits@k (0 when there are none): torchmetrics RetrievalMAP with top_k and
-    /// pytorch-metric-learning's mean_average_precision.
+    /// D = hits@k (0 when there are none): torchmetrics RetrievalMAP(top_k=k).
     case hits
 }

@@ -51,7 +51,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("MAP@k for these k.", valueName: "k,..."))
     var map: String?
 
-    @Option(help: ArgumentHelp("MAP@k denominator: k (the paper), r (trec_eval, ranx), min-k-r, or hits (torchmetrics, pytorch-metric-learning).", valueName: "k|r|min-k-r|hits"))
+    @Option(help: ArgumentHelp("MAP@k denominator: k (the paper), r (trec_eval, ranx, ir_measures, pytorch-metric-learning), min-k-r, or hits (torchmetrics).", valueName: "k|r|min-k-r|hits"))
     var mapDenominator: MAPDenominator = .k
 
     @Flag(help: "MAP@R (Musgrave et al. 2020).")

@@ -13,6 +13,12 @@ struct ScoreCommand: ParsableCommand {
             denominators, map@r, r-precision, ndcg@k and mrr. Metrics that need more ranked items \
             than the list holds (map@r and r-precision when R exceeds its length) are left out \
             with a note on stderr; asking for one by --metric is an error instead.
+
+            The table and markdown formats also print, beside each value, which other tools \
+            (pytorch-metric-learning, ranx, trec_eval, ir_measures, torchmetrics, faiss) report \
+            the same number and under which name, so a number from a paper can be matched to its \
+            convention; each of these names is tested on that tool's own published cases (see \
+            docs/metrics.md).
             """
     )
 
@@ -94,9 +100,19 @@ struct ScoreCommand: ParsableCommand {
         case .csv:
             print(TextTable(header: ["metric", "value"], rows: zip(report.metrics, values).map { [$0.name, "\($1)"] }).csv())
         case .table, .markdown:
-            let table = TextTable(
-                header: ["metric", "x100"],
-                rows: zip(report.metrics, values).map { [$0.name, percent($1)] }, rightAligned: [1])
+            // The other tools' names for each value: one per line in the table, all in one
+            // cell in Markdown.
+            var rows: [[String]] = []
+            for (metric, value) in zip(report.metrics, values) {
+                let peers = PeerNames.entries(for: metric, relevantCount: relevant).map { $0.rendered(k: metric.cutoff) }
+                if format == .markdown || peers.count <= 1 {
+                    rows.append([metric.name, percent(value), peers.isEmpty ? "-" : peers.joined(separator: "; ")])
+                } else {
+                    rows.append([metric.name, percent(value), peers[0]])
+                    rows += peers.dropFirst().map { ["", "", $0] }
+                }
+            }
+            let table = TextTable(header: ["metric", "x100", "same number in"], rows: rows, rightAligned: [1])
             print(table.render(format))
         }
     }
