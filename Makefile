@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := libopenblas-dev libsqlite3-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build demo test bench compare ann-bench clean
+.PHONY: help deps build demo test fuzz bench compare ann-bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,12 @@ demo: build ## Install what is missing, build, and run the main job on the bundl
 
 test: deps ## Run the whole test suite (what CI runs)
 	$(SWIFT) test
+
+# Seconds of fuzzing per reader for `make fuzz` (make test spends 2).
+FUZZ_SECONDS ?= 120
+
+fuzz: deps ## Fuzz the readers of untrusted files (.npy, .fbin, labels, baselines) for longer
+	DMLEVAL_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --filter FuzzTests
 
 bench: deps ## Run the package-benchmark suites (Benchmarks/, a separate package)
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
