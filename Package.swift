@@ -72,7 +72,7 @@ let package = Package(
 
         .testTarget(
             name: "RetrievalEvalTests",
-            dependencies: ["RetrievalEval"]
+            dependencies: ["RetrievalEval", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // Analytic gradients of every loss against central finite differences.
         .testTarget(

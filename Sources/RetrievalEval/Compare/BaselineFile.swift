@@ -85,7 +85,7 @@ struct BaselineFile: Decodable {
         guard version >= 1 && version <= Baseline.formatVersion else {
             throw BaselineFieldError(
                 expected: "\"version\": a baseline format version from 1 to \(Baseline.formatVersion)",
-                found: "\(version)" + (version > Baseline.formatVersion ? " (a newer dmleval wrote it: upgrade dmleval)" : ""))
+                found: "version \(version)" + (version > Baseline.formatVersion ? ", written by a newer dmleval: upgrade dmleval to read it" : ""))
         }
         tool_version = try c.decode(String.self, forKey: .tool_version)
         created_at = try c.decode(String.self, forKey: .created_at)
