@@ -32,10 +32,14 @@ struct DMLEval: ParsableCommand {
               1   a check failed (check: a metric regressed; table3: a value differs
                   from the paper)
               2   unusable input: a malformed file, mismatched labels, a metric
-                  that cannot be computed, an unknown dataset or run, a store that
-                  cannot be opened; one 'error:' line on stderr says which file,
-                  where, what was expected and what to do
+                  that cannot be computed, an unknown dataset or run, a baseline
+                  that fails validation, a store that is foreign, damaged or
+                  newer; one 'error:' line on stderr says which file, where,
+                  what was expected and what to do; the store and the output
+                  files are left as they were
               64  bad command-line usage
+              74  standard output could not be written (what was recorded
+                  stays recorded)
             """,
         version: version,
         subcommands: [

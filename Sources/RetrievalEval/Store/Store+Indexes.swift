@@ -107,6 +107,11 @@ extension Store {
         }
     }
 
+    /// Removes a stored index (one a command saved and then could not use).
+    public func removeIndex(id: Int64) throws {
+        try write { db in try db.execute(sql: "DELETE FROM annIndex WHERE id = ?", arguments: [id]) }
+    }
+
     private static func indexInfo(_ row: Row) -> StoredIndexInfo {
         let bytes: Int = row.hasColumn("bytes") ? row["bytes"] : (row["data"] as Data).count
         return StoredIndexInfo(

@@ -149,34 +149,36 @@ struct EvaluationJob {
         var added: [Int64] = []
         if store == nil && !storeOptions.noStore { store = try storeOptions.open() }
         if let store {
-            t = now()
-            if datasetRecord == nil {
-                let (record, created) = try store.ingest(references, embeddingsPath: embeddings, labelsPath: labels)
-                datasetRecord = record
-                if created { added.append(record.id) }
-            }
-            if let queryData {
-                let (record, created) = try store.ingest(queryData, embeddingsPath: queries, labelsPath: queryLabels)
-                queryRecord = record
-                if created { added.append(record.id) }
-            }
-            if let provided, provided.isNew {
-                try store.saveIndex(
-                    provided.index, embeddingsHash: provided.embeddingsHash ?? references.embeddings.contentHash(),
-                    buildSeconds: provided.buildSeconds, buildThreads: provided.buildThreads, toolVersion: DMLEval.version)
-            }
-            timings.append(("store", now() - t))
-            timings.append(("total", now() - started))
+            // Exit 2 promises the store as it was: on any failure the files are not in place
+            // (or are taken away), and what this job added to the store goes again.
+            var savedIndex: Int64?
             do {
+                t = now()
+                if datasetRecord == nil {
+                    let (record, created) = try store.ingest(references, embeddingsPath: embeddings, labelsPath: labels)
+                    datasetRecord = record
+                    if created { added.append(record.id) }
+                }
+                if let queryData {
+                    let (record, created) = try store.ingest(queryData, embeddingsPath: queries, labelsPath: queryLabels)
+                    queryRecord = record
+                    if created { added.append(record.id) }
+                }
+                if let provided, provided.isNew {
+                    savedIndex = try store.saveIndex(
+                        provided.index, embeddingsHash: provided.embeddingsHash ?? references.embeddings.contentHash(),
+                        buildSeconds: provided.buildSeconds, buildThreads: provided.buildThreads, toolVersion: DMLEval.version)
+                }
+                timings.append(("store", now() - t))
+                timings.append(("total", now() - started))
                 runID = try store.record(RunInput(
                     datasetID: datasetRecord!.id, queryDatasetID: queryRecord?.id, name: name,
                     toolVersion: DMLEval.version, search: search.kind.rawValue, distance: distance, depth: evaluation.neighbors.depth,
                     parameters: parameters(evaluation.neighbors.depth) + search.storedParameters(approximation),
                     report: evaluation.report, timings: timings), beforeCommit: { try placeFiles(runID: $0) })
             } catch {
-                // Exit 2 promises the store as it was: the files are not in place (or are
-                // removed), and the datasets this job added go again.
                 pending.forEach { $0.revert() }
+                if let savedIndex { try? store.removeIndex(id: savedIndex) }
                 try? store.removeDatasets(added)
                 throw error
             }
