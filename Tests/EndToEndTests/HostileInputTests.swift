@@ -173,6 +173,25 @@ struct HostileInputTests {
         Case(name: "a hash that is not SHA-256", arguments: check, status: 2, says: "labels_hash",
              setup: tampered { root in var d = root["dataset"] as! [String: Any]; d["labels_hash"] = "zz"; root["dataset"] = d }),
         Case(name: "a query count that is not the rows", arguments: check, status: 2, says: "queries", setup: tampered { $0["queries"] = 5 }),
+        Case(name: "a baseline that claims this test set with another row count", arguments: check, status: 2,
+             says: "1797 rows in 10 classes", setup: tampered { root in
+                 var d = root["dataset"] as! [String: Any]
+                 d["rows"] = 1798
+                 root["dataset"] = d
+                 root["queries"] = 1798
+                 let means = Dictionary(uniqueKeysWithValues: (root["metrics"] as! [[String: Any]]).map { ($0["name"] as! String, $0["mean"]!) })
+                 var perQuery = root["per_query"] as! [String: Any]
+                 for key in perQuery.keys { perQuery[key] = (perQuery[key] as! [Any]) + [means[key]!] }
+                 root["per_query"] = perQuery
+             }),
+        Case(name: "a per-query NaN literal", arguments: check, status: 2, says: "per_query", setup: { d in
+            try tampered { _ in }(d)
+            let url = d.appendingPathComponent("b.json")
+            var text = try String(contentsOf: url, encoding: .utf8)
+            let range = text.range(of: #"\[[0-9.]+,"#, options: .regularExpression)!
+            text.replaceSubrange(range, with: "[NaN,")
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }),
         Case(name: "not JSON", arguments: check, status: 2, says: "JSON", setup: write(Data("{\"format\": ".utf8), "b.json")),
         Case(name: "a baseline larger than the bound", arguments: check, status: 2, says: "at most 512 MiB", setup: { d in
             let url = d.appendingPathComponent("b.json")

@@ -136,10 +136,31 @@ public struct Baseline: Sendable {
             throw InputError(.wrongSize, file: path, expected: "a baseline of at most \(maximumFileBytes >> 20) MiB",
                              found: "\(file.size) bytes", remedy: "check the path: this is not a baseline dmleval wrote")
         }
-        let data = Data(try file.readAll())
-        let decoded: BaselineFile
+        // Mapped rather than copied: the file's pages are shared with the page cache, and the
+        // decoder keeps per-query values as float32, so memory stays near the file's size.
+        let data: Data
         do {
-            decoded = try JSONDecoder().decode(BaselineFile.self, from: data)
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            data = Data(try file.readAll())
+        }
+        var decoded: BaselineFile
+        do {
+            // The per-query arrays are read on their own, straight into float32; the rest goes
+            // through the decoder.
+            let parts = try data.withUnsafeBytes { raw -> (Data, [String: [Float]])? in
+                // A file the scanner cannot split is left to the decoder, which names what is wrong.
+                guard let (rest, range) = (try? PerQueryScanner.split(raw)) ?? nil else { return nil }
+                return (rest, try PerQueryScanner.parseColumns(UnsafeRawBufferPointer(rebasing: raw[range])))
+            }
+            if let (rest, columns) = parts {
+                decoded = try JSONDecoder().decode(BaselineFile.self, from: rest)
+                decoded.per_query = columns.mapValues(BaselineFile.Column.init(values:))
+            } else {
+                decoded = try JSONDecoder().decode(BaselineFile.self, from: data)
+            }
+        } catch let error as PerQueryScanner.Failure {
+            throw InputError(.badHeader, file: path, expected: error.expected, found: error.found, remedy: remedy)
         } catch let error as BaselineFieldError {
             throw InputError(.badHeader, file: path, expected: error.expected, found: error.found, remedy: remedy)
         } catch let error as DecodingError {

@@ -135,6 +135,16 @@ struct CheckCommand: ParsableCommand {
             let hash = LabeledEmbeddings.labelsHash(references.labels)
             let queryHash = queries.map { LabeledEmbeddings.labelsHash($0.labels) }
             sameLabels = hash == base.dataset.labelsHash && queryHash == base.queryDataset?.labelsHash
+            // The labels hash covers the rows and their classes: a baseline that claims this test
+            // set with other counts was edited.
+            if sameLabels && (base.dataset.rows != references.labels.count || base.dataset.classes != references.labels.classCount
+                              || (queries.map { $0.labels.count != base.queryDataset?.rows } ?? false)) {
+                throw InputError(
+                    .baselineMismatch, file: baseName,
+                    expected: "\(references.labels.count) rows in \(references.labels.classCount) classes, as the labels whose hash it names",
+                    found: "\(base.dataset.rows) rows in \(base.dataset.classes) classes",
+                    remedy: "the baseline was edited: write it again with 'dmleval runs export' or '--save-baseline'")
+            }
             if !sameLabels && !allowDatasetChange {
                 throw InputError(
                     .baselineMismatch, file: baseName,
