@@ -78,6 +78,8 @@ struct StoreSafetyTests {
             let lines = r.stdout.split(separator: "\n")
             #expect(lines.count == (format == "csv" ? 2 : 3), "\(format): \(r.stdout)")
         }
+        let show = try dmleval(["runs", "show", "1", "--store", url.path])
+        #expect(!show.stdout.contains("\u{1B}") && show.stdout.contains(#"'evil\nname\twith\u{1b}[31mred'"#), "\(show.stdout)")
         let json = try dmleval(["runs", "show", "1", "--format", "json", "--store", url.path])
         #expect(try jsonObject(json.stdout)["name"] as? String == hostile)
     }

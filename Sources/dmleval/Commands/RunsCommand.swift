@@ -89,6 +89,8 @@ struct RunsCommand: ParsableCommand {
                 lines.append("")
                 lines.append("parameters")
                 lines += r.parameters.map { "  \($0.0) = \($0.1)" }
+                // Names, paths and parameters come from the store: one line each, escaped.
+                lines = lines.map(DisplayText.escape)
                 let hasMacro = r.metrics.contains { $0.macroMean != nil }
                 let table = TextTable(
                     header: ["metric", "x100"] + (hasMacro ? ["macro x100"] : []),
@@ -148,6 +150,7 @@ struct RunsCommand: ParsableCommand {
                 var lines = ["training run \(id), \(summary.createdAt), loss \(summary.loss)"
                              + (summary.evaluationRunID.map { "; final test evaluation: run \($0)" } ?? ""), "", "parameters"]
                 lines += summary.parameters.map { "  \($0.0) = \($0.1)" }
+                lines = lines.map(DisplayText.escape)
                 lines += ["", "test metrics x100", table.render(format)]
                 print(lines.joined(separator: "\n"))
                 return

@@ -40,8 +40,8 @@ struct EvaluationSummary {
         }
         var lines: [String] = []
         let heading = [
-            "dataset   \(source) (\(rows) x \(dataset.dimensions), \(dataset.classes) classes, hash \(dataset.hash.prefix(12)))",
-            "search    \(search.text), \(distance.rawValue), \(mode), depth \(depth)",
+            "dataset   \(DisplayText.escape(source)) (\(rows) x \(dataset.dimensions), \(dataset.classes) classes, hash \(dataset.hash.prefix(12)))",
+            "search    \(DisplayText.escape(search.text)), \(distance.rawValue), \(mode), depth \(depth)",
             "queries   \(report.scoredQueries) scored, \(report.excludedQueries) excluded (R = 0: no other item of their class)",
         ]
         if format == .markdown {
