@@ -31,12 +31,13 @@ struct LossCommandTests {
         try npy(p, rows: 6, columns: 4, integer: false, to: dir.appendingPathComponent("p.npy"))
         try npy([0, 1, 0, 1, 1, 0], rows: 6, columns: 1, integer: true, to: dir.appendingPathComponent("l.npy"))
         let r = try dmleval(["loss", "--loss", "mpa-ap", "e.npy", "l.npy", "--proxy-file", "p.npy", "--proxies", "3",
-                             "--json", "--grad-out", "."], in: dir)
+                             "--json", "--grad-out", "out/grads"], in: dir)
         #expect(r.status == 0, "\(r.stderr)")
         let value = try #require((try jsonObject(r.stdout))["loss"] as? Double)
         #expect(value.isFinite && value > 0)
         for (name, rows) in [("grad_embeddings.npy", 6), ("grad_proxies.npy", 6)] {
-            let data = try Data(contentsOf: dir.appendingPathComponent(name))
+            // --grad-out made its missing folders.
+            let data = try Data(contentsOf: dir.appendingPathComponent("out/grads").appendingPathComponent(name))
             let start = 10 + Int(data[8]) + Int(data[9]) << 8
             let header = String(decoding: data[10 ..< start], as: UTF8.self)
             #expect(header.contains("'descr': '<f8'") && header.contains("'shape': (\(rows), 4)"))

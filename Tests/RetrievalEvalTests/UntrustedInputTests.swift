@@ -71,6 +71,8 @@ struct UntrustedInputTests {
         let path = dir.appendingPathComponent("s.sqlite").path
         _ = try Store(path: path)
         let db = try DatabaseQueue(path: path)
+        // A new store carries dmleval's application id ("DMLE").
+        #expect(try db.read { try Int32.fetchOne($0, sql: "PRAGMA application_id") } == Store.applicationID)
         try db.write { try $0.execute(sql: "INSERT INTO grdb_migrations VALUES ('v9: later')") }
         #expect { try Store(path: path) } throws: { "\($0)".contains("newer dmleval") }
         // An older store (its last migration not yet applied, as a store killed while being

@@ -80,8 +80,8 @@ public final class Store: @unchecked Sendable {
                 }
             }
         } catch let error as DatabaseError {
-            if error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB {
-                throw StoreError("\(path): the store is damaged or not an SQLite file (\(error.message ?? "\(error)")); restore it from a copy, or pass --store with another path")
+            if error.resultCode == .SQLITE_CORRUPT {
+                throw StoreError("\(path): the store is damaged (\(error.message ?? "\(error)")); restore it from a copy, or pass --store with another path")
             }
             throw StoreError("\(path): cannot open the store: \(error.message ?? "\(error)"); check the path, or pass --store with another file")
         }
