@@ -28,6 +28,13 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
 
+        // SHA-256 from OpenSSL's libcrypto (Debian libssl-dev); Apple platforms use CryptoKit.
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+
         // Distance kernels for the approximate indexes (AVX-512, AVX2+FMA or SSE2 chosen at run
         // time, so one binary serves every x86-64 machine), prefetch, spin locks.
         .target(name: "CKernels"),
@@ -40,6 +47,7 @@ let package = Package(
             name: "RetrievalEval",
             dependencies: [
                 .target(name: "CBLAS", condition: .when(platforms: [.linux])),
+                .target(name: "CCrypto", condition: .when(platforms: [.linux])),
                 "CKernels",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
