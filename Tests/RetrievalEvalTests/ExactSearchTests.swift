@@ -218,7 +218,7 @@ struct PipelineTests {
         let result = try RetrievalEvaluation.run(references: sliced, metrics: metrics, threads: 2, tileSize: 128)
         let sizes = labels.classSizes()
         let r = (0 ..< n).map { sizes[Int(labels.classIndex[$0])] - 1 }
-        #expect(result.neighbors.depth == r.max())
+        #expect(result.depth == r.max())
         let oracle = naiveNeighbors(x, queries: nil, distance: .cosine, k: r.max()!)
         let relevance = oracle.enumerated().map { q, list in list.map { labels.classIndex[$0] == labels.classIndex[q] } }
         let slow = Self.slowMetrics(relevance: relevance, r: r)

@@ -146,7 +146,7 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let outcome = try job.run(parameters: parameters(depth:))
         if let saveBaseline {
-            try Baseline(outcome, name: name, distance: distance, parameters: parameters(depth: outcome.evaluation.neighbors.depth))
+            try Baseline(outcome, name: name, distance: distance, parameters: parameters(depth: outcome.evaluation.depth))
                 .write(to: saveBaseline)
         }
         print(outcome.summary.render(format))

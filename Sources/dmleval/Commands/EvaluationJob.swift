@@ -86,7 +86,7 @@ struct EvaluationJob {
                 references: references, queries: queryData, metrics: metrics, distance: distance,
                 perClass: perClass, threads: threads, tileSize: tileSize,
                 index: provided.map { ApproximateSettings(index: $0.index, effort: indexOptions?.effort) },
-                progress: { bar.update($0) })
+                saveNeighbors: saveNeighbors, progress: { bar.update($0) })
         } catch {
             bar.finish()
             throw error
@@ -95,7 +95,7 @@ struct EvaluationJob {
         timings.append(("search", evaluation.searchSeconds))
         timings.append(("metrics", evaluation.metricSeconds))
         var approximation: ApproximationCheck?
-        if let indexOptions, provided != nil && annCheck > 0 && evaluation.neighbors.depth > 0 {
+        if let indexOptions, provided != nil && annCheck > 0 && evaluation.depth > 0 {
             let checkBar = ProgressBar("checking against exact search")
             checkBar.update(0)
             approximation = try ApproximationCheck.run(
@@ -106,15 +106,11 @@ struct EvaluationJob {
         }
         let search = SearchDescription(
             kind: provided?.index.kind ?? .exact, settings: provided.map { p in
-                p.index.settings + [indexOptions!.effortDescription(depth: evaluation.neighbors.depth, index: p.index)]
+                p.index.settings + [indexOptions!.effortDescription(depth: evaluation.depth, index: p.index)]
             } ?? [], origin: provided?.origin, memoryBytes: provided?.index.memoryBytes)
 
-        if let saveNeighbors {
-            t = now()
-            let n = evaluation.neighbors
-            try ArrayWriter.writeNpy(int64: n.indices.map(Int64.init), rows: n.queries, columns: n.depth, to: saveNeighbors)
-            timings.append(("save-neighbors", now() - t))
-        }
+        // The lists were written block by block during the search.
+        if saveNeighbors != nil { timings.append(("save-neighbors", evaluation.saveSeconds)) }
 
         // 3. Record: the dataset once per content, then the run.
         var runID: Int64?
@@ -137,8 +133,8 @@ struct EvaluationJob {
             timings.append(("total", now() - started))
             runID = try store.record(RunInput(
                 datasetID: datasetRecord!.id, queryDatasetID: queryRecord?.id, name: name,
-                toolVersion: DMLEval.version, search: search.kind.rawValue, distance: distance, depth: evaluation.neighbors.depth,
-                parameters: parameters(evaluation.neighbors.depth) + search.storedParameters(approximation),
+                toolVersion: DMLEval.version, search: search.kind.rawValue, distance: distance, depth: evaluation.depth,
+                parameters: parameters(evaluation.depth) + search.storedParameters(approximation),
                 report: evaluation.report, timings: timings))
         } else {
             timings.append(("total", now() - started))
@@ -150,7 +146,7 @@ struct EvaluationJob {
             run: runID, source: sourceDescription, dataset: referenceIdentity, datasetNames: datasetRecord?.names ?? [], embeddingsPath: datasetRecord?.embeddingsPath ?? embeddings,
             labelsPath: datasetRecord?.labelsPath ?? labels,
             classNames: references.labels.classNames, queryCount: queryData?.embeddings.rows,
-            distance: distance, depth: evaluation.neighbors.depth, report: evaluation.report, timings: timings,
+            distance: distance, depth: evaluation.depth, report: evaluation.report, timings: timings,
             search: search, approximation: approximation)
         return Outcome(evaluation: evaluation, summary: summary, runID: runID, storePath: store?.path,
                        references: referenceIdentity, queries: queryIdentity, timings: timings,
@@ -172,7 +168,7 @@ extension Baseline {
         self.init(
             toolVersion: DMLEval.version, createdAt: isoNow(), sourceRun: outcome.runID, name: name,
             dataset: outcome.references, queryDataset: outcome.queries, search: outcome.search.kind.rawValue, distance: distance,
-            depth: outcome.evaluation.neighbors.depth, parameters: parameters,
+            depth: outcome.evaluation.depth, parameters: parameters,
             scoredQueries: report.scoredQueries, excludedQueries: report.excludedQueries,
             metrics: report.metrics, means: report.means, perQuery: report.perQuery.map { $0.map(Float.init) })
     }

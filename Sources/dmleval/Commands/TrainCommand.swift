@@ -259,7 +259,7 @@ struct TrainCommand: ParsableCommand {
             let projectedRecord = try store.ingest(projected, embeddingsPath: out).dataset
             evaluationRun = try store.record(RunInput(
                 datasetID: projectedRecord.id, name: "\(lossName) head on \(self.test[0])", toolVersion: DMLEval.version,
-                search: "exact", distance: .cosine, depth: evaluation.neighbors.depth,
+                search: "exact", distance: .cosine, depth: evaluation.depth,
                 parameters: [("metrics", configuration.testMetrics.map(\.name).joined(separator: ","))] + settings,
                 report: evaluation.report, timings: [("search", evaluation.searchSeconds), ("metrics", evaluation.metricSeconds)]))
         }
