@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Dispatch
 
 /// How the exact search gathers each query's best candidates.
@@ -66,7 +73,7 @@ extension ExactSearch {
         let blockRows = min(nq, ExactSearch.rowBlock(references: nr))
         guard nq > 0 else { return }
         let rows = try allocate(Float.self, count: blockRows * nr, for: "the score rows of \(blockRows) queries")
-        defer { rows.deallocate() }
+        defer { free(rows) }
         let ranking = CanonicalRanking(self)
         let skipSelf = isSelfRetrieval
         let maximumKept = kept.max() ?? 0

@@ -56,19 +56,18 @@ final class TopKBuffers {
         self.offsets = offsets
         maximumK = ks.max() ?? 0
         let total = offsets[ks.count]
-        scores = try allocate(Float.self, count: total, for: "the candidate lists of \(ks.count) queries")
-        indices = try allocate(Int32.self, count: total, for: "the candidate lists of \(ks.count) queries")
-        sizes = try allocate(Int32.self, count: ks.count, for: "the candidate lists of \(ks.count) queries")
-        worst = try allocate(Float.self, count: ks.count, for: "the candidate lists of \(ks.count) queries")
+        // One allocation of 4-byte values: scores, indices, sizes, thresholds.
+        let storage = try allocate(Float.self, count: 2 * total + 2 * ks.count, for: "the candidate lists of \(ks.count) queries")
+        scores = storage
+        indices = UnsafeMutableRawPointer(storage + total).bindMemory(to: Int32.self, capacity: total)
+        sizes = UnsafeMutableRawPointer(storage + 2 * total).bindMemory(to: Int32.self, capacity: ks.count)
+        worst = storage + 2 * total + ks.count
         sizes.initialize(repeating: 0, count: ks.count)
         for q in 0 ..< ks.count { worst[q] = ks[q] > 0 ? -.infinity : .infinity }
     }
 
     deinit {
-        scores.deallocate()
-        indices.deallocate()
-        sizes.deallocate()
-        worst.deallocate()
+        free(scores)
     }
 
     /// Unsafe views of the storage, valid inside `withHandle`; several workers may use one
@@ -228,9 +227,10 @@ final class TopKBuffers {
 /// `count` uninitialised values of `T` from the system allocator.
 ///
 /// - Throws: `SearchError` naming the size and its use when the memory cannot be had.
+/// Release it with `free`.
 func allocate<T>(_ type: T.Type, count: Int, for use: @autoclosure () -> String) throws -> UnsafeMutablePointer<T> {
-    let bytes = max(1, count) * MemoryLayout<T>.stride
-    guard let raw = malloc(bytes) else {
+    let (bytes, overflow) = max(1, count).multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+    guard !overflow, let raw = malloc(bytes) else {
         throw SearchError("cannot allocate \(byteDescription(bytes)) for \(use()); use fewer or shallower queries, or a machine with more memory")
     }
     return raw.bindMemory(to: T.self, capacity: max(1, count))
