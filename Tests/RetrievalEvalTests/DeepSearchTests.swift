@@ -187,28 +187,32 @@ struct DeepSearchTests {
         }
     }
 
-    @Test("row selection keeps exactly the best by (score, lower index)", arguments: [1, 5, 64, 300, 999])
-    func rowSelection(_ kept: Int) {
-        var rng = SplitMix64(seed: UInt64(kept))
+    @Test("row selection gathers exactly those within the margin of the depth-th best", arguments: [1, 5, 64, 300, 999])
+    func rowSelection(_ depth: Int) {
+        var rng = SplitMix64(seed: UInt64(depth))
         let n = 1000
         for trial in 0 ..< 20 {
             var row = (0 ..< n).map { _ in Float(Int.random(in: 0 ... (trial % 2 == 0 ? 20 : 1000), using: &rng)) }
             if trial % 5 == 0 { row.sort() }
             let skip = trial % 3 == 0 ? -1 : Int.random(in: 0 ..< n, using: &rng)
-            guard kept <= n - (skip >= 0 ? 1 : 0) else { continue }
-            let expected = row.enumerated().filter { $0.offset != skip }.map { ($0.element, Int32($0.offset)) }
-                .sorted(by: ExactSearch.ranksBefore).prefix(kept).map(\.1)
+            guard depth <= n - (skip >= 0 ? 1 : 0) else { continue }
+            let margin: Float = trial % 4 == 0 ? 0 : 2
+            let ranked = row.enumerated().filter { $0.offset != skip }.map { ($0.element, Int32($0.offset)) }
+                .sorted(by: ExactSearch.ranksBefore)
+            let bound = ranked[depth - 1].0 - margin
+            let expected = ranked.filter { $0.0 >= bound }.map(\.1)
             var scores = [Float](repeating: 0, count: n), indices = [Int32](repeating: 0, count: n)
             var sample: [Float] = [], pairs: [(Float, Int32)] = []
             row.withUnsafeBufferPointer { r in
                 scores.withUnsafeMutableBufferPointer { s in
                     indices.withUnsafeMutableBufferPointer { ix in
-                        ExactSearch.selectFromRow(r.baseAddress!, count: n, skip: skip, kept: kept, scratchScores: s.baseAddress!,
-                                                  scratchIndices: ix.baseAddress!, sample: &sample, into: &pairs)
+                        ExactSearch.selectFromRow(r.baseAddress!, count: n, skip: skip, depth: depth, margin: margin,
+                                                  scratchScores: s.baseAddress!, scratchIndices: ix.baseAddress!,
+                                                  sample: &sample, into: &pairs)
                     }
                 }
             }
-            #expect(Set(pairs.map(\.1)) == Set(expected), "kept \(kept), trial \(trial)")
+            #expect(pairs.count == expected.count && Set(pairs.map(\.1)) == Set(expected), "depth \(depth), trial \(trial)")
         }
     }
 }

@@ -49,11 +49,13 @@ public struct NeighborBlock: Sendable {
 
         /// Writes the first entries of `pairs` as list `i` of the block (its depth of them).
         @inline(__always)
-        func write(_ i: Int, _ pairs: [(Float, Int32)]) {
+        func write<C: RandomAccessCollection<(Float, Int32)>>(_ i: Int, _ pairs: C) {
             let start = offsets[i], depth = offsets[i + 1] - start
-            for p in 0 ..< depth {
-                scores[start + p] = pairs[p].0
-                indices[start + p] = pairs[p].1
+            var p = 0
+            for pair in pairs.prefix(depth) {
+                scores[start + p] = pair.0
+                indices[start + p] = pair.1
+                p += 1
             }
         }
     }

@@ -19,6 +19,8 @@ struct EvaluationJob {
     var indexOptions: IndexOptions?
     /// Queries on which an approximate search is compared with the exact one (0: none).
     var annCheck = 1000
+    /// The exact search's path; automatic unless a measurement forces one.
+    var searchPath: ExactSearchPath = .automatic
 
     /// What a finished job produced.
     struct Outcome {
@@ -86,7 +88,7 @@ struct EvaluationJob {
                 references: references, queries: queryData, metrics: metrics, distance: distance,
                 perClass: perClass, threads: threads, tileSize: tileSize,
                 index: provided.map { ApproximateSettings(index: $0.index, effort: indexOptions?.effort) },
-                saveNeighbors: saveNeighbors, progress: { bar.update($0) })
+                saveNeighbors: saveNeighbors, path: searchPath, progress: { bar.update($0) })
         } catch {
             bar.finish()
             throw error

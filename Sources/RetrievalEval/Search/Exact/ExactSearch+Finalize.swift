@@ -152,16 +152,41 @@ struct CanonicalRanking {
         selfRetrieval = search.isSelfRetrieval
     }
 
+    /// Sorts `pairs` (a complete candidate set, see `rank`) by sgemm score and appends to
+    /// `runs` the runs of near-ties that start within the first `depth`: the only places whose
+    /// order g must settle. Ordering each run by g then gives the list, exactly as `rank`.
+    func nearTieRuns(_ q: Int, _ pairs: inout [(Float, Int32)], depth: Int, into runs: inout [Range<Int>]) {
+        pairs.sort(by: ExactSearch.ranksBefore)
+        let kept = pairs.count
+        let link = Float(2.02 * margins[q])
+        var i = 0
+        while i < depth {
+            var j = i
+            while j + 1 < kept && pairs[j].0 - pairs[j + 1].0 <= link { j += 1 }
+            if j > i { runs.append(i ..< j + 1) }
+            i = j + 1
+        }
+    }
+
+    /// How far below the depth-th best sgemm score a reference may lie and still belong to the
+    /// canonical list, with room for rounding: a little over twice the bound on |f - g|.
+    func selectionMargin(_ q: Int) -> Float { Float(2.05 * margins[q]) }
+
     /// Orders query `q`'s kept candidates so that its list is `pairs[0 ..< depth]`.
     ///
     /// - Parameters:
     ///   - query: the query's row; `references`: every reference row.
     ///   - pairs: (sgemm score, index) of exactly the best `pairs.count` references by
     ///     (sgemm score, lower index), in any order.
+    ///   - complete: `pairs` holds every reference that can belong to the list (all those
+    ///     within `selectionMargin(q)` of the depth-th best score), so no reference left out
+    ///     needs checking.
     func rank(
-        _ q: Int, query: UnsafePointer<Float>, references rv: UnsafePointer<Float>, _ pairs: inout [(Float, Int32)], depth: Int
+        _ q: Int, query: UnsafePointer<Float>, references rv: UnsafePointer<Float>, _ pairs: inout [(Float, Int32)],
+        depth: Int, complete: Bool = false
     ) {
         let kept = pairs.count
+        let available = complete ? kept : self.available
         let (d, distance) = (d, distance)
         let g = { (r: Int32) in ExactSearch.canonicalScore(query, rv + Int(r) * d, d, distance) }
         pairs.sort(by: ExactSearch.ranksBefore)

@@ -24,12 +24,13 @@ public enum ExactSearchPath: String, Sendable, CaseIterable {
 /// best candidates are then selected from its row by a threshold and ranked at once, and the
 /// rows are reused for the next block.
 ///
-/// Selection: a strided sample of the row estimates a score that slightly more than the
-/// kept candidates reach; one pass gathers every score at or above it (four SSE compares
-/// per sixteen scores), a quickselect keeps exactly the best, and when the estimate was too
-/// high the pass is repeated with no threshold. The kept candidates are thus exactly the best
-/// by (score, lower index), as in the candidate buffers, and the same canonical ranking
-/// (`CanonicalRanking`) makes the lists identical to the other path's.
+/// Selection: a strided sample of the row estimates a score that slightly more than `depth`
+/// entries reach; one pass gathers every score at or above it (four SSE compares per sixteen
+/// scores; the pass is repeated with no threshold when the estimate was too high), and a
+/// quickselect finds the depth-th best score f_d. Every entry within twice the bound on
+/// |f - g| below f_d is then a candidate: that set holds the whole canonical list, so the
+/// same canonical ranking as the candidate path's (`CanonicalRanking`) orders it with no
+/// check at the boundary and no fallback, and the lists are identical to the other path's.
 ///
 /// Memory: the block's rows (at most `rowBlockBytes`), two row-sized scratch buffers per
 /// worker, and the block's lists.
@@ -76,7 +77,6 @@ extension ExactSearch {
         defer { free(rows) }
         let ranking = CanonicalRanking(self)
         let skipSelf = isSelfRetrieval
-        let maximumKept = kept.max() ?? 0
         try queryMatrix.values.withUnsafeBufferPointer { qv in
             try references.values.withUnsafeBufferPointer { rv in
                 let pointers = UnsafeSendableBox((qv.baseAddress!, rv.baseAddress!, rows))
@@ -90,19 +90,23 @@ extension ExactSearch {
                                 computeTile(qv + (b0 + lo) * d, rv, rows: hi - lo, cols: nr, i0: b0 + lo, j0: 0, into: rows + lo * nr)
                                 var scratchScores = [Float](repeating: 0, count: nr)
                                 var scratchIndices = [Int32](repeating: 0, count: nr)
-                                var sample: [Float] = []
-                                var pairs: [(Float, Int32)] = []
-                                pairs.reserveCapacity(maximumKept)
+                                var work = BatchedRanking(ranking)
                                 scratchScores.withUnsafeMutableBufferPointer { ss in
                                     scratchIndices.withUnsafeMutableBufferPointer { si in
-                                        for i in lo ..< hi where kept[b0 + i] > 0 {
-                                            let q = b0 + i
-                                            ExactSearch.selectFromRow(
-                                                rows + i * nr, count: nr, skip: skipSelf ? q : -1, kept: kept[q],
-                                                scratchScores: ss.baseAddress!, scratchIndices: si.baseAddress!,
-                                                sample: &sample, into: &pairs)
-                                            ranking.rank(q, query: qv + q * d, references: rv, &pairs, depth: depths[q])
-                                            out.write(i, pairs)
+                                        // Chunks of queries whose canonical scores are computed together,
+                                        // reference by reference (see `BatchedRanking`).
+                                        for c0 in stride(from: lo, to: hi, by: BatchedRanking.chunk) {
+                                            work.reset()
+                                            for i in c0 ..< min(hi, c0 + BatchedRanking.chunk) where depths[b0 + i] > 0 {
+                                                let q = b0 + i
+                                                ExactSearch.selectFromRow(
+                                                    rows + i * nr, count: nr, skip: skipSelf ? q : -1, depth: depths[q],
+                                                    margin: ranking.selectionMargin(q),
+                                                    scratchScores: ss.baseAddress!, scratchIndices: si.baseAddress!,
+                                                    sample: &work.sample, into: &work.pairs)
+                                                work.add(q, slot: i, depth: depths[q])
+                                            }
+                                            work.finish(queries: qv, references: rv, into: out)
                                         }
                                     }
                                 }
@@ -116,41 +120,54 @@ extension ExactSearch {
         }
     }
 
-    /// Sets `pairs` to exactly the `kept` best of the `count` scores in `row` by (score,
-    /// lower index), in no particular order, leaving out position `skip`.
+    /// Sets `pairs` to every entry of `row` (position `skip` left out) whose score is at least
+    /// the `depth`-th best minus `margin`, in no particular order.
+    ///
+    /// With `margin` twice the bound on |f - g| (see `CanonicalRanking`), these hold every
+    /// reference the canonical list of `depth` can contain: the depth-th best g is at least
+    /// the depth-th best f minus the bound, and an entry's f is within the bound of its g.
     ///
     /// - Complexity: O(count) expected: a sample of 2,048, one filter pass, a quickselect
-    ///   over the few gathered beyond `kept`.
+    ///   over the few gathered beyond `depth`.
     static func selectFromRow(
-        _ row: UnsafePointer<Float>, count: Int, skip: Int, kept: Int,
+        _ row: UnsafePointer<Float>, count: Int, skip: Int, depth: Int, margin: Float,
         scratchScores: UnsafeMutablePointer<Float>, scratchIndices: UnsafeMutablePointer<Int32>,
         sample: inout [Float], into pairs: inout [(Float, Int32)]
     ) {
         let candidates = count - (skip >= 0 && skip < count ? 1 : 0)
-        precondition(kept <= candidates)
+        precondition(depth > 0 && depth <= candidates)
         var threshold = -Float.infinity
-        if kept < candidates {
-            // The score that about kept + 4 sigma + 16 of a sample's share of the row reach.
+        if depth < candidates {
+            // The score that about depth + 4 sigma + 16 of a sample's share of the row reach.
             let size = min(count, 2048)
             sample.removeAll(keepingCapacity: true)
             for s in 0 ..< size {
                 let j = s * count / size
                 if j != skip { sample.append(row[j]) }
             }
-            let expected = Double(kept) / Double(candidates) * Double(sample.count)
+            let expected = Double(depth) / Double(candidates) * Double(sample.count)
             let rank = Int((expected + 4 * expected.squareRoot() + 16).rounded(.up))
             if rank < sample.count {
                 threshold = sample.withUnsafeMutableBufferPointer { ExactSearch.largest($0, rank: rank) }
             }
         }
         var gathered = gather(row, count: count, skip: skip, threshold: threshold, scratchScores, scratchIndices)
-        if gathered < kept {
+        if gathered < depth {
             // The estimate was too high: take every score.
-            gathered = gather(row, count: count, skip: skip, threshold: -.infinity, scratchScores, scratchIndices)
+            threshold = -.infinity
+            gathered = gather(row, count: count, skip: skip, threshold: threshold, scratchScores, scratchIndices)
         }
-        TopKBuffers.select(scratchScores, scratchIndices, count: gathered, k: kept)
+        TopKBuffers.select(scratchScores, scratchIndices, count: gathered, k: depth)
+        var lowest = scratchScores[0]
+        for p in 1 ..< depth where scratchScores[p] < lowest { lowest = scratchScores[p] }
+        let bound = lowest - margin
         pairs.removeAll(keepingCapacity: true)
-        for p in 0 ..< kept { pairs.append((scratchScores[p], scratchIndices[p])) }
+        if threshold <= bound {
+            for p in 0 ..< gathered where scratchScores[p] >= bound { pairs.append((scratchScores[p], scratchIndices[p])) }
+        } else {
+            gathered = gather(row, count: count, skip: skip, threshold: bound, scratchScores, scratchIndices)
+            for p in 0 ..< gathered { pairs.append((scratchScores[p], scratchIndices[p])) }
+        }
     }
 
     /// Copies every score of `row` at or above `threshold` (with its index), except position
@@ -209,5 +226,90 @@ extension ExactSearch {
             if target < i { hi = j }
         }
         return values[target]
+    }
+}
+
+/// The canonical ranking of a chunk of queries whose candidate sets are complete (the row
+/// path), with the canonical scores computed reference by reference.
+///
+/// One query's near-tie runs need g for references spread over the whole set: computed query
+/// by query, nearly every g waits for a reference row from memory. Computed for a chunk of
+/// queries ordered by reference, each reference row is loaded once for all the chunk's
+/// queries that need it. g is a function of the two rows only, so the order of computation
+/// changes nothing in the result.
+struct BatchedRanking {
+    /// Queries ranked together.
+    static let chunk = 512
+
+    let ranking: CanonicalRanking
+    /// Every query's candidates, one after another; `starts[i] ..< starts[i + 1]` is query
+    /// `queries[i]`'s, sorted by sgemm score.
+    var flat: [(Float, Int32)] = []
+    var starts: [Int] = [0]
+    var queries: [(q: Int, slot: Int, depth: Int)] = []
+    /// Runs of near-ties (ranges into `flat`) that g must order.
+    var runs: [Range<Int>] = []
+    /// (reference, query, position in `flat`) of every candidate that needs g: all a g needs
+    /// is in the record, so the loop over them in reference order makes no dependent loads.
+    var needs: [(r: Int32, q: Int32, p: Int32)] = []
+    /// Counting-sort scratch: per reference, then the needs in reference order.
+    var counts: [Int32] = []
+    var ordered: [(r: Int32, q: Int32, p: Int32)] = []
+    /// Scratch for the selection of one query.
+    var sample: [Float] = []
+    var pairs: [(Float, Int32)] = []
+
+    init(_ ranking: CanonicalRanking) { self.ranking = ranking }
+
+    mutating func reset() {
+        flat.removeAll(keepingCapacity: true)
+        starts.removeAll(keepingCapacity: true)
+        starts.append(0)
+        queries.removeAll(keepingCapacity: true)
+        runs.removeAll(keepingCapacity: true)
+        needs.removeAll(keepingCapacity: true)
+    }
+
+    /// Takes `pairs` (query `q`'s complete candidates, see `ExactSearch.selectFromRow`), to be
+    /// written as list `slot` of the block.
+    mutating func add(_ q: Int, slot: Int, depth: Int) {
+        let base = flat.count
+        let firstRun = runs.count
+        ranking.nearTieRuns(q, &pairs, depth: depth, into: &runs)
+        flat.append(contentsOf: pairs)
+        for k in firstRun ..< runs.count {
+            let run = runs[k]
+            runs[k] = base + run.lowerBound ..< base + run.upperBound
+            for p in runs[k] { needs.append((flat[p].1, Int32(q), Int32(p))) }
+        }
+        queries.append((q, slot, depth))
+        starts.append(flat.count)
+    }
+
+    /// Computes every g needed, orders the runs by it, and writes each list.
+    mutating func finish(queries qv: UnsafePointer<Float>, references rv: UnsafePointer<Float>, into out: NeighborBlock.Output) {
+        // The needs in reference order, by a counting sort (one pass to count, one to place).
+        let referenceCount = ranking.referenceRows
+        if counts.count != referenceCount + 1 { counts = [Int32](repeating: 0, count: referenceCount + 1) }
+        for i in counts.indices { counts[i] = 0 }
+        for need in needs { counts[Int(need.r) + 1] += 1 }
+        for r in 0 ..< referenceCount { counts[r + 1] += counts[r] }
+        ordered.removeAll(keepingCapacity: true)
+        ordered.append(contentsOf: repeatElement((r: Int32(0), q: Int32(0), p: Int32(0)), count: needs.count))
+        for need in needs {
+            let r = Int(need.r)
+            ordered[Int(counts[r])] = need
+            counts[r] += 1
+        }
+        let d = ranking.d, distance = ranking.distance
+        flat.withUnsafeMutableBufferPointer { flat in
+            for need in ordered {
+                flat[Int(need.p)].0 = ExactSearch.canonicalScore(qv + Int(need.q) * d, rv + Int(need.r) * d, d, distance)
+            }
+        }
+        for run in runs { flat[run].sort(by: ExactSearch.ranksBefore) }
+        for (i, query) in queries.enumerated() {
+            out.write(query.slot, flat[starts[i] ..< starts[i] + query.depth])
+        }
     }
 }
