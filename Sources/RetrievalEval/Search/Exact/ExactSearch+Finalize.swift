@@ -178,15 +178,10 @@ struct CanonicalRanking {
     ///   - query: the query's row; `references`: every reference row.
     ///   - pairs: (sgemm score, index) of exactly the best `pairs.count` references by
     ///     (sgemm score, lower index), in any order.
-    ///   - complete: `pairs` holds every reference that can belong to the list (all those
-    ///     within `selectionMargin(q)` of the depth-th best score), so no reference left out
-    ///     needs checking.
     func rank(
-        _ q: Int, query: UnsafePointer<Float>, references rv: UnsafePointer<Float>, _ pairs: inout [(Float, Int32)],
-        depth: Int, complete: Bool = false
+        _ q: Int, query: UnsafePointer<Float>, references rv: UnsafePointer<Float>, _ pairs: inout [(Float, Int32)], depth: Int
     ) {
         let kept = pairs.count
-        let available = complete ? kept : self.available
         let (d, distance) = (d, distance)
         let g = { (r: Int32) in ExactSearch.canonicalScore(query, rv + Int(r) * d, d, distance) }
         pairs.sort(by: ExactSearch.ranksBefore)

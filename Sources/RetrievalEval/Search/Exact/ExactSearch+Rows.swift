@@ -64,8 +64,8 @@ extension ExactSearch {
 
     /// The mean fraction of the references kept per query above which rows beat candidate
     /// buffers: measured (docs/benchmarks.md).
-    static let symmetricCrossover = 0.05
-    static let plainCrossover = 0.01
+    static let symmetricCrossover = 0.025
+    static let plainCrossover = 0.003
 
     /// The row path (see above).
     func rowSearch(depths: [Int], kept: [Int], progress: SearchProgress?, body: (NeighborBlock) throws -> Void) throws {

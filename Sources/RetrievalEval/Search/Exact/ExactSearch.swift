@@ -1,4 +1,11 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Exact k-nearest-neighbour search by blocked matrix products.
 ///
@@ -9,6 +16,14 @@ import Dispatch
 /// feeds both its rows' and its columns' candidates, halving the arithmetic; the query itself is
 /// excluded by index. Ties are broken by the lower reference index, so the result does not
 /// depend on the tile size, the thread count or the path taken.
+///
+/// Each query may ask for its own depth (`search(depths:body:)`), and the lists are handed
+/// over block by block as they become final, so no N x depth matrix need exist. Two paths
+/// gather the candidates: bounded candidate buffers fed by the tiles (the above; best for
+/// shallow lists), or whole score rows a block of queries at a time, selected by a threshold
+/// (`ExactSearch+Rows.swift`; best, and bounded in memory, for lists that are a large fraction
+/// of the references). A measured cost model chooses (`chosenPath`); both end in the same
+/// canonical ranking, so they give the same lists bit for bit.
 ///
 /// Threads: `threads` workers of our own each compute a slice of a tile's rows with a
 /// single-threaded sgemm and fold it into the candidates of their own queries; the column side of
@@ -144,6 +159,36 @@ public struct ExactSearch: NeighborSearch, Sendable {
             candidates.finish()
         }
         try finalize(candidates, depths: depths, progress: ExactSearch.scaled(progress, from: passShare, to: 1), body: body)
+    }
+
+    /// The products of `search` alone: the same tiles (upper triangle in self-retrieval with
+    /// symmetry), the same workers and sgemm calls, and nothing kept. The floor a search's
+    /// time is measured against (Benchmarks/, docs/benchmarks.md); it returns nothing useful.
+    ///
+    /// - Returns: a checksum of the last tile, so that the work cannot be optimised away.
+    public func productsOnly() throws -> Float {
+        BLAS.setThreads(1)
+        let queryMatrix = queries ?? references
+        let t = tileSize, d = references.columns, nq = queryMatrix.rows, nr = references.rows
+        let symmetric = isSelfRetrieval && useSymmetry
+        let tile = try allocate(Float.self, count: min(t, nq) * min(t, nr), for: "one tile")
+        defer { free(tile) }
+        queryMatrix.values.withUnsafeBufferPointer { qv in
+            references.values.withUnsafeBufferPointer { rv in
+                let c = UnsafePointerBox(tile)
+                for i0 in stride(from: 0, to: nq, by: t) {
+                    let rows = min(t, nq - i0)
+                    for j0 in stride(from: symmetric ? i0 : 0, to: nr, by: t) {
+                        let cols = min(t, nr - j0)
+                        parallelRanges(rows) { lo, hi in
+                            computeTile(qv.baseAddress! + (i0 + lo) * d, rv.baseAddress! + j0 * d,
+                                        rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.pointer + lo * cols)
+                        }
+                    }
+                }
+            }
+        }
+        return tile[0]
     }
 
     /// `progress` mapped onto the part [from, to] of the whole.
