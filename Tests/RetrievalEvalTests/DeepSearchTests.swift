@@ -103,6 +103,29 @@ struct DeepSearchTests {
         #expect(next == 300)
     }
 
+    @Test("row path in many small blocks and chunks gives the candidate path's lists", arguments: [1, 2])
+    func smallBlocks(_ threads: Int) throws {
+        let x = floatMatrix(rows: 333, columns: 10, duplicates: 90, seed: 12)
+        let judgments = RelevanceJudgments(selfRetrieval: Self.unequalLabels(333))
+        let depths = RetrievalEvaluation.queryDepths(judgments, metrics: [.recall(k: 5), .mapAtR], depth: 165)
+        var expected = try ExactSearch(references: x, tileSize: 40, threads: 1)
+        expected.path = .candidates
+        var lists: [[Int32]] = []
+        try expected.search(depths: depths) { block in for q in block.queries { lists.append(Array(block.indices(of: q))) } }
+        for (blockRows, chunk) in [(7, 3), (64, 1), (100, 33)] {
+            var search = try ExactSearch(references: x, threads: threads)
+            search.path = .rows
+            search.rowBlockRows = blockRows
+            search.rankingChunk = chunk
+            var found: [[Int32]] = []
+            try search.search(depths: depths) { block in
+                #expect(block.queries.count <= blockRows)
+                for q in block.queries { found.append(Array(block.indices(of: q))) }
+            }
+            #expect(found == lists, "blocks of \(blockRows), chunks of \(chunk)")
+        }
+    }
+
     @Test("cosine with duplicated rows: streaming on both paths equals today's, thread and tile counts aside")
     func cosineDuplicates() throws {
         let data = try LabeledEmbeddings(embeddings: floatMatrix(rows: 360, columns: 12, duplicates: 100, seed: 9), labels: Self.unequalLabels(360))

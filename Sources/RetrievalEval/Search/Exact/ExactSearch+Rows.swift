@@ -71,12 +71,16 @@ extension ExactSearch {
     func rowSearch(depths: [Int], kept: [Int], progress: SearchProgress?, body: (NeighborBlock) throws -> Void) throws {
         let queryMatrix = queries ?? references
         let nq = queryMatrix.rows, nr = references.rows, d = references.columns
-        let blockRows = min(nq, ExactSearch.rowBlock(references: nr))
+        let blockRows = min(nq, rowBlockRows ?? ExactSearch.rowBlock(references: nr))
+        let chunk = rankingChunk ?? BatchedRanking.chunk
         guard nq > 0 else { return }
         let rows = try allocate(Float.self, count: blockRows * nr, for: "the score rows of \(blockRows) queries")
         defer { free(rows) }
         let ranking = CanonicalRanking(self)
         let skipSelf = isSelfRetrieval
+        // Candidates ranked together per worker: 2^22 in all (32 bytes each with their
+        // records), so the chunks take at most 128 MiB whatever the threads.
+        let entryBudget = max(1 << 16, (1 << 22) / max(1, threads))
         try queryMatrix.values.withUnsafeBufferPointer { qv in
             try references.values.withUnsafeBufferPointer { rv in
                 let pointers = UnsafeSendableBox((qv.baseAddress!, rv.baseAddress!, rows))
@@ -95,16 +99,20 @@ extension ExactSearch {
                                     scratchIndices.withUnsafeMutableBufferPointer { si in
                                         // Chunks of queries whose canonical scores are computed together,
                                         // reference by reference (see `BatchedRanking`).
-                                        for c0 in stride(from: lo, to: hi, by: BatchedRanking.chunk) {
+                                        var i = lo
+                                        while i < hi {
                                             work.reset()
-                                            for i in c0 ..< min(hi, c0 + BatchedRanking.chunk) where depths[b0 + i] > 0 {
+                                            let first = i
+                                            while i < hi && i - first < chunk && work.flat.count < entryBudget {
                                                 let q = b0 + i
+                                                i += 1
+                                                guard depths[q] > 0 else { continue }
                                                 ExactSearch.selectFromRow(
-                                                    rows + i * nr, count: nr, skip: skipSelf ? q : -1, depth: depths[q],
+                                                    rows + (q - b0) * nr, count: nr, skip: skipSelf ? q : -1, depth: depths[q],
                                                     margin: ranking.selectionMargin(q),
                                                     scratchScores: ss.baseAddress!, scratchIndices: si.baseAddress!,
                                                     sample: &work.sample, into: &work.pairs)
-                                                work.add(q, slot: i, depth: depths[q])
+                                                work.add(q, slot: q - b0, depth: depths[q])
                                             }
                                             work.finish(queries: qv, references: rv, into: out)
                                         }
@@ -238,7 +246,7 @@ extension ExactSearch {
 /// queries that need it. g is a function of the two rows only, so the order of computation
 /// changes nothing in the result.
 struct BatchedRanking {
-    /// Queries ranked together.
+    /// The most queries ranked together (fewer when their candidates pass the entry budget).
     static let chunk = 512
 
     let ranking: CanonicalRanking

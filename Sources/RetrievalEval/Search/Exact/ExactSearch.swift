@@ -48,6 +48,9 @@ public struct ExactSearch: NeighborSearch, Sendable {
     /// The most the candidate buffers may take before the row path is chosen whatever the
     /// cost model says.
     public var candidateMemoryBudget: Int = 384 << 20
+    /// Row path: queries per block and per ranking chunk, when set (tests: many small blocks).
+    var rowBlockRows: Int?
+    var rankingChunk: Int?
 
     public var isSelfRetrieval: Bool { queries == nil }
     public var availableDepth: Int { isSelfRetrieval ? references.rows - 1 : references.rows }
