@@ -318,7 +318,15 @@ def compare_metrics(args, ds, env_reference, env_dmleval):
         return {"wall_seconds": wall, "peak_rss_mib": rss, "metrics": out["metrics"], "timings": out["timings"],
                 "depth": out["search"]["depth"], "excluded_queries": out["excluded_queries"]}
 
-    res = measured_rounds(args, [("pml", pml_step), ("dmleval", dmleval_step)])
+    def dmleval_default_step():
+        # The default metric set (recall@1,2,4,8, nDCG@2,4,8, MAP@R): what a user gets with
+        # no metric flags, MAP@R included.
+        cmd = [args.dmleval, ds["embeddings"], ds["labels"], "--no-store", "--format", "json"]
+        stdout, _, wall, rss = run_measured(cmd, env_dmleval)
+        out = dmleval_json(stdout)
+        return {"wall_seconds": wall, "peak_rss_mib": rss, "metrics": out["metrics"], "timings": out["timings"]}
+
+    res = measured_rounds(args, [("pml", pml_step), ("dmleval", dmleval_step), ("dmleval_default", dmleval_default_step)])
     queries = ds["rows"] - res["dmleval"][-1]["excluded_queries"]
     values = []
     for pml_name, dml_name in PML_TO_DMLEVAL.items():
@@ -329,7 +337,15 @@ def compare_metrics(args, ds, env_reference, env_dmleval):
                        "agrees": abs(p - d) <= args.tolerance})
     p_time = median([r["read_and_get_accuracy_seconds"] for r in res["pml"]])
     d_wall = median([r["wall_seconds"] for r in res["dmleval"]])
+    default_wall = median([r["wall_seconds"] for r in res["dmleval_default"]])
+    p_process = median([r["wall_seconds"] for r in res["pml"]])
+    default_map = res["dmleval_default"][-1]["metrics"]["map@r"]
+    pml_map = res["pml"][-1]["metrics"]["mean_average_precision_at_r"]
     return {
+        "dmleval_default_wall_seconds": default_wall,
+        "dmleval_default_peak_rss_mib": max(r["peak_rss_mib"] for r in res["dmleval_default"]),
+        "ratio_dmleval_default_over_pml_process": default_wall / p_process,
+        "dmleval_default_map_r_abs_diff": abs(default_map - pml_map),
         "pml_read_and_get_accuracy_seconds": p_time,
         "pml_import_seconds": median([r["import_seconds"] for r in res["pml"]]),
         "pml_process_wall_seconds": median([r["wall_seconds"] for r in res["pml"]]),
@@ -437,6 +453,17 @@ def markdown(ctx, results):
                 f"| {r['name']} | {fmt(m['pml_read_and_get_accuracy_seconds'])} | {fmt(m['pml_process_wall_seconds'])} "
                 f"| {fmt(m['dmleval_wall_seconds'])} | {fmt(m['ratio_pml_over_dmleval'], 2)} | {fmt(m['pml_peak_rss_mib'], 0)} "
                 f"| {fmt(m['dmleval_peak_rss_mib'], 0)} | {fmt(r['embeddings_mib'], 1)} |")
+        lines.append("")
+        lines.append("Default metric set (no metric flags: recall@1,2,4,8, nDCG@2,4,8, MAP@R), whole dmleval process:")
+        lines.append("")
+        lines.append("| data set | dmleval default set (s) | / PML process | dmleval peak RSS | MAP@R abs diff to PML |")
+        lines.append("| --- | ---: | ---: | ---: | ---: |")
+        for r in results:
+            if "metrics" not in r:
+                continue
+            m = r["metrics"]
+            lines.append(f"| {r['name']} | {fmt(m['dmleval_default_wall_seconds'])} | {fmt(m['ratio_dmleval_default_over_pml_process'], 3)} "
+                         f"| {fmt(m['dmleval_default_peak_rss_mib'], 0)} | {m['dmleval_default_map_r_abs_diff']:.1e} |")
         lines.append("")
         lines.append("| data set | metric (PML / dmleval) | PML | dmleval | abs diff | diff x queries | agree |")
         lines.append("| --- | --- | ---: | ---: | ---: | ---: | --- |")

@@ -9,6 +9,8 @@ DIR defaults to .bench-data/ (gitignored). Files written:
   clustered-20000x512-labels.npy    int64 class ids, 200 classes of 100
   clustered-60000x128.npy           60,000 x 128 float32 (.npy)
   clustered-60000x128-labels.txt    text labels ("class-0000" ...), 600 classes of 100
+  deep-30001x384.npy                30,001 x 384 float32 (.npy): 20 unequal classes, the largest
+  deep-30001x384-labels.npy         5,001 items (MAP@R searches 5,000 deep), int64 class ids
   datasets.json                     the manifest compare-reference.py reads: name, files, shape
 
 Each synthetic set is Gaussian clusters: a random unit centre per class, plus isotropic noise
@@ -32,10 +34,18 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_REAL_DIR = "/work/shared/data/debian-descriptions"
 
-# name, classes, items per class, dimension, noise, seed, embeddings format, labels format
+# Class sizes of the deep set: unequal, like real large-class data (the held-back set has
+# 58 classes with R up to 4,511 and mean R 2,020); the largest gives a depth of 5,000.
+DEEP_SIZES = [5001, 4200, 3500, 2900, 2400, 2000, 1700, 1450, 1250, 1100,
+              950, 800, 680, 560, 450, 350, 270, 200, 140, 100]
+assert sum(DEEP_SIZES) == 30001
+
+# name, classes, items per class (or the list of class sizes), dimension, noise, seed,
+# embeddings format, labels format, heavy (PML comparison only with --heavy)
 SYNTHETIC = [
-    ("clustered-20000x512", 200, 100, 512, 3.0, 20000512, "fbin", "npy"),
-    ("clustered-60000x128", 600, 100, 128, 2.0, 60000128, "npy", "txt"),
+    ("clustered-20000x512", 200, 100, 512, 3.0, 20000512, "fbin", "npy", False),
+    ("clustered-60000x128", 600, 100, 128, 2.0, 60000128, "npy", "txt", False),
+    ("deep-30001x384", len(DEEP_SIZES), DEEP_SIZES, 384, 3.5, 30000384, "npy", "npy", True),
 ]
 
 
@@ -76,7 +86,7 @@ def main():
 
     os.makedirs(args.dir, exist_ok=True)
     manifest = []
-    for name, classes, per_class, dim, noise, seed, efmt, lfmt in SYNTHETIC:
+    for name, classes, per_class, dim, noise, seed, efmt, lfmt, heavy in SYNTHETIC:
         emb = os.path.join(args.dir, f"{name}.{efmt}")
         lab = os.path.join(args.dir, f"{name}-labels.{lfmt}")
         if args.force or not (os.path.exists(emb) and os.path.exists(lab)):
@@ -89,11 +99,18 @@ def main():
             print(f"wrote {emb} ({x.shape[0]} x {x.shape[1]}) and {lab}")
         else:
             print(f"kept {emb} and {lab}")
-        manifest.append({
+        sizes = per_class if isinstance(per_class, list) else [per_class] * classes
+        entry = {
             "name": name, "embeddings": os.path.abspath(emb), "labels": os.path.abspath(lab),
-            "rows": classes * per_class, "dimensions": dim, "classes": classes,
-            "kind": f"synthetic: {classes} Gaussian clusters of {per_class}, noise {noise}, seed {seed}",
-        })
+            "rows": sum(sizes), "dimensions": dim, "classes": classes,
+            "kind": f"synthetic: {classes} Gaussian clusters of "
+                    + (f"{min(sizes)} to {max(sizes)}" if isinstance(per_class, list) else f"{per_class}")
+                    + f", noise {noise}, seed {seed}",
+        }
+        if heavy:
+            # MAP@R searches max(sizes) - 1 deep: the PML comparison only with --heavy.
+            entry["heavy"] = True
+        manifest.append(entry)
 
     real_emb = os.path.join(args.real_dir, "embeddings.npy")
     real_lab = os.path.join(args.real_dir, "sections.txt")

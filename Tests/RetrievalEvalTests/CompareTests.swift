@@ -135,7 +135,7 @@ struct BaselineFileTests {
         let dataset = try store.ingest(data, name: "d").dataset
         let evaluation = try RetrievalEvaluation.run(references: data, metrics: [.recall(k: 1), .map(k: 5, denominator: .r)])
         let id = try store.record(RunInput(
-            datasetID: dataset.id, toolVersion: "9.9", search: "exact", distance: .squaredL2, depth: evaluation.neighbors.depth,
+            datasetID: dataset.id, toolVersion: "9.9", search: "exact", distance: .squaredL2, depth: evaluation.depth,
             parameters: [("distance", "l2")], report: evaluation.report, timings: []))
         let baseline = try Baseline(run: try store.run(id: id), perQuery: try store.perQueryValues(runID: id))
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dmleval-baseline-\(UUID().uuidString)")

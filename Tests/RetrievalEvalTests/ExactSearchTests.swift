@@ -67,17 +67,19 @@ struct ExactSearchTests {
         let tileSize: Int
         let threads: Int
         let symmetric: Bool
-        var testDescription: String { "tile \(tileSize), \(threads) threads, \(symmetric ? "symmetric" : "plain")" }
+        var path: ExactSearchPath = .candidates
+        var testDescription: String { "tile \(tileSize), \(threads) threads, \(symmetric ? "symmetric" : "plain"), \(path)" }
     }
 
     static let configs: [Config] = [16, 37, 64, 1024].flatMap { t in
         [1, 2].flatMap { th in [true, false].map { Config(tileSize: t, threads: th, symmetric: $0) } }
-    }
+    } + [1, 2].map { Config(tileSize: 1024, threads: $0, symmetric: true, path: .rows) }
 
     @Test("self-retrieval equals a naive double loop, ties included", arguments: configs, [Distance.innerProduct, .squaredL2])
     func selfRetrievalWithTies(_ c: Config, _ distance: Distance) throws {
         let x = integerMatrix(rows: 150, columns: 6, seed: 11)
-        let search = try ExactSearch(references: x, distance: distance, tileSize: c.tileSize, threads: c.threads, useSymmetry: c.symmetric)
+        var search = try ExactSearch(references: x, distance: distance, tileSize: c.tileSize, threads: c.threads, useSymmetry: c.symmetric)
+        search.path = c.path
         let found = try search.search(k: 20)
         #expect(found.depth == 20)
         #expect(firstDifference(lists(found), naiveNeighbors(x, queries: nil, distance: distance, k: 20)) == nil)
@@ -102,10 +104,11 @@ struct ExactSearchTests {
         let x = floatMatrix(rows: 400, columns: 24, duplicates: 120, seed: 5)
         let oracle = naiveNeighbors(x, queries: nil, distance: .cosine, k: 30)
         for threads in [1, 2] {
-            for symmetric in [true, false] {
-                let s = try ExactSearch(references: x, tileSize: tileSize, threads: threads, useSymmetry: symmetric)
+            for (symmetric, path) in [(true, ExactSearchPath.candidates), (false, .candidates), (true, .rows)] {
+                var s = try ExactSearch(references: x, tileSize: tileSize, threads: threads, useSymmetry: symmetric)
+                s.path = path
                 let found = try s.search(k: 30)
-                #expect(firstDifference(lists(found), oracle) == nil, "tile \(tileSize), \(threads) threads, symmetric \(symmetric)")
+                #expect(firstDifference(lists(found), oracle) == nil, "tile \(tileSize), \(threads) threads, symmetric \(symmetric), \(path)")
             }
         }
     }
@@ -117,8 +120,10 @@ struct ExactSearchTests {
         var x = floatMatrix(rows: 200, columns: 8, duplicates: 0, seed: 21)
         for r in stride(from: 5, to: 200, by: 5) { for j in 0 ..< 8 { x[r, j] = x[0, j] } }
         let oracle = naiveNeighbors(x, queries: nil, distance: .cosine, k: 10)
-        for (tile, symmetric) in [(16, true), (50, false), (1024, true)] {
-            let found = try ExactSearch(references: x, tileSize: tile, threads: 2, useSymmetry: symmetric).search(k: 10)
+        for (tile, symmetric, path) in [(16, true, ExactSearchPath.candidates), (50, false, .candidates), (1024, true, .candidates), (1024, true, .rows)] {
+            var search = try ExactSearch(references: x, tileSize: tile, threads: 2, useSymmetry: symmetric)
+            search.path = path
+            let found = try search.search(k: 10)
             #expect(firstDifference(lists(found), oracle) == nil)
         }
         #expect(oracle[0] == [5, 10, 15, 20, 25, 30, 35, 40, 45, 50])
@@ -129,8 +134,9 @@ struct ExactSearchTests {
         let refs = integerMatrix(rows: 120, columns: 5, seed: 3)
         var qs = integerMatrix(rows: 45, columns: 5, seed: 4)
         for j in 0 ..< 5 { qs[0, j] = refs[10, j] }  // a query equal to a reference finds it
-        for (tile, threads) in [(16, 1), (50, 2), (1024, 2)] {
-            let s = try ExactSearch(references: refs, queries: qs, distance: distance, tileSize: tile, threads: threads)
+        for (tile, threads, path) in [(16, 1, ExactSearchPath.candidates), (50, 2, .candidates), (1024, 2, .candidates), (1024, 2, .rows), (1024, 1, .rows)] {
+            var s = try ExactSearch(references: refs, queries: qs, distance: distance, tileSize: tile, threads: threads)
+            s.path = path
             #expect(!s.isSelfRetrieval && s.availableDepth == 120)
             let found = try s.search(k: 12)
             #expect(firstDifference(lists(found), naiveNeighbors(refs, queries: qs, distance: distance, k: 12)) == nil)
@@ -142,9 +148,13 @@ struct ExactSearchTests {
     @Test("k larger than the references gives every one of them")
     func depthIsCapped() throws {
         let x = integerMatrix(rows: 9, columns: 3, seed: 1)
-        let found = try ExactSearch(references: x, distance: .innerProduct).search(k: 50)
-        #expect(found.depth == 8)
-        for q in 0 ..< 9 { #expect(Set(found.indices(of: q)) == Set((0 ..< 9).filter { $0 != q }.map(Int32.init))) }
+        for path in [ExactSearchPath.candidates, .rows] {
+            var search = try ExactSearch(references: x, distance: .innerProduct)
+            search.path = path
+            let found = try search.search(k: 50)
+            #expect(found.depth == 8)
+            for q in 0 ..< 9 { #expect(Set(found.indices(of: q)) == Set((0 ..< 9).filter { $0 != q }.map(Int32.init))) }
+        }
         #expect(try ExactSearch(references: x, distance: .innerProduct).search(k: 0).depth == 0)
     }
 
@@ -208,7 +218,7 @@ struct PipelineTests {
         let result = try RetrievalEvaluation.run(references: sliced, metrics: metrics, threads: 2, tileSize: 128)
         let sizes = labels.classSizes()
         let r = (0 ..< n).map { sizes[Int(labels.classIndex[$0])] - 1 }
-        #expect(result.neighbors.depth == r.max())
+        #expect(result.depth == r.max())
         let oracle = naiveNeighbors(x, queries: nil, distance: .cosine, k: r.max()!)
         let relevance = oracle.enumerated().map { q, list in list.map { labels.classIndex[$0] == labels.classIndex[q] } }
         let slow = Self.slowMetrics(relevance: relevance, r: r)

@@ -98,7 +98,7 @@ struct StoreTests {
         let evaluation = try RetrievalEvaluation.run(references: data, metrics: Metric.paperSet, perClass: true)
         let id = try store.record(RunInput(
             datasetID: dataset.id, name: "baseline", toolVersion: "test", search: "exact", distance: .cosine,
-            depth: evaluation.neighbors.depth, parameters: [("metrics", "paper"), ("distance", "cosine")],
+            depth: evaluation.depth, parameters: [("metrics", "paper"), ("distance", "cosine")],
             report: evaluation.report, timings: [("search", 0.5), ("total", 1.25)]))
         let run = try store.run(id: id)
         #expect(run.name == "baseline")

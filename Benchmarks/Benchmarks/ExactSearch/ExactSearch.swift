@@ -77,4 +77,51 @@ let benchmarks: @Sendable () -> Void = {
             try searchCase.prepare()
         }
     }
+
+    // The floor of the first case: its products alone (the same tiles, workers and sgemm
+    // calls, nothing kept), measured in the same process, so that the search's overhead over
+    // the arithmetic can be read off.
+    let floorCase = cases[0]
+    Benchmark("products only N=\(floorCase.rows.formatted) d=\(floorCase.dimensions) (symmetric)", configuration: configuration) { benchmark, search in
+        for _ in benchmark.scaledIterations {
+            blackHole(try search.productsOnly())
+        }
+    } setup: {
+        try floorCase.prepare()
+    }
+
+    // Deep self-retrieval: MAP@R (R = 3,999 for every query) through the whole evaluation,
+    // each query searched to its own R, metrics streamed; the cost model picks the row path.
+    for deep in deepCases {
+        Benchmark(deep.name, configuration: configuration) { benchmark, data in
+            for _ in benchmark.scaledIterations {
+                let evaluation = try RetrievalEvaluation.run(references: data, metrics: deep.metrics)
+                precondition(evaluation.depth == deep.rows / deep.classes - 1)
+                blackHole(evaluation.report.means)
+            }
+        } setup: {
+            let data = ClusteredEmbeddings(rows: deep.rows, dimensions: deep.dimensions, classes: deep.classes, spread: deep.spread, seed: deep.seed)
+            return try LabeledEmbeddings(embeddings: data.embeddings, labels: Labels(integers: data.classes.map(Int64.init)))
+        }
+    }
 }
+
+/// A deep self-retrieval case: a few large classes, MAP@R.
+private struct DeepCase {
+    let rows: Int
+    let dimensions: Int
+    let classes: Int
+    let metrics: [Metric]
+    let metricNames: String
+    /// Chosen so that the classes overlap (MAP@R about 0.3), as real large classes do.
+    let spread: Double
+    let seed: UInt64
+
+    var name: String { "evaluation \(metricNames) N=\(rows.formatted) d=\(dimensions) \(classes) classes (R=\(rows / classes - 1))" }
+}
+
+private let deepCases = [
+    DeepCase(rows: 40_000, dimensions: 384, classes: 10, metrics: [.mapAtR], metricNames: "MAP@R", spread: 4, seed: 0x5EED_0003),
+    DeepCase(rows: 40_000, dimensions: 384, classes: 10, metrics: Metric.paperSet, metricNames: "paper set",
+             spread: 4, seed: 0x5EED_0003),
+]

@@ -27,8 +27,9 @@ public struct ApproximationCheck: Sendable {
     ) throws -> ApproximationCheck {
         let clock = ContinuousClock()
         let start = clock.now
-        let n = evaluation.neighbors.queries
-        let depth = evaluation.neighbors.depth
+        guard let neighbors = evaluation.neighbors else { preconditionFailure("the evaluation to check must keep its lists (an approximate search does; pass keepNeighbors for an exact one)") }
+        let n = neighbors.queries
+        let depth = neighbors.depth
         let sample = sampleIndices(count: n, size: sampleSize, seed: seed)
         let source = queries?.embeddings ?? references.embeddings
         let d = source.columns
@@ -51,8 +52,8 @@ public struct ApproximationCheck: Sendable {
                 exactScores.append(raw.scores[row * raw.depth + i])
                 kept += 1
             }
-            approximateIndices += evaluation.neighbors.indices[q * depth ..< (q + 1) * depth]
-            approximateScores += evaluation.neighbors.scores[q * depth ..< (q + 1) * depth]
+            approximateIndices += neighbors.indices[q * depth ..< (q + 1) * depth]
+            approximateScores += neighbors.scores[q * depth ..< (q + 1) * depth]
         }
         let exact = Neighbors(queries: sample.count, depth: depth, indices: exactIndices, scores: exactScores)
         let approximate = Neighbors(queries: sample.count, depth: depth, indices: approximateIndices, scores: approximateScores)

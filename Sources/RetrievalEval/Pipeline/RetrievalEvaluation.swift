@@ -3,15 +3,26 @@
 /// The CLI, the training loop and the CI gate all evaluate embeddings through this, so they
 /// agree on depth, exclusions and conventions.
 public struct RetrievalEvaluation: Sendable {
-    /// The k-NN lists (self excluded in self-retrieval), best first.
-    public let neighbors: Neighbors
+    /// The depth of the lists as reported and saved: the largest any metric needs (and at least
+    /// `minimumDepth`), capped by the references available. An exact search takes each query
+    /// only as deep as its own metrics read (see `queryDepths`); a saved file holds every query
+    /// at this depth.
+    public let depth: Int
+    /// The k-NN lists (self excluded in self-retrieval), best first, `depth` deep; kept only
+    /// for an approximate search or when asked (`keepNeighbors`), nil otherwise.
+    public let neighbors: Neighbors?
     /// Per-query values and means.
     public let report: MetricReport
     /// R of every query.
     public let relevantCounts: [Int]
-    /// Seconds spent searching and scoring.
+    /// Seconds spent searching (the ranking included); scoring; writing the saved lists.
     public let searchSeconds: Double
     public let metricSeconds: Double
+    public let saveSeconds: Double
+    /// The exact search's path (nil for an approximate index).
+    public let path: ExactSearchPath?
+    /// The saved lists (`saveNeighbors`), complete under a temporary name until committed.
+    public var neighborsFile: ArrayWriter.PendingFile? = nil
 
     /// Evaluates `references` by self-retrieval, or `queries` against `references`.
     ///
@@ -19,45 +30,128 @@ public struct RetrievalEvaluation: Sendable {
     ///   - metrics: what to report; retrieval goes as deep as they need (largest k, and the
     ///     largest R for MAP@R and R-Precision).
     ///   - perClass: also compute per-class (macro) means.
-    ///   - minimumDepth: retrieve at least this deep (e.g. to save neighbour lists).
+    ///   - minimumDepth: retrieve at least this deep.
     ///   - index: search this approximate index (built on `references` with `distance`)
     ///     instead of the exact search.
-    /// - Throws: `SearchError` (zero-norm rows for cosine, dimension mismatch) or
-    ///   `MetricError` (a list shorter than a metric needs: too few references).
+    ///   - saveNeighbors: write every query's list, `depth` deep, to this `.npy` (int64),
+    ///     block by block as the search goes, under a temporary name: `neighborsFile.commit()`
+    ///     puts it in place (once the run is recorded), and it is removed if never committed.
+    ///   - keepNeighbors: return the lists (N x `depth` in memory).
+    ///   - path: force the exact search's path (tests and measurements).
+    /// - Throws: `SearchError` (zero-norm rows for cosine, dimension mismatch, memory that
+    ///   cannot be had), `MetricError` (a list shorter than a metric needs: too few
+    ///   references), `InputError` (the neighbour file cannot be written). Every check on the
+    ///   depths comes before any search.
     public static func run(
         references: LabeledEmbeddings, queries: LabeledEmbeddings? = nil, metrics: [Metric],
         distance: Distance = .cosine, perClass: Bool = false, minimumDepth: Int = 0,
         threads: Int = ExactSearch.defaultThreads, tileSize: Int = 1024, index: ApproximateSettings? = nil,
+        saveNeighbors: String? = nil, keepNeighbors: Bool = false, path: ExactSearchPath = .automatic,
         progress: SearchProgress? = nil
     ) throws -> RetrievalEvaluation {
         let judgments = queries.map { RelevanceJudgments(queries: $0.labels, references: references.labels) }
             ?? RelevanceJudgments(selfRetrieval: references.labels)
-        let search: any NeighborSearch
-        if let index {
-            precondition(index.index.distance == distance && index.index.count == references.embeddings.rows)
-            search = try IndexedSearch(index: index.index, queries: queries?.embeddings, effort: index.effort, threads: threads)
-        } else {
-            search = try ExactSearch(
-                references: references.embeddings, queries: queries?.embeddings, distance: distance,
-                tileSize: tileSize, threads: threads)
-        }
-        let depth = max(judgments.depthNeeded(for: metrics), minimumDepth)
-        let clock = ContinuousClock()
-        let searchStart = clock.now
-        let neighbors = try search.search(k: depth, progress: progress)
-        let searchTime = clock.now - searchStart
-        let metricStart = clock.now
-        let table = judgments.table(for: neighbors)
         let classes = perClass ? judgments.queryClasses : nil
         // Queries whose label no reference has (query/reference mode) carry class -1; they
         // have R = 0, are excluded, and take no part in the per-class means.
-        let report = try Evaluator.evaluate(
-            table, metrics: metrics, queryClasses: classes.map { $0.map { max($0, 0) } },
-            classCount: references.labels.classCount)
-        let metricTime = clock.now - metricStart
+        let reportClasses = classes.map { $0.map { max($0, 0) } }
+        let classCount = references.labels.classCount
+        let requested = max(judgments.depthNeeded(for: metrics), minimumDepth)
+        let clock = ContinuousClock()
+        if let index {
+            precondition(index.index.distance == distance && index.index.count == references.embeddings.rows)
+            let search = try IndexedSearch(index: index.index, queries: queries?.embeddings, effort: index.effort, threads: threads)
+            let searchStart = clock.now
+            let neighbors = try search.search(k: requested, progress: progress)
+            let searchTime = clock.now - searchStart
+            let metricStart = clock.now
+            let report = try Evaluator.evaluate(
+                judgments.table(for: neighbors), metrics: metrics, queryClasses: reportClasses, classCount: classCount)
+            let metricTime = clock.now - metricStart
+            let saveStart = clock.now
+            let file = try saveNeighbors.map {
+                try ArrayWriter.prepareNpy(
+                    int64: neighbors.indices.map(Int64.init), rows: neighbors.queries, columns: neighbors.depth, to: $0)
+            }
+            return RetrievalEvaluation(
+                depth: neighbors.depth, neighbors: neighbors, report: report, relevantCounts: judgments.relevantCounts,
+                searchSeconds: searchTime.seconds, metricSeconds: metricTime.seconds,
+                saveSeconds: (clock.now - saveStart).seconds, path: nil, neighborsFile: file)
+        }
+
+        var search = try ExactSearch(
+            references: references.embeddings, queries: queries?.embeddings, distance: distance,
+            tileSize: tileSize, threads: threads)
+        search.path = path
+        let depth = min(requested, search.availableDepth)
+        try checkDepth(judgments, metrics: metrics, depth: depth)
+        let everyList = saveNeighbors != nil || keepNeighbors
+        let depths = everyList
+            ? [Int](repeating: depth, count: search.queryCount)
+            : queryDepths(judgments, metrics: metrics, depth: depth, minimumDepth: min(minimumDepth, depth))
+        var stream = MetricStream(judgments: judgments, metrics: metrics, threads: threads)
+        var kept: (indices: [Int32], scores: [Float])? = keepNeighbors ? ([], []) : nil
+        var metricTime = Duration.zero, saveTime = Duration.zero
+        let searchStart = clock.now
+        func consume(_ block: NeighborBlock, _ file: ArrayWriter.Int64Rows?) throws {
+            let t0 = clock.now
+            try stream.consume(block)
+            let t1 = clock.now
+            if let file { for q in block.queries { try file.append(block.indices(of: q)) } }
+            kept?.indices += block.indices
+            kept?.scores += block.scores
+            let t2 = clock.now
+            metricTime += t1 - t0
+            saveTime += t2 - t1
+        }
+        var neighborsFile: ArrayWriter.PendingFile?
+        if let saveNeighbors {
+            neighborsFile = try ArrayWriter.prepareNpyRows(int64: search.queryCount, columns: depth, to: saveNeighbors) { file in
+                try search.search(depths: depths, progress: progress) { try consume($0, file) }
+            }.1
+        } else {
+            try search.search(depths: depths, progress: progress) { try consume($0, nil) }
+        }
+        let searchTime = clock.now - searchStart - metricTime - saveTime
+        let reportStart = clock.now
+        let report = stream.report(queryClasses: reportClasses, classCount: classCount)
+        metricTime += clock.now - reportStart
         return RetrievalEvaluation(
-            neighbors: neighbors, report: report, relevantCounts: judgments.relevantCounts,
-            searchSeconds: searchTime.seconds, metricSeconds: metricTime.seconds)
+            depth: depth,
+            neighbors: kept.map { Neighbors(queries: search.queryCount, depth: depth, indices: $0.indices, scores: $0.scores) },
+            report: report, relevantCounts: judgments.relevantCounts,
+            searchSeconds: searchTime.seconds,
+            metricSeconds: metricTime.seconds, saveSeconds: saveTime.seconds,
+            path: search.chosenPath(kept: depths.map { $0 > 0 ? min($0 + ExactSearch.slack($0), search.availableDepth) : 0 }),
+            neighborsFile: neighborsFile)
+    }
+
+    /// Throws the error the evaluator would throw on lists `depth` deep: the first query (with
+    /// R > 0), and its first metric, that needs a longer list than the references allow.
+    static func checkDepth(_ judgments: RelevanceJudgments, metrics: [Metric], depth: Int) throws {
+        for (q, r) in judgments.relevantCounts.enumerated() where r > 0 {
+            for metric in metrics {
+                if let needed = metric.requiredDepth(relevantCount: r), needed > depth {
+                    throw MetricError.listTooShort(query: q, metric: metric, needed: needed, found: depth)
+                }
+            }
+        }
+    }
+
+    /// How deep each query is searched: as deep as its own metrics read (its largest cutoff,
+    /// its own R for MAP@R and R-Precision, the whole `depth` for MRR, which reads the whole
+    /// list), at least `minimumDepth`; 0 for a query with R = 0, which no metric scores.
+    /// Every metric reads only the first items of a list, and a shorter exact list is the
+    /// prefix of a longer one, so the values are those of lists `depth` deep.
+    public static func queryDepths(_ judgments: RelevanceJudgments, metrics: [Metric], depth: Int, minimumDepth: Int = 0) -> [Int] {
+        let wholeList = metrics.contains { $0.requiredDepth(relevantCount: 1) == nil }
+        let cutoff = metrics.compactMap(\.cutoff).max() ?? 0
+        let needsR = metrics.contains(where: \.needsDepthR)
+        return judgments.relevantCounts.map { r in
+            guard r > 0 else { return minimumDepth }
+            if wholeList { return depth }
+            return min(depth, max(minimumDepth, cutoff, needsR ? r : 0))
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import RetrievalEval
 
+extension ExactSearchPath: ExpressibleByArgument {}
+
 /// `dmleval EMBEDDINGS LABELS`: the main job. Exact k-NN, the metrics, a stored run.
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -80,6 +82,10 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: .hidden)
     var tileSize: Int = 1024
 
+    /// Forces the exact search's path (candidate buffers or whole score rows), for measurements.
+    @Option(help: .hidden)
+    var searchPath: ExactSearchPath = .automatic
+
     @OptionGroup(title: "Approximate search")
     var indexOptions: IndexOptions
 
@@ -107,7 +113,7 @@ struct EvaluateCommand: ParsableCommand {
 
     enum CodingKeys: String, CodingKey {
         case source, recall, recallConvention, precision, map,
-             mapDenominator, mapR, rPrecision, ndcg, mrr, perClass, distance, threads, tileSize, indexOptions, annCheck, saveNeighbors,
+             mapDenominator, mapR, rPrecision, ndcg, mrr, perClass, distance, threads, tileSize, searchPath, indexOptions, annCheck, saveNeighbors,
              format, name, saveBaseline, input, storeOptions
     }
 
@@ -140,7 +146,8 @@ struct EvaluateCommand: ParsableCommand {
         EvaluationJob(
             source: source, input: input, storeOptions: storeOptions, metrics: requestedMetrics, distance: distance,
             perClass: perClass, threads: threads ?? ExactSearch.defaultThreads, tileSize: tileSize, name: name,
-            saveNeighbors: saveNeighbors, saveBaseline: saveBaseline, indexOptions: indexOptions, annCheck: annCheck)
+            saveNeighbors: saveNeighbors, saveBaseline: saveBaseline, indexOptions: indexOptions, annCheck: annCheck,
+            searchPath: searchPath)
     }
 
     func run() throws {

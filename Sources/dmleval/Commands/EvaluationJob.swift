@@ -21,6 +21,8 @@ struct EvaluationJob {
     var indexOptions: IndexOptions?
     /// Queries on which an approximate search is compared with the exact one (0: none).
     var annCheck = 1000
+    /// The exact search's path; automatic unless a measurement forces one.
+    var searchPath: ExactSearchPath = .automatic
 
     /// What a finished job produced.
     struct Outcome {
@@ -88,7 +90,7 @@ struct EvaluationJob {
                 references: references, queries: queryData, metrics: metrics, distance: distance,
                 perClass: perClass, threads: threads, tileSize: tileSize,
                 index: provided.map { ApproximateSettings(index: $0.index, effort: indexOptions?.effort) },
-                progress: { bar.update($0) })
+                saveNeighbors: saveNeighbors, path: searchPath, progress: { bar.update($0) })
         } catch {
             bar.finish()
             throw error
@@ -97,7 +99,7 @@ struct EvaluationJob {
         timings.append(("search", evaluation.searchSeconds))
         timings.append(("metrics", evaluation.metricSeconds))
         var approximation: ApproximationCheck?
-        if let indexOptions, provided != nil && annCheck > 0 && evaluation.neighbors.depth > 0 {
+        if let indexOptions, provided != nil && annCheck > 0 && evaluation.depth > 0 {
             let checkBar = ProgressBar("checking against exact search")
             checkBar.update(0)
             approximation = try ApproximationCheck.run(
@@ -108,7 +110,7 @@ struct EvaluationJob {
         }
         let search = SearchDescription(
             kind: provided?.index.kind ?? .exact, settings: provided.map { p in
-                p.index.settings + [indexOptions!.effortDescription(depth: evaluation.neighbors.depth, index: p.index)]
+                p.index.settings + [indexOptions!.effortDescription(depth: evaluation.depth, index: p.index)]
             } ?? [], origin: provided?.origin, memoryBytes: provided?.index.memoryBytes)
 
         // Output files are written under temporary names first and put in place together with
@@ -116,11 +118,10 @@ struct EvaluationJob {
         // neither the files nor the record.
         var pending: [ArrayWriter.PendingFile] = []
         defer { pending.forEach { $0.discard() } }
-        if let saveNeighbors {
-            t = now()
-            let n = evaluation.neighbors
-            pending.append(try ArrayWriter.prepareNpy(int64: n.indices.map(Int64.init), rows: n.queries, columns: n.depth, to: saveNeighbors))
-            timings.append(("save-neighbors", now() - t))
+        // The lists were written block by block during the search, under a temporary name.
+        if let file = evaluation.neighborsFile {
+            pending.append(file)
+            timings.append(("save-neighbors", evaluation.saveSeconds))
         }
         func identities() -> (Baseline.DatasetIdentity, Baseline.DatasetIdentity?) {
             (datasetRecord.map(Baseline.DatasetIdentity.init) ?? Self.identity(references),
@@ -134,7 +135,7 @@ struct EvaluationJob {
                 let baseline = Baseline(
                     toolVersion: DMLEval.version, createdAt: isoNow(), sourceRun: runID, name: name,
                     dataset: referenceIdentity, queryDataset: queryIdentity, search: search.kind.rawValue, distance: distance,
-                    depth: evaluation.neighbors.depth, parameters: parameters(evaluation.neighbors.depth),
+                    depth: evaluation.depth, parameters: parameters(evaluation.depth),
                     scoredQueries: report.scoredQueries, excludedQueries: report.excludedQueries,
                     metrics: report.metrics, means: report.means, perQuery: report.perQuery.map { $0.map(Float.init) })
                 pending.append(try ArrayWriter.prepareText(baseline.encoded(), to: saveBaseline))
@@ -173,8 +174,8 @@ struct EvaluationJob {
                 timings.append(("total", now() - started))
                 runID = try store.record(RunInput(
                     datasetID: datasetRecord!.id, queryDatasetID: queryRecord?.id, name: name,
-                    toolVersion: DMLEval.version, search: search.kind.rawValue, distance: distance, depth: evaluation.neighbors.depth,
-                    parameters: parameters(evaluation.neighbors.depth) + search.storedParameters(approximation),
+                    toolVersion: DMLEval.version, search: search.kind.rawValue, distance: distance, depth: evaluation.depth,
+                    parameters: parameters(evaluation.depth) + search.storedParameters(approximation),
                     report: evaluation.report, timings: timings), beforeCommit: { try placeFiles(runID: $0) })
             } catch {
                 pending.forEach { $0.revert() }
@@ -192,7 +193,7 @@ struct EvaluationJob {
             run: runID, source: sourceDescription, dataset: referenceIdentity, datasetNames: datasetRecord?.names ?? [], embeddingsPath: datasetRecord?.embeddingsPath ?? embeddings,
             labelsPath: datasetRecord?.labelsPath ?? labels,
             classNames: references.labels.classNames, queryCount: queryData?.embeddings.rows,
-            distance: distance, depth: evaluation.neighbors.depth, report: evaluation.report, timings: timings,
+            distance: distance, depth: evaluation.depth, report: evaluation.report, timings: timings,
             search: search, approximation: approximation)
         return Outcome(evaluation: evaluation, summary: summary, runID: runID, storePath: store?.path,
                        references: referenceIdentity, queries: queryIdentity, timings: timings,

@@ -278,7 +278,7 @@ struct TrainCommand: ParsableCommand {
             let projectedRecord = try store.ingest(projected, embeddingsPath: out).dataset
             evaluation = RunInput(
                 datasetID: projectedRecord.id, name: "\(lossName) head on \(self.test[0])", toolVersion: DMLEval.version,
-                search: "exact", distance: .cosine, depth: result.neighbors.depth,
+                search: "exact", distance: .cosine, depth: result.depth,
                 parameters: [("metrics", configuration.testMetrics.map(\.name).joined(separator: ","))] + settings,
                 report: result.report, timings: [("search", result.searchSeconds), ("metrics", result.metricSeconds)])
         }

@@ -27,98 +27,50 @@ extension ExactSearch {
     /// full-scan fallback.
     static func slack(_ depth: Int) -> Int { max(16, depth / 8) }
 
-    func finalize(_ candidates: TopKBuffers, depth: Int, progress: SearchProgress? = nil) -> Neighbors {
-        let queryMatrix = queries ?? references
-        let n = queryMatrix.rows
-        let kept = candidates.k
-        let stride = candidates.stride
-        var outIndices = [Int32](repeating: 0, count: n * depth)
-        var outScores = [Float](repeating: 0, count: n * depth)
-        let d = references.columns
-        let gamma = 1.01 * Double(d + 4) / 16_777_216.0  // (d + 4) u, u = 2^-24
-        let referenceNormsD = references.rowNorms()
-        let queryNormsD = queries?.rowNorms() ?? referenceNormsD
-        let maxReference = referenceNormsD.max() ?? 0
-        let distance = self.distance
-        // The bound on |f - g| for each query.
-        let margins: [Double] = queryNormsD.map { a in
-            switch distance {
-            case .cosine: return 2 * gamma * 1.000_01
-            case .innerProduct: return 2 * gamma * a * maxReference
-            case .squaredL2:
-                // f = 2 fl(q.r) - fl(|q|^2) - fl(|r|^2) in float; g sums squared differences.
-                let scale = (a + maxReference) * (a + maxReference)
-                return 2 * gamma * a * maxReference + 6 * gamma * scale
-            }
-        }
-        let referenceRows = references.rows
-        let available = availableDepth
-        let selfRetrieval = isSelfRetrieval
-        let workers = min(threads, max(1, n / 256))
-        queryMatrix.values.withUnsafeBufferPointer { qv in
+    /// Ranks every query's kept candidates, block by block, and hands each block to `body`.
+    func finalize(
+        _ candidates: TopKBuffers, depths: [Int], progress: SearchProgress? = nil, body: (NeighborBlock) throws -> Void
+    ) throws {
+        let n = depths.count
+        let ranking = CanonicalRanking(self)
+        var q0 = 0
+        while q0 < n {
+            // Blocks of about a million list entries (and at most 4,096 queries): the
+            // workers share each block, and only one block's lists exist at a time.
+            var q1 = q0, entries = 0
+            while q1 < n && q1 - q0 < 4096 && (entries < 1 << 20 || q1 == q0) { entries += depths[q1]; q1 += 1 }
+            var block = NeighborBlock(queries: q0 ..< q1, depths: depths[q0 ..< q1])
+            let count = q1 - q0
+            let workers = min(threads, max(1, entries / 4096), count)
+            let queryMatrix = queries ?? references
+            let (first, maximumK) = (q0, candidates.maximumK)
+            queryMatrix.values.withUnsafeBufferPointer { qv in
             references.values.withUnsafeBufferPointer { rv in
-                candidates.indices.withUnsafeBufferPointer { inIx in
-                    candidates.scores.withUnsafeBufferPointer { inSc in
-                        outIndices.withUnsafeMutableBufferPointer { oIx in
-                            outScores.withUnsafeMutableBufferPointer { oSc in
-                                let io = UnsafeSendableBox((qv, rv, inIx, inSc, oIx, oSc))
-                                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                                    let (qv, rv, inIx, inSc, oIx, oSc) = io.value
-                                    var pairs: [(Float, Int32)] = []
-                                    pairs.reserveCapacity(kept)
-                                    let mine = n * w / workers ..< n * (w + 1) / workers
-                                    for q in mine {
-                                        // The first worker reports for all: they share the work evenly.
-                                        if w == 0, (q - mine.lowerBound) % 256 == 0 {
-                                            progress?(Double(q - mine.lowerBound) / Double(max(1, mine.count)))
-                                        }
-                                        let query = qv.baseAddress! + q * d
-                                        let g = { (r: Int32) in ExactSearch.canonicalScore(query, rv.baseAddress! + Int(r) * d, d, distance) }
-                                        pairs.removeAll(keepingCapacity: true)
-                                        for i in 0 ..< kept { pairs.append((inSc[q * stride + i], inIx[q * stride + i])) }
-                                        pairs.sort(by: ExactSearch.ranksBefore)
-                                        let link = Float(2.02 * margins[q])
-                                        var runReachesEnd = false
-                                        var i = 0
-                                        while i < depth {
-                                            var j = i
-                                            while j + 1 < kept && pairs[j].0 - pairs[j + 1].0 <= link { j += 1 }
-                                            if j > i {
-                                                if j == kept - 1 && kept < available { runReachesEnd = true; break }
-                                                for p in i ... j { pairs[p].0 = g(pairs[p].1) }
-                                                pairs[i ... j].sort(by: ExactSearch.ranksBefore)
-                                            }
-                                            i = j + 1
-                                        }
-                                        if runReachesEnd {
-                                            // Near-ties run into the last kept candidate: rank every kept
-                                            // candidate by g, and check that none left out could enter.
-                                            let worstKept = inSc[q * stride ..< q * stride + kept].min()!
-                                            pairs.removeAll(keepingCapacity: true)
-                                            for i in 0 ..< kept { pairs.append((g(inIx[q * stride + i]), inIx[q * stride + i])) }
-                                            pairs.sort(by: ExactSearch.ranksBefore)
-                                            if !(Double(worstKept) + 1.01 * margins[q] < Double(pairs[depth - 1].0)) {
-                                                // A crowd of near-ties at the boundary: score every reference.
-                                                pairs.removeAll(keepingCapacity: true)
-                                                for r in 0 ..< referenceRows where !(selfRetrieval && r == q) {
-                                                    pairs.append((g(Int32(r)), Int32(r)))
-                                                }
-                                                pairs.sort(by: ExactSearch.ranksBefore)
-                                            }
-                                        }
-                                        for i in 0 ..< depth {
-                                            oSc[q * depth + i] = pairs[i].0
-                                            oIx[q * depth + i] = pairs[i].1
-                                        }
-                                    }
-                                }
-                            }
+            candidates.withHandle { h in
+                block.withUnsafeOutput { out in
+                    let pointers = UnsafeSendableBox((qv.baseAddress!, rv.baseAddress!))
+                    DispatchQueue.concurrentPerform(iterations: workers) { w in
+                        let (qv, rv) = pointers.value
+                        var pairs: [(Float, Int32)] = []
+                        pairs.reserveCapacity(maximumK)
+                        for i in count * w / workers ..< count * (w + 1) / workers {
+                            let q = first + i
+                            let kept = Int(h.ks[q]), start = h.offsets[q]
+                            guard kept > 0 else { continue }
+                            pairs.removeAll(keepingCapacity: true)
+                            for j in 0 ..< kept { pairs.append((h.scores[start + j], h.indices[start + j])) }
+                            ranking.rank(q, query: qv + q * ranking.d, references: rv, &pairs, depth: depths[q])
+                            out.write(i, pairs)
                         }
                     }
                 }
             }
+            }
+            }
+            try body(block)
+            q0 = q1
+            progress?(Double(q1) / Double(n))
         }
-        return Neighbors(queries: n, depth: depth, indices: outIndices, scores: outScores)
     }
 
     /// Whether candidate `a` ranks before `b`: higher score, or equal score and lower index.
@@ -160,6 +112,106 @@ extension ExactSearch {
             var s = (a0 + a1).sum()
             while j < d { let t = q[j] - r[j]; s += t * t; j += 1 }
             return -s
+        }
+    }
+}
+
+/// The final, canonical ranking of one query's kept candidates (see `ExactSearch`'s
+/// finalisation above): shared by the candidate and the row paths so that both give the same
+/// lists.
+struct CanonicalRanking {
+    let d: Int
+    let distance: Distance
+    /// The bound on |f - g| for each query.
+    let margins: [Double]
+    let referenceRows: Int
+    let available: Int
+    let selfRetrieval: Bool
+
+    init(_ search: ExactSearch) {
+        let references = search.references, queries = search.queries
+        d = references.columns
+        distance = search.distance
+        let gamma = 1.01 * Double(d + 4) / 16_777_216.0  // (d + 4) u, u = 2^-24
+        let referenceNormsD = references.rowNorms()
+        let queryNormsD = queries?.rowNorms() ?? referenceNormsD
+        let maxReference = referenceNormsD.max() ?? 0
+        let distance = search.distance
+        margins = queryNormsD.map { a in
+            switch distance {
+            case .cosine: return 2 * gamma * 1.000_01
+            case .innerProduct: return 2 * gamma * a * maxReference
+            case .squaredL2:
+                // f = 2 fl(q.r) - fl(|q|^2) - fl(|r|^2) in float; g sums squared differences.
+                let scale = (a + maxReference) * (a + maxReference)
+                return 2 * gamma * a * maxReference + 6 * gamma * scale
+            }
+        }
+        referenceRows = references.rows
+        available = search.availableDepth
+        selfRetrieval = search.isSelfRetrieval
+    }
+
+    /// Sorts `pairs` (a complete candidate set, see `rank`) by sgemm score and appends to
+    /// `runs` the runs of near-ties that start within the first `depth`: the only places whose
+    /// order g must settle. Ordering each run by g then gives the list, exactly as `rank`.
+    func nearTieRuns(_ q: Int, _ pairs: inout [(Float, Int32)], depth: Int, into runs: inout [Range<Int>]) {
+        pairs.sort(by: ExactSearch.ranksBefore)
+        let kept = pairs.count
+        let link = Float(2.02 * margins[q])
+        var i = 0
+        while i < depth {
+            var j = i
+            while j + 1 < kept && pairs[j].0 - pairs[j + 1].0 <= link { j += 1 }
+            if j > i { runs.append(i ..< j + 1) }
+            i = j + 1
+        }
+    }
+
+    /// How far below the depth-th best sgemm score a reference may lie and still belong to the
+    /// canonical list, with room for rounding: a little over twice the bound on |f - g|.
+    func selectionMargin(_ q: Int) -> Float { Float(2.05 * margins[q]) }
+
+    /// Orders query `q`'s kept candidates so that its list is `pairs[0 ..< depth]`.
+    ///
+    /// - Parameters:
+    ///   - query: the query's row; `references`: every reference row.
+    ///   - pairs: (sgemm score, index) of exactly the best `pairs.count` references by
+    ///     (sgemm score, lower index), in any order.
+    func rank(
+        _ q: Int, query: UnsafePointer<Float>, references rv: UnsafePointer<Float>, _ pairs: inout [(Float, Int32)], depth: Int
+    ) {
+        let kept = pairs.count
+        let (d, distance) = (d, distance)
+        let g = { (r: Int32) in ExactSearch.canonicalScore(query, rv + Int(r) * d, d, distance) }
+        pairs.sort(by: ExactSearch.ranksBefore)
+        let worstKept = pairs[kept - 1].0
+        let link = Float(2.02 * margins[q])
+        var runReachesEnd = false
+        var i = 0
+        while i < depth {
+            var j = i
+            while j + 1 < kept && pairs[j].0 - pairs[j + 1].0 <= link { j += 1 }
+            if j > i {
+                if j == kept - 1 && kept < available { runReachesEnd = true; break }
+                for p in i ... j { pairs[p].0 = g(pairs[p].1) }
+                pairs[i ... j].sort(by: ExactSearch.ranksBefore)
+            }
+            i = j + 1
+        }
+        if runReachesEnd {
+            // Near-ties run into the last kept candidate: rank every kept candidate by g,
+            // and check that none left out could enter.
+            for p in 0 ..< kept { pairs[p].0 = g(pairs[p].1) }
+            pairs.sort(by: ExactSearch.ranksBefore)
+            if !(Double(worstKept) + 1.01 * margins[q] < Double(pairs[depth - 1].0)) {
+                // A crowd of near-ties at the boundary: score every reference.
+                pairs.removeAll(keepingCapacity: true)
+                for r in 0 ..< referenceRows where !(selfRetrieval && r == q) {
+                    pairs.append((g(Int32(r)), Int32(r)))
+                }
+                pairs.sort(by: ExactSearch.ranksBefore)
+            }
         }
     }
 }

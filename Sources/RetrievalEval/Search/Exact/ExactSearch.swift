@@ -1,4 +1,11 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Exact k-nearest-neighbour search by blocked matrix products.
 ///
@@ -9,6 +16,14 @@ import Dispatch
 /// feeds both its rows' and its columns' candidates, halving the arithmetic; the query itself is
 /// excluded by index. Ties are broken by the lower reference index, so the result does not
 /// depend on the tile size, the thread count or the path taken.
+///
+/// Each query may ask for its own depth (`search(depths:body:)`), and the lists are handed
+/// over block by block as they become final, so no N x depth matrix need exist. Two paths
+/// gather the candidates: bounded candidate buffers fed by the tiles (the above; best for
+/// shallow lists), or whole score rows a block of queries at a time, selected by a threshold
+/// (`ExactSearch+Rows.swift`; best, and bounded in memory, for lists that are a large fraction
+/// of the references). A measured cost model chooses (`chosenPath`); both end in the same
+/// canonical ranking, so they give the same lists bit for bit.
 ///
 /// Threads: `threads` workers of our own each compute a slice of a tile's rows with a
 /// single-threaded sgemm and fold it into the candidates of their own queries; the column side of
@@ -28,6 +43,14 @@ public struct ExactSearch: NeighborSearch, Sendable {
     public var threads: Int
     /// Use the symmetric (upper-triangle) path in self-retrieval; off only to check it.
     public var useSymmetry: Bool
+    /// Candidate buffers or whole score rows; `.automatic` lets the cost model choose.
+    public var path: ExactSearchPath = .automatic
+    /// The most the candidate buffers may take before the row path is chosen whatever the
+    /// cost model says.
+    public var candidateMemoryBudget: Int = 384 << 20
+    /// Row path: queries per block and per ranking chunk, when set (tests: many small blocks).
+    var rowBlockRows: Int?
+    var rankingChunk: Int?
 
     public var isSelfRetrieval: Bool { queries == nil }
     public var availableDepth: Int { isSelfRetrieval ? references.rows - 1 : references.rows }
@@ -70,39 +93,105 @@ public struct ExactSearch: NeighborSearch, Sendable {
     /// The number of active processors.
     public static var defaultThreads: Int { max(1, activeProcessorCount()) }
 
+    /// Finds the `k` best references of every query, as one matrix.
     public func search(k requested: Int, progress: SearchProgress? = nil) throws -> Neighbors {
         guard requested >= 0 else { throw SearchError("k must be at least 0, found \(requested)") }
         let depth = min(requested, availableDepth)
-        // Each query keeps some candidates beyond k, so that the final ranking by canonical
-        // scores (see `finalize`) can prove it holds the true top k.
-        let kept = min(depth + ExactSearch.slack(depth), availableDepth)
-        let queryMatrix = queries ?? references
-        let n = queryMatrix.rows
-        var candidates = TopKBuffers(count: n, k: depth > 0 ? kept : 0)
+        let n = queryCount
+        var indices = [Int32](repeating: 0, count: n * depth)
+        var scores = [Float](repeating: 0, count: n * depth)
+        try search(depths: [Int](repeating: depth, count: n), progress: progress) { block in
+            for q in block.queries {
+                let list = block.range(of: q)
+                indices.replaceSubrange(q * depth ..< (q + 1) * depth, with: block.indices[list])
+                scores.replaceSubrange(q * depth ..< (q + 1) * depth, with: block.scores[list])
+            }
+        }
+        return Neighbors(queries: n, depth: depth, indices: indices, scores: scores)
+    }
+
+    /// The number of queries (the references themselves in self-retrieval).
+    public var queryCount: Int { (queries ?? references).rows }
+
+    /// Finds the `depths[q]` best references of every query q and hands the lists to `body`
+    /// block by block, in query order, as soon as they are final; no list outlives its block
+    /// here. The lists are the same, bit for bit, whatever the path, tile size or threads.
+    ///
+    /// - Parameters:
+    ///   - depths: one depth per query, each at most `availableDepth`; 0 asks for nothing.
+    ///   - body: called on this thread with consecutive blocks covering every query.
+    /// - Throws: `SearchError` when the memory a path needs cannot be had; whatever `body` throws.
+    public func search(depths: [Int], progress: SearchProgress? = nil, body: (NeighborBlock) throws -> Void) throws {
+        precondition(depths.count == queryCount, "one depth per query")
+        precondition(depths.allSatisfy { $0 >= 0 && $0 <= availableDepth }, "depths within 0 ... availableDepth")
+        // Each query keeps some candidates beyond its depth, so that the final ranking by
+        // canonical scores (see `CanonicalRanking`) can prove it holds the true top.
+        let available = availableDepth
+        let kept = depths.map { $0 > 0 ? min($0 + ExactSearch.slack($0), available) : 0 }
+        // Our workers run the products (each on its slice of a tile or block) and the folds, so
+        // BLAS itself stays single-threaded: no idle BLAS threads spinning on the cores the
+        // folds need.
+        BLAS.setThreads(1)
+        switch chosenPath(kept: kept) {
+        case .candidates, .automatic:
+            try candidateSearch(depths: depths, kept: kept, progress: progress, body: body)
+        case .rows:
+            try rowSearch(depths: depths, kept: kept, progress: progress, body: body)
+        }
+        progress?(1)
+    }
+
+    /// The candidate-buffer path: tile passes folding into per-query buffers, then the final
+    /// ranking block by block.
+    private func candidateSearch(
+        depths: [Int], kept: [Int], progress: SearchProgress?, body: (NeighborBlock) throws -> Void
+    ) throws {
+        let candidates = try TopKBuffers(ks: kept)
+        let meanKept = Double(kept.reduce(0, +)) / Double(max(1, kept.count))
         // The share of the work in the tile passes, the rest being the final ranking: the
         // passes cost about n^2 d, the ranking about n kept d with more memory traffic per
         // candidate (a rough model; it only steers the progress bar's ETA).
-        let passShare = Double(references.rows) / (Double(references.rows) + 8 * Double(kept))
+        let passShare = Double(references.rows) / (Double(references.rows) + 8 * meanKept)
         let passProgress = ExactSearch.scaled(progress, from: 0, to: passShare)
-        if depth > 0 {
-            // Our workers run the products (each on its slice of a tile) and the folds, so
-            // BLAS itself stays single-threaded: no idle BLAS threads spinning on the cores
-            // the folds need.
-            BLAS.setThreads(1)
+        if candidates.maximumK > 0 {
             if isSelfRetrieval && useSymmetry {
-                symmetricPass(&candidates, progress: passProgress)
+                symmetricPass(candidates, progress: passProgress)
             } else {
-                plainPass(queryMatrix, &candidates, progress: passProgress)
+                plainPass(queries ?? references, candidates, progress: passProgress)
+            }
+            candidates.finish()
+        }
+        try finalize(candidates, depths: depths, progress: ExactSearch.scaled(progress, from: passShare, to: 1), body: body)
+    }
+
+    /// The products of `search` alone: the same tiles (upper triangle in self-retrieval with
+    /// symmetry), the same workers and sgemm calls, and nothing kept. The floor a search's
+    /// time is measured against (Benchmarks/, docs/benchmarks.md); it returns nothing useful.
+    ///
+    /// - Returns: a checksum of the last tile, so that the work cannot be optimised away.
+    public func productsOnly() throws -> Float {
+        BLAS.setThreads(1)
+        let queryMatrix = queries ?? references
+        let t = tileSize, d = references.columns, nq = queryMatrix.rows, nr = references.rows
+        let symmetric = isSelfRetrieval && useSymmetry
+        let tile = try allocate(Float.self, count: min(t, nq) * min(t, nr), for: "one tile")
+        defer { free(tile) }
+        queryMatrix.values.withUnsafeBufferPointer { qv in
+            references.values.withUnsafeBufferPointer { rv in
+                let c = UnsafePointerBox(tile)
+                for i0 in stride(from: 0, to: nq, by: t) {
+                    let rows = min(t, nq - i0)
+                    for j0 in stride(from: symmetric ? i0 : 0, to: nr, by: t) {
+                        let cols = min(t, nr - j0)
+                        parallelRanges(rows) { lo, hi in
+                            computeTile(qv.baseAddress! + (i0 + lo) * d, rv.baseAddress! + j0 * d,
+                                        rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.pointer + lo * cols)
+                        }
+                    }
+                }
             }
         }
-        guard depth > 0 else {
-            progress?(1)
-            return Neighbors(queries: n, depth: 0, indices: [], scores: [])
-        }
-        candidates.finish()
-        let neighbors = finalize(candidates, depth: depth, progress: ExactSearch.scaled(progress, from: passShare, to: 1))
-        progress?(1)
-        return neighbors
+        return tile[0]
     }
 
     /// `progress` mapped onto the part [from, to] of the whole.
@@ -114,7 +203,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
     // MARK: - Passes
 
     /// Every query tile against every reference tile.
-    private func plainPass(_ queryMatrix: Matrix, _ candidates: inout TopKBuffers, progress: SearchProgress?) {
+    private func plainPass(_ queryMatrix: Matrix, _ candidates: TopKBuffers, progress: SearchProgress?) {
         let t = tileSize, d = references.columns
         let nq = queryMatrix.rows, nr = references.rows
         var tile = [Float](repeating: 0, count: min(t, nq) * min(t, nr))
@@ -153,7 +242,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
     /// Self-retrieval on the upper triangle of tiles: tile (I, J), J >= I, is computed once
     /// and feeds the candidates of its rows (queries of I) and, off the diagonal, of its columns
     /// (queries of J).
-    private func symmetricPass(_ candidates: inout TopKBuffers, progress: SearchProgress?) {
+    private func symmetricPass(_ candidates: TopKBuffers, progress: SearchProgress?) {
         let t = tileSize, d = references.columns, n = references.rows
         var tile = [Float](repeating: 0, count: min(t, n) * min(t, n))
         let blocks = (n + t - 1) / t
@@ -200,7 +289,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
     }
 
     /// Fills `out` (rows x cols, row-major) with the similarities of rows `a` to rows `b`.
-    private func computeTile(
+    func computeTile(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, cols: Int,
         i0: Int, j0: Int, into out: UnsafeMutablePointer<Float>
     ) {
@@ -218,7 +307,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
     }
 
     /// Runs `body(lo, hi)` over `count` items split into `threads` contiguous ranges.
-    private func parallelRanges(_ count: Int, _ body: (Int, Int) -> Void) {
+    func parallelRanges(_ count: Int, _ body: (Int, Int) -> Void) {
         let workers = min(threads, max(1, count / 64))
         if workers <= 1 {
             body(0, count)

@@ -1,42 +1,80 @@
-/// The k best (score, index) candidates of every query, gathered in flat buffers.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The best (score, index) candidates of every query, gathered in flat buffers; each query
+/// keeps its own number of them.
 ///
-/// Each query owns a buffer of k + b slots. A candidate is appended when its score reaches
-/// the query's threshold; when the buffer is full, a quickselect keeps its k best and the
-/// threshold becomes the k-th best score. A candidate below the threshold cannot be among
-/// the k best (k others beat it), so it is rejected by one comparison, sixteen at a time in
+/// Query q owns a buffer of k_q + b_q slots. A candidate is appended when its score reaches
+/// the query's threshold; when the buffer is full, a quickselect keeps its k_q best and the
+/// threshold becomes the k_q-th best score. A candidate below the threshold cannot be among
+/// the k_q best (k_q others beat it), so it is rejected by one comparison, sixteen at a time in
 /// the tile scans. Appending is a store, where a binary heap pays log k unpredictable
-/// branches per candidate; the selection costs O(k + b) per b candidates.
+/// branches per candidate; the selection costs O(k + b) per b candidates. A query that keeps
+/// nothing has an infinite threshold and no slots.
 ///
 /// The order is total: a higher score ranks first, and equal scores go to the lower index,
-/// so the k kept do not depend on the order candidates arrive in.
-struct TopKBuffers {
-    /// The number of candidates kept per query.
-    let k: Int
+/// so the k_q kept do not depend on the order candidates arrive in.
+final class TopKBuffers {
     let count: Int
-    /// Slots per query: k plus room to append.
-    let stride: Int
-    var scores: [Float]
-    var indices: [Int32]
-    var sizes: [Int32]
+    /// The number of candidates kept by each query.
+    let ks: [Int32]
+    /// Where each query's slots start, and (at `count`) the total.
+    let offsets: [Int]
+    /// The largest k of any query.
+    let maximumK: Int
+    let scores: UnsafeMutablePointer<Float>
+    let indices: UnsafeMutablePointer<Int32>
+    let sizes: UnsafeMutablePointer<Int32>
     /// A query's threshold: -infinity until its buffer first fills, then its k-th best score.
-    var worst: [Float]
+    let worst: UnsafeMutablePointer<Float>
 
-    init(count: Int, k: Int) {
-        self.k = k
-        self.count = count
-        // Room for k more candidates, less for very large k to bound the memory.
-        stride = k == 0 ? 0 : k + (k <= 512 ? max(16, k) : max(512, k / 4))
-        scores = [Float](repeating: 0, count: count * stride)
-        indices = [Int32](repeating: 0, count: count * stride)
-        sizes = [Int32](repeating: 0, count: count)
-        worst = [Float](repeating: k > 0 ? -.infinity : .infinity, count: count)
+    /// Slots for a query keeping `k`: k plus room to append, less for very large k to bound
+    /// the memory.
+    static func slots(_ k: Int) -> Int { k == 0 ? 0 : k + (k <= 512 ? max(16, k) : max(512, k / 4)) }
+
+    /// The bytes the buffers of queries keeping `ks` take.
+    static func bytes(_ ks: [Int]) -> Int { ks.reduce(0) { $0 + 8 * slots($1) } + 12 * ks.count }
+
+    /// Buffers for `count` queries each keeping `k`.
+    convenience init(count: Int, k: Int) throws {
+        try self.init(ks: [Int](repeating: k, count: count))
+    }
+
+    /// Buffers for queries keeping `ks[q]` candidates each.
+    ///
+    /// - Throws: `SearchError` naming the size when the memory cannot be had.
+    init(ks: [Int]) throws {
+        count = ks.count
+        self.ks = ks.map { Int32($0) }
+        var offsets = [Int](repeating: 0, count: ks.count + 1)
+        for (q, k) in ks.enumerated() { offsets[q + 1] = offsets[q] + TopKBuffers.slots(k) }
+        self.offsets = offsets
+        maximumK = ks.max() ?? 0
+        let total = offsets[ks.count]
+        // One allocation of 4-byte values: scores, indices, sizes, thresholds.
+        let storage = try allocate(Float.self, count: 2 * total + 2 * ks.count, for: "the candidate lists of \(ks.count) queries")
+        scores = storage
+        indices = UnsafeMutableRawPointer(storage + total).bindMemory(to: Int32.self, capacity: total)
+        sizes = UnsafeMutableRawPointer(storage + 2 * total).bindMemory(to: Int32.self, capacity: ks.count)
+        worst = storage + 2 * total + ks.count
+        sizes.initialize(repeating: 0, count: ks.count)
+        for q in 0 ..< ks.count { worst[q] = ks[q] > 0 ? -.infinity : .infinity }
+    }
+
+    deinit {
+        free(scores)
     }
 
     /// Unsafe views of the storage, valid inside `withHandle`; several workers may use one
     /// handle at once as long as they touch disjoint queries.
     struct Handle: @unchecked Sendable {
-        let k: Int
-        let stride: Int
+        let ks: UnsafePointer<Int32>
+        let offsets: UnsafePointer<Int>
         let scores: UnsafeMutablePointer<Float>
         let indices: UnsafeMutablePointer<Int32>
         let sizes: UnsafeMutablePointer<Int32>
@@ -102,10 +140,10 @@ struct TopKBuffers {
 
         @inline(__always)
         func append(_ q: Int, score: Float, index: Int32) {
-            let n = Int(sizes[q])
-            scores[q * stride + n] = score
-            indices[q * stride + n] = index
-            if n + 1 == stride {
+            let n = Int(sizes[q]), start = offsets[q]
+            scores[start + n] = score
+            indices[start + n] = index
+            if start + n + 1 == offsets[q + 1] {
                 compact(q, n + 1)
             } else {
                 sizes[q] = Int32(n + 1)
@@ -115,7 +153,8 @@ struct TopKBuffers {
         /// Keeps the k best of query `q`'s `n` candidates and raises its threshold.
         @inline(never)
         func compact(_ q: Int, _ n: Int) {
-            let s = scores + q * stride, ix = indices + q * stride
+            let k = Int(ks[q])
+            let s = scores + offsets[q], ix = indices + offsets[q]
             TopKBuffers.select(s, ix, count: n, k: k)
             sizes[q] = Int32(k)
             var lowest = s[0]
@@ -162,30 +201,48 @@ struct TopKBuffers {
         }
     }
 
-    mutating func withHandle<R>(_ body: (Handle) throws -> R) rethrows -> R {
-        let (k, stride) = (self.k, self.stride)
-        return try scores.withUnsafeMutableBufferPointer { s in
-            try indices.withUnsafeMutableBufferPointer { ix in
-                try sizes.withUnsafeMutableBufferPointer { n in
-                    try worst.withUnsafeMutableBufferPointer { w in
-                        try body(Handle(k: k, stride: stride, scores: s.baseAddress!, indices: ix.baseAddress!,
-                                        sizes: n.baseAddress!, worst: w.baseAddress!))
-                    }
-                }
+    /// Unsafe views of the storage, valid inside `body`.
+    func withHandle<R>(_ body: (Handle) throws -> R) rethrows -> R {
+        try ks.withUnsafeBufferPointer { k in
+            try offsets.withUnsafeBufferPointer { o in
+                try body(Handle(ks: k.baseAddress!, offsets: o.baseAddress!, scores: scores, indices: indices,
+                                sizes: sizes, worst: worst))
             }
         }
     }
 
-    /// Leaves exactly the k best of every query at the start of its slots.
-    /// - Precondition: every query was offered at least k candidates.
-    mutating func finish() {
-        let (count, k) = (self.count, self.k)
+    /// Leaves exactly the k_q best of every query at the start of its slots.
+    /// - Precondition: every query was offered at least k_q candidates.
+    func finish() {
         withHandle { h in
             for q in 0 ..< count {
-                let n = Int(h.sizes[q])
+                let n = Int(h.sizes[q]), k = Int(ks[q])
                 precondition(n >= k, "query \(q) holds \(n) of \(k) candidates")
                 if n > k { h.compact(q, n) }
             }
         }
     }
+}
+
+/// `count` uninitialised values of `T` from the system allocator.
+///
+/// - Throws: `SearchError` naming the size and its use when the memory cannot be had.
+/// Release it with `free`.
+func allocate<T>(_ type: T.Type, count: Int, for use: @autoclosure () -> String) throws -> UnsafeMutablePointer<T> {
+    let (bytes, overflow) = max(1, count).multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+    guard !overflow, let raw = malloc(bytes) else {
+        throw SearchError("cannot allocate \(byteDescription(bytes)) for \(use()); use fewer or shallower queries, or a machine with more memory")
+    }
+    return raw.bindMemory(to: T.self, capacity: max(1, count))
+}
+
+/// "3.2 GiB", "512.0 MiB", "16 KiB".
+func byteDescription(_ bytes: Int) -> String {
+    func oneDecimal(_ x: Double) -> String {
+        let tenths = Int((x * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+    if bytes >= 1 << 30 { return oneDecimal(Double(bytes) / Double(1 << 30)) + " GiB" }
+    if bytes >= 1 << 20 { return oneDecimal(Double(bytes) / Double(1 << 20)) + " MiB" }
+    return "\(bytes / 1024) KiB"
 }

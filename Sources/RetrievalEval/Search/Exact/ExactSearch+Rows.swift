@@ -1,0 +1,323 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+
+/// How the exact search gathers each query's best candidates.
+public enum ExactSearchPath: String, Sendable, CaseIterable {
+    /// Let the cost model choose (see `ExactSearch.chosenPath`).
+    case automatic
+    /// Bounded candidate buffers fed by tiles (symmetric in self-retrieval): best when the
+    /// depths are a small fraction of the references.
+    case candidates
+    /// Whole score rows, a block of queries at a time, each selected by a threshold: best, and
+    /// bounded in memory, when the depths are a large fraction of the references.
+    case rows
+}
+
+/// The row path: for a block of queries, the scores against every reference are computed
+/// (one single-threaded sgemm per worker, on its slice of the block's rows); each query's
+/// best candidates are then selected from its row by a threshold and ranked at once, and the
+/// rows are reused for the next block.
+///
+/// Selection: a strided sample of the row estimates a score that slightly more than `depth`
+/// entries reach; one pass gathers every score at or above it (four SSE compares per sixteen
+/// scores; the pass is repeated with no threshold when the estimate was too high), and a
+/// quickselect finds the depth-th best score f_d. Every entry within twice the bound on
+/// |f - g| below f_d is then a candidate: that set holds the whole canonical list, so the
+/// same canonical ranking as the candidate path's (`CanonicalRanking`) orders it with no
+/// check at the boundary and no fallback, and the lists are identical to the other path's.
+///
+/// Memory: the block's rows (at most `rowBlockBytes`), two row-sized scratch buffers per
+/// worker, and the block's lists.
+extension ExactSearch {
+    /// The most the rows of one block take.
+    static let rowBlockBytes = 64 << 20
+
+    /// Queries per block for `references` references: as many rows as fit in
+    /// `rowBlockBytes`, between 32 and 2,048.
+    static func rowBlock(references: Int) -> Int {
+        min(2048, max(32, rowBlockBytes / (4 * max(1, references))))
+    }
+
+    /// The path the search takes for queries keeping `kept` candidates each.
+    ///
+    /// The cost model (figures in docs/benchmarks.md, "Choosing the path"): the candidate
+    /// path costs the products (half of them in symmetric self-retrieval) plus its folds,
+    /// which grow with the candidates kept; the row path costs every product plus one filter
+    /// pass per row. Measured, the folds cost about as much as the products they save when a
+    /// query keeps `symmetricCrossover` (symmetric) or `plainCrossover` (plain) of the
+    /// references; beyond that, or when the buffers would pass `candidateMemoryBudget`,
+    /// rows win.
+    func chosenPath(kept: [Int]) -> ExactSearchPath {
+        if path != .automatic { return path }
+        let references = Double(self.references.rows)
+        let meanKept = Double(kept.reduce(0, +)) / Double(max(1, kept.count))
+        if TopKBuffers.bytes(kept) > candidateMemoryBudget { return .rows }
+        let crossover = isSelfRetrieval && useSymmetry ? ExactSearch.symmetricCrossover : ExactSearch.plainCrossover
+        return meanKept >= crossover * references ? .rows : .candidates
+    }
+
+    /// The mean fraction of the references kept per query above which rows beat candidate
+    /// buffers: measured (docs/benchmarks.md).
+    static let symmetricCrossover = 0.025
+    static let plainCrossover = 0.003
+
+    /// The row path (see above).
+    func rowSearch(depths: [Int], kept: [Int], progress: SearchProgress?, body: (NeighborBlock) throws -> Void) throws {
+        let queryMatrix = queries ?? references
+        let nq = queryMatrix.rows, nr = references.rows, d = references.columns
+        let blockRows = min(nq, rowBlockRows ?? ExactSearch.rowBlock(references: nr))
+        let chunk = rankingChunk ?? BatchedRanking.chunk
+        guard nq > 0 else { return }
+        let rows = try allocate(Float.self, count: blockRows * nr, for: "the score rows of \(blockRows) queries")
+        defer { free(rows) }
+        let ranking = CanonicalRanking(self)
+        let skipSelf = isSelfRetrieval
+        // Candidates ranked together per worker: 2^22 in all (32 bytes each with their
+        // records), so the chunks take at most 128 MiB whatever the threads.
+        let entryBudget = max(1 << 16, (1 << 22) / max(1, threads))
+        try queryMatrix.values.withUnsafeBufferPointer { qv in
+            try references.values.withUnsafeBufferPointer { rv in
+                let pointers = UnsafeSendableBox((qv.baseAddress!, rv.baseAddress!, rows))
+                for b0 in stride(from: 0, to: nq, by: blockRows) {
+                    let count = min(blockRows, nq - b0)
+                    var block = NeighborBlock(queries: b0 ..< b0 + count, depths: depths[b0 ..< b0 + count])
+                    if kept[b0 ..< b0 + count].contains(where: { $0 > 0 }) {
+                        block.withUnsafeOutput { out in
+                            parallelRanges(count) { lo, hi in
+                                let (qv, rv, rows) = pointers.value
+                                computeTile(qv + (b0 + lo) * d, rv, rows: hi - lo, cols: nr, i0: b0 + lo, j0: 0, into: rows + lo * nr)
+                                var scratchScores = [Float](repeating: 0, count: nr)
+                                var scratchIndices = [Int32](repeating: 0, count: nr)
+                                var work = BatchedRanking(ranking)
+                                scratchScores.withUnsafeMutableBufferPointer { ss in
+                                    scratchIndices.withUnsafeMutableBufferPointer { si in
+                                        // Chunks of queries whose canonical scores are computed together,
+                                        // reference by reference (see `BatchedRanking`).
+                                        var i = lo
+                                        while i < hi {
+                                            work.reset()
+                                            let first = i
+                                            while i < hi && i - first < chunk && work.flat.count < entryBudget {
+                                                let q = b0 + i
+                                                i += 1
+                                                guard depths[q] > 0 else { continue }
+                                                ExactSearch.selectFromRow(
+                                                    rows + (q - b0) * nr, count: nr, skip: skipSelf ? q : -1, depth: depths[q],
+                                                    margin: ranking.selectionMargin(q),
+                                                    scratchScores: ss.baseAddress!, scratchIndices: si.baseAddress!,
+                                                    sample: &work.sample, into: &work.pairs)
+                                                work.add(q, slot: q - b0, depth: depths[q])
+                                            }
+                                            work.finish(queries: qv, references: rv, into: out)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    try body(block)
+                    progress?(Double(b0 + count) / Double(nq))
+                }
+            }
+        }
+    }
+
+    /// Sets `pairs` to every entry of `row` (position `skip` left out) whose score is at least
+    /// the `depth`-th best minus `margin`, in no particular order.
+    ///
+    /// With `margin` twice the bound on |f - g| (see `CanonicalRanking`), these hold every
+    /// reference the canonical list of `depth` can contain: the depth-th best g is at least
+    /// the depth-th best f minus the bound, and an entry's f is within the bound of its g.
+    ///
+    /// - Complexity: O(count) expected: a sample of 2,048, one filter pass, a quickselect
+    ///   over the few gathered beyond `depth`.
+    static func selectFromRow(
+        _ row: UnsafePointer<Float>, count: Int, skip: Int, depth: Int, margin: Float,
+        scratchScores: UnsafeMutablePointer<Float>, scratchIndices: UnsafeMutablePointer<Int32>,
+        sample: inout [Float], into pairs: inout [(Float, Int32)]
+    ) {
+        let candidates = count - (skip >= 0 && skip < count ? 1 : 0)
+        precondition(depth > 0 && depth <= candidates)
+        var threshold = -Float.infinity
+        if depth < candidates {
+            // The score that about depth + 4 sigma + 16 of a sample's share of the row reach.
+            let size = min(count, 2048)
+            sample.removeAll(keepingCapacity: true)
+            for s in 0 ..< size {
+                let j = s * count / size
+                if j != skip { sample.append(row[j]) }
+            }
+            let expected = Double(depth) / Double(candidates) * Double(sample.count)
+            let rank = Int((expected + 4 * expected.squareRoot() + 16).rounded(.up))
+            if rank < sample.count {
+                threshold = sample.withUnsafeMutableBufferPointer { ExactSearch.largest($0, rank: rank) }
+            }
+        }
+        var gathered = gather(row, count: count, skip: skip, threshold: threshold, scratchScores, scratchIndices)
+        if gathered < depth {
+            // The estimate was too high: take every score.
+            threshold = -.infinity
+            gathered = gather(row, count: count, skip: skip, threshold: threshold, scratchScores, scratchIndices)
+        }
+        TopKBuffers.select(scratchScores, scratchIndices, count: gathered, k: depth)
+        var lowest = scratchScores[0]
+        for p in 1 ..< depth where scratchScores[p] < lowest { lowest = scratchScores[p] }
+        let bound = lowest - margin
+        pairs.removeAll(keepingCapacity: true)
+        if threshold <= bound {
+            for p in 0 ..< gathered where scratchScores[p] >= bound { pairs.append((scratchScores[p], scratchIndices[p])) }
+        } else {
+            gathered = gather(row, count: count, skip: skip, threshold: bound, scratchScores, scratchIndices)
+            for p in 0 ..< gathered { pairs.append((scratchScores[p], scratchIndices[p])) }
+        }
+    }
+
+    /// Copies every score of `row` at or above `threshold` (with its index), except position
+    /// `skip`, to the scratch buffers; returns how many.
+    @inline(__always)
+    static func gather(
+        _ row: UnsafePointer<Float>, count: Int, skip: Int, threshold: Float,
+        _ scores: UnsafeMutablePointer<Float>, _ indices: UnsafeMutablePointer<Int32>
+    ) -> Int {
+        var n = 0
+        var j = 0
+        let raw = UnsafeRawPointer(row)
+        let t = SIMD4<Float>(repeating: threshold)
+        while j + 16 <= count {
+            let mask = (raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD4<Float>.self) .>= t)
+                .| (raw.loadUnaligned(fromByteOffset: 4 * j + 16, as: SIMD4<Float>.self) .>= t)
+                .| (raw.loadUnaligned(fromByteOffset: 4 * j + 32, as: SIMD4<Float>.self) .>= t)
+                .| (raw.loadUnaligned(fromByteOffset: 4 * j + 48, as: SIMD4<Float>.self) .>= t)
+            if any(mask) {
+                for l in j ..< j + 16 where row[l] >= threshold && l != skip {
+                    scores[n] = row[l]
+                    indices[n] = Int32(l)
+                    n += 1
+                }
+            }
+            j += 16
+        }
+        while j < count {
+            if row[j] >= threshold && j != skip {
+                scores[n] = row[j]
+                indices[n] = Int32(j)
+                n += 1
+            }
+            j += 1
+        }
+        return n
+    }
+
+    /// The `rank`-th largest of `values` (1 = the largest); reorders them.
+    static func largest(_ values: UnsafeMutableBufferPointer<Float>, rank: Int) -> Float {
+        var lo = 0, hi = values.count - 1
+        let target = rank - 1
+        while lo < hi {
+            let pivot = values[lo + (hi - lo) / 2]
+            var i = lo, j = hi
+            while i <= j {
+                while values[i] > pivot { i += 1 }
+                while pivot > values[j] { j -= 1 }
+                if i <= j {
+                    values.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if j < target { lo = i }
+            if target < i { hi = j }
+        }
+        return values[target]
+    }
+}
+
+/// The canonical ranking of a chunk of queries whose candidate sets are complete (the row
+/// path), with the canonical scores computed reference by reference.
+///
+/// One query's near-tie runs need g for references spread over the whole set: computed query
+/// by query, nearly every g waits for a reference row from memory. Computed for a chunk of
+/// queries ordered by reference, each reference row is loaded once for all the chunk's
+/// queries that need it. g is a function of the two rows only, so the order of computation
+/// changes nothing in the result.
+struct BatchedRanking {
+    /// The most queries ranked together (fewer when their candidates pass the entry budget).
+    static let chunk = 512
+
+    let ranking: CanonicalRanking
+    /// Every query's candidates, one after another; `starts[i] ..< starts[i + 1]` is query
+    /// `queries[i]`'s, sorted by sgemm score.
+    var flat: [(Float, Int32)] = []
+    var starts: [Int] = [0]
+    var queries: [(q: Int, slot: Int, depth: Int)] = []
+    /// Runs of near-ties (ranges into `flat`) that g must order.
+    var runs: [Range<Int>] = []
+    /// (reference, query, position in `flat`) of every candidate that needs g: all a g needs
+    /// is in the record, so the loop over them in reference order makes no dependent loads.
+    var needs: [(r: Int32, q: Int32, p: Int32)] = []
+    /// Counting-sort scratch: per reference, then the needs in reference order.
+    var counts: [Int32] = []
+    var ordered: [(r: Int32, q: Int32, p: Int32)] = []
+    /// Scratch for the selection of one query.
+    var sample: [Float] = []
+    var pairs: [(Float, Int32)] = []
+
+    init(_ ranking: CanonicalRanking) { self.ranking = ranking }
+
+    mutating func reset() {
+        flat.removeAll(keepingCapacity: true)
+        starts.removeAll(keepingCapacity: true)
+        starts.append(0)
+        queries.removeAll(keepingCapacity: true)
+        runs.removeAll(keepingCapacity: true)
+        needs.removeAll(keepingCapacity: true)
+    }
+
+    /// Takes `pairs` (query `q`'s complete candidates, see `ExactSearch.selectFromRow`), to be
+    /// written as list `slot` of the block.
+    mutating func add(_ q: Int, slot: Int, depth: Int) {
+        let base = flat.count
+        let firstRun = runs.count
+        ranking.nearTieRuns(q, &pairs, depth: depth, into: &runs)
+        flat.append(contentsOf: pairs)
+        for k in firstRun ..< runs.count {
+            let run = runs[k]
+            runs[k] = base + run.lowerBound ..< base + run.upperBound
+            for p in runs[k] { needs.append((flat[p].1, Int32(q), Int32(p))) }
+        }
+        queries.append((q, slot, depth))
+        starts.append(flat.count)
+    }
+
+    /// Computes every g needed, orders the runs by it, and writes each list.
+    mutating func finish(queries qv: UnsafePointer<Float>, references rv: UnsafePointer<Float>, into out: NeighborBlock.Output) {
+        // The needs in reference order, by a counting sort (one pass to count, one to place).
+        let referenceCount = ranking.referenceRows
+        if counts.count != referenceCount + 1 { counts = [Int32](repeating: 0, count: referenceCount + 1) }
+        for i in counts.indices { counts[i] = 0 }
+        for need in needs { counts[Int(need.r) + 1] += 1 }
+        for r in 0 ..< referenceCount { counts[r + 1] += counts[r] }
+        ordered.removeAll(keepingCapacity: true)
+        ordered.append(contentsOf: repeatElement((r: Int32(0), q: Int32(0), p: Int32(0)), count: needs.count))
+        for need in needs {
+            let r = Int(need.r)
+            ordered[Int(counts[r])] = need
+            counts[r] += 1
+        }
+        let d = ranking.d, distance = ranking.distance
+        flat.withUnsafeMutableBufferPointer { flat in
+            for need in ordered {
+                flat[Int(need.p)].0 = ExactSearch.canonicalScore(qv + Int(need.q) * d, rv + Int(need.r) * d, d, distance)
+            }
+        }
+        for run in runs { flat[run].sort(by: ExactSearch.ranksBefore) }
+        for (i, query) in queries.enumerated() {
+            out.write(query.slot, flat[starts[i] ..< starts[i] + query.depth])
+        }
+    }
+}
