@@ -4,8 +4,8 @@
 SWIFT   ?= swift
 RELEASE := .build/release/dmleval
 # Debian packages the build links against: OpenBLAS (CBLAS target), SQLite (GRDB), and
-# pkg-config, through which SwiftPM finds OpenBLAS's headers.
-DEBIAN_PACKAGES := libopenblas-dev libsqlite3-dev pkg-config
+# zlib (ZIPFoundation, for .npz), and pkg-config, through which SwiftPM finds OpenBLAS's headers.
+DEBIAN_PACKAGES := libopenblas-dev libsqlite3-dev zlib1g-dev pkg-config
 # apt-get needs root; use sudo when we are not root and it exists.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo)
 

@@ -71,7 +71,7 @@ struct CheckCommand: ParsableCommand {
     }
 
     func validate() throws {
-        try source.validate()
+        try source.validate(with: input)
         if (baseline == nil) == (baselineRun == nil) { throw ValidationError("give the baseline as --baseline FILE or --run ID (one of them)") }
         if !(tolerance >= 0 && tolerance <= 100) { throw ValidationError("--tolerance: expected points from 0 to 100, found \(tolerance)") }
         if let significance, !(significance > 0 && significance < 1) {

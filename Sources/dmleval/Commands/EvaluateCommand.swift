@@ -112,7 +112,7 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     mutating func validate() throws {
-        try source.validate()
+        try source.validate(with: input)
         try checkThreads(threads)
         if !(0...10_000_000).contains(annCheck) { throw ValidationError("--ann-check: expected 0 to 10,000,000 queries, found \(annCheck)") }
         if !(16...65_536).contains(tileSize) { throw ValidationError("--tile-size: expected 16 to 65536, found \(tileSize)") }

@@ -62,11 +62,11 @@ struct EvaluationJob {
             datasetRecord = record
             sourceDescription = "stored dataset " + (record.names.first.map { "'\($0)' " } ?? "") + record.shortHash
         } else {
-            references = try input.read(embeddings: embeddings!, labels: labels!)
-            sourceDescription = "\(embeddings!) + \(labels!)"
+            references = try input.read(embeddings: embeddings!, labels: labels)
+            sourceDescription = "\(embeddings!) + \(labels ?? input.labelsArray.map { "labels '\($0)'" } ?? "")"
         }
         var queryData: LabeledEmbeddings?
-        if let queries, let queryLabels {
+        if let queries {
             queryData = try input.read(embeddings: queries, labels: queryLabels)
         }
         timings.append(("read", now() - t))

@@ -344,7 +344,7 @@ struct ProjectCommand: ParsableCommand {
 
     func run() throws {
         let weights = try EmbeddingReader.read(head, format: .npy)
-        let f = try EmbeddingReader.read(features, format: input.inputFormat, dimension: input.dim)
+        let f = try input.readEmbeddings(features)
         guard f.columns == weights.rows else {
             throw InputError(.badShape, file: features, expected: "\(weights.rows) dimensions, the input of \(head)",
                              found: "\(f.columns)", remedy: "project the features the head was trained on")
