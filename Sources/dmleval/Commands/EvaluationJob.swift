@@ -17,6 +17,8 @@ struct EvaluationJob {
     var saveNeighbors: String?
     /// Also write the run as a baseline file here.
     var saveBaseline: String? = nil
+    /// Also write every query's values here (CSV or JSON Lines, by the extension).
+    var perQuery: String? = nil
     /// An approximate index and its settings; nil (or --index exact) for exact search.
     var indexOptions: IndexOptions?
     /// Queries on which an approximate search is compared with the exact one (0: none).
@@ -114,6 +116,11 @@ struct EvaluationJob {
         // Output files are written under temporary names first and put in place together with
         // the run's record (inside its transaction), so that a failure at any step leaves
         // neither the files nor the record.
+        // Missing parent folders are made first, and taken away again (when still empty: on
+        // failure) when the job ends.
+        var folders: [String] = []
+        defer { removeFolders(folders) }
+        for path in [saveNeighbors, perQuery, saveBaseline].compactMap({ $0 }) { folders += try createFolder(forFile: path) }
         var pending: [ArrayWriter.PendingFile] = []
         defer { pending.forEach { $0.discard() } }
         if let saveNeighbors {
@@ -121,6 +128,12 @@ struct EvaluationJob {
             let n = evaluation.neighbors
             pending.append(try ArrayWriter.prepareNpy(int64: n.indices.map(Int64.init), rows: n.queries, columns: n.depth, to: saveNeighbors))
             timings.append(("save-neighbors", now() - t))
+        }
+        if let perQuery, let format = PerQueryExport.Format.fromExtension(of: perQuery) {
+            let report = evaluation.report
+            pending.append(try ArrayWriter.prepareText(PerQueryExport.render(
+                format, metrics: report.metrics.map(\.name), labels: (queryData ?? references).labels,
+                relevantCounts: evaluation.relevantCounts, perQuery: report.perQuery.map { $0.map(Float.init) }), to: perQuery))
         }
         func identities() -> (Baseline.DatasetIdentity, Baseline.DatasetIdentity?) {
             (datasetRecord.map(Baseline.DatasetIdentity.init) ?? Self.identity(references),

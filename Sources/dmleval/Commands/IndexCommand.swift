@@ -56,7 +56,10 @@ struct IndexCommand: ParsableCommand {
                 build, rebuild: true, vectors: vectors, distance: distance, storeOptions: nil,
                 threads: ExactSearch.defaultThreads)
             let index = provided.index
-            if let output { try IndexFile.write(index, to: output) }
+            if let output {
+                let folders = try createFolder(forFile: output)
+                do { try IndexFile.write(index, to: output) } catch { removeFolders(folders); throw error }
+            }
             var storedID: Int64?
             if !storeOptions.noStore {
                 storedID = try storeOptions.open().saveIndex(

@@ -178,26 +178,60 @@ struct RunsCommand: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a run as a self-contained baseline file for 'dmleval check'.",
-            discussion: "The format is versioned and documented in docs/formats.md (Baseline files).")
+            abstract: "Write a run as a baseline file for 'dmleval check', and/or its per-query values.",
+            discussion: """
+                -o writes the baseline: the format is versioned and documented in docs/formats.md \
+                (Baseline files). --per-query writes every query's values, as the evaluation's \
+                own --per-query does: CSV (.csv) or JSON Lines (.jsonl), one row per query with its \
+                index, label, R and every metric.
+                """)
 
         @Argument(help: "The run's id (see 'dmleval runs list').")
         var id: Int64
 
         @Option(name: .shortAndLong, help: ArgumentHelp("The baseline file to write.", valueName: "file.json"))
-        var output: String
+        var output: String?
+
+        @Option(help: ArgumentHelp("Write every query's values to this file: CSV (.csv) or JSON Lines (.jsonl).", valueName: "file"))
+        var perQuery: String?
 
         @OptionGroup var storePath: StorePath
+
+        func validate() throws {
+            if output == nil && perQuery == nil { throw ValidationError("give -o FILE (a baseline), --per-query FILE, or both") }
+            if let perQuery, PerQueryExport.Format.fromExtension(of: perQuery) == nil {
+                throw ValidationError("--per-query: expected a file name ending in .csv or .jsonl, found '\(perQuery)'")
+            }
+        }
 
         func run() throws {
             let store = try storePath.openExisting()
             let record = try store.run(id: id)
-            let baseline = try Baseline(run: record, perQuery: try store.perQueryValues(runID: id))
-            do { try baseline.validate() } catch let error as BaselineFieldError {
-                throw StoreError("run \(id) in \(store.path) cannot be exported as a baseline: expected \(error.expected), found \(error.found)")
+            let values = try store.perQueryValues(runID: id)
+            var files: [ArrayWriter.PendingFile] = []
+            defer { files.forEach { $0.discard() } }
+            if let output {
+                let baseline = try Baseline(run: record, perQuery: values)
+                do { try baseline.validate() } catch let error as BaselineFieldError {
+                    throw StoreError("run \(id) in \(store.path) cannot be exported as a baseline: expected \(error.expected), found \(error.found)")
+                }
+                try createFolder(forFile: output)
+                files.append(try ArrayWriter.prepareText(baseline.encoded(), to: output))
             }
-            try baseline.write(to: output)
-            print("run \(id) (\(record.metrics.count) metrics, \(record.scoredQueries + record.excludedQueries) queries) written to \(output)")
+            if let perQuery, let format = PerQueryExport.Format.fromExtension(of: perQuery) {
+                let (labels, relevant) = try storedQueries(record, store: store)
+                guard values.allSatisfy({ $0.values.count == labels.count }) else {
+                    throw StoreError("run \(id) in \(store.path): its per-query values do not match its \(labels.count) queries; the store is damaged")
+                }
+                try createFolder(forFile: perQuery)
+                files.append(try ArrayWriter.prepareText(PerQueryExport.render(
+                    format, metrics: values.map(\.metric), labels: labels, relevantCounts: relevant, perQuery: values.map(\.values)), to: perQuery))
+            }
+            for file in files { try file.commit() }
+            if let output {
+                print("run \(id) (\(record.metrics.count) metrics, \(record.scoredQueries + record.excludedQueries) queries) written to \(output)")
+            }
+            if let perQuery { print("run \(id): per-query values of \(record.scoredQueries + record.excludedQueries) queries written to \(perQuery)") }
         }
     }
 
@@ -339,4 +373,15 @@ func runJSON(_ r: RunRecord) -> JSON {
     }
     fields.append(("timings", .object(r.timings.map { ($0.0, .number($0.1)) })))
     return .object(fields)
+}
+
+/// The labels and R of a stored run's queries: the query set's in query/reference mode, else
+/// the dataset's (self-retrieval), from the labels the store holds.
+func storedQueries(_ record: RunRecord, store: Store) throws -> (Labels, [Int]) {
+    let references = try store.labels(of: record.dataset)
+    if let queryDataset = record.queryDataset {
+        let queries = try store.labels(of: queryDataset)
+        return (queries, RelevanceJudgments(queries: queries, references: references).relevantCounts)
+    }
+    return (references, RelevanceJudgments(selfRetrieval: references).relevantCounts)
 }

@@ -190,3 +190,26 @@ func createFolder(_ path: String) throws {
         }
     }
 }
+
+/// Creates the missing folders above the file `path` (`mkdir -p` of its folder), so that
+/// `-o out/run-3/report.html` works in a fresh checkout.
+/// - Returns: the folders it created, outermost first, for `removeFolders` to take away again
+///   when the command fails (exit 2 leaves the file system as it was).
+@discardableResult
+func createFolder(forFile path: String) throws -> [String] {
+    guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return [] }
+    let folder = String(path[..<slash])
+    var created: [String] = []
+    var built = folder.hasPrefix("/") ? "/" : ""
+    for part in folder.split(separator: "/") {
+        built += (built.isEmpty || built.hasSuffix("/") ? "" : "/") + part
+        if access(built, F_OK) != 0 { created.append(built) }
+    }
+    try createFolder(folder)
+    return created
+}
+
+/// Removes folders `createFolder(forFile:)` made, innermost first, if they are still empty.
+func removeFolders(_ folders: [String]) {
+    for folder in folders.reversed() { rmdir(folder) }
+}

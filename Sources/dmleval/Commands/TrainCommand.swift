@@ -192,6 +192,7 @@ struct TrainCommand: ParsableCommand {
                 print(format == .json ? historyJSON(result.history, names: names).rendered() : table.render(format))
             }
             if let out {
+                try createFolder(forFile: out)
                 try ArrayWriter.writeNpy(result.head.weights, to: out)
                 let proxiesPath = (out.hasSuffix(".npy") ? String(out.dropLast(4)) : out) + "-proxies.npy"
                 try ArrayWriter.writeNpy(result.proxies, to: proxiesPath)
@@ -350,7 +351,8 @@ struct ProjectCommand: ParsableCommand {
                              found: "\(f.columns)", remedy: "project the features the head was trained on")
         }
         let z = LinearHead(weights: weights).project(f)
-        try ArrayWriter.write(z, to: output)
+        let folders = try createFolder(forFile: output)
+        do { try ArrayWriter.write(z, to: output) } catch { removeFolders(folders); throw error }
         print("\(z.rows) embeddings of \(z.columns) dimensions written to \(output)")
     }
 }
