@@ -17,6 +17,12 @@ struct IntervalOptions: ParsableArguments {
         if !(10 ... 1_000_000).contains(bootstrap) { throw ValidationError("--bootstrap: expected 10 to 1,000,000 resamples, found \(bootstrap)") }
     }
 
+    /// "95" for 0.95, "99.5" for 0.995.
+    static func levelText(_ settings: Bootstrap.Settings) -> String {
+        let percent = settings.level * 100
+        return percent == percent.rounded() ? String(Int(percent)) : formatFixed(percent, decimals: 1)
+    }
+
     /// The interval settings, when --ci was given.
     var settings: Bootstrap.Settings? {
         ci.map { Bootstrap.Settings(level: $0 / 100, resamples: bootstrap, seed: bootstrapSeed) }

@@ -244,6 +244,12 @@ struct RunsCommand: ParsableCommand {
                 p-values over per-query values (Holm-corrected across the metrics of each
                 comparison), and per-query wins/ties/losses. Runs on other queries than the
                 first (another test set) get no p-values.
+
+                --ci LEVEL adds a percentile bootstrap interval of each paired difference
+                (queries resampled). --format latex names the runs by their names and marks,
+                as ranx does, every significant difference between any two runs: a value
+                carries the letter of each run it beats (two-sided paired randomization test,
+                Holm-corrected across the metrics of that pair, p < --significance).
                 """)
 
         @Argument(help: "Two or more run ids; the first is the reference.")
@@ -258,12 +264,20 @@ struct RunsCommand: ParsableCommand {
         @Option(help: "Seed of the randomization test.")
         var seed: UInt64 = 0
 
+        @Option(help: ArgumentHelp("LaTeX: the level below which a difference is marked significant.", valueName: "alpha"))
+        var significance: Double = 0.05
+
+        @OptionGroup(title: "Confidence intervals")
+        var interval: IntervalOptions
+
         @OptionGroup var storePath: StorePath
 
         enum CompareFormat: String, ExpressibleByArgument, CaseIterable { case table, markdown, latex, json }
 
         func validate() throws {
             if ids.count < 2 { throw ValidationError("give at least two run ids") }
+            if ids.count > 26 { throw ValidationError("give at most 26 run ids (one letter each in LaTeX)") }
+            if !(significance > 0 && significance < 1) { throw ValidationError("--significance: expected a level between 0 and 1, found \(significance)") }
             try checkPermutations(permutations)
         }
 
@@ -283,7 +297,7 @@ struct RunsCommand: ParsableCommand {
                 r.dataset.labelsHash == runs[0].dataset.labelsHash && r.queryDataset?.labelsHash == runs[0].queryDataset?.labelsHash
             }
             let cells = RunComparison.compare(metrics: metrics, means: means, perQuery: perQuery, pairable: pairable,
-                                              permutations: permutations, seed: seed)
+                                              permutations: permutations, seed: seed, interval: interval.settings)
             for (i, ok) in pairable.enumerated() where !ok {
                 printError("note: run \(ids[i]) was made on another test set than run \(ids[0]); it has no p-values")
             }
@@ -300,7 +314,9 @@ struct RunsCommand: ParsableCommand {
                                 ("randomization_p_holm", c.randomizationP.map { .number($0) } ?? .null),
                                 ("wins", c.wins.map { .int($0) } ?? .null), ("ties", c.ties.map { .int($0) } ?? .null),
                                 ("losses", c.losses.map { .int($0) } ?? .null),
-                            ])
+                            ] + (interval.settings == nil ? [] : [
+                                ("delta_ci_points", c.deltaInterval.map { .array([.number($0.lower), .number($0.upper)]) } ?? .null),
+                            ]))
                         }))])
                     })),
                 ]).rendered())
@@ -310,7 +326,8 @@ struct RunsCommand: ParsableCommand {
                     table.rows.append([names[m]] + ids.indices.map { r in
                         let c = cells[r][m]
                         guard r > 0 else { return percent(c.mean, decimals: 2) }
-                        return percent(c.mean, decimals: 2) + " (\(signed(c.deltaPoints)))"
+                        let ci = c.deltaInterval.map { " [\(signed($0.lower)), \(signed($0.upper))]" } ?? ""
+                        return percent(c.mean, decimals: 2) + " (\(signed(c.deltaPoints))\(ci))"
                     })
                     table.rows.append(["  p t-test / rand."] + ids.indices.map { r in
                         let c = cells[r][m]
@@ -324,24 +341,38 @@ struct RunsCommand: ParsableCommand {
                     })
                 }
                 print(table.render(format == .markdown ? .markdown : .table))
-                print("\nvalues x100; deltas in points against run \(ids[0]); p-values two-sided, Holm-corrected across the \(metrics.count) metrics")
+                print("\nvalues x100; deltas in points against run \(ids[0]); p-values two-sided, Holm-corrected across the \(metrics.count) metrics"
+                      + (interval.settings.map { "; [ ] \(Int(($0.level * 100).rounded()))% bootstrap intervals of the paired differences (\($0.resamples) resamples, seed \($0.seed))" } ?? ""))
             case .latex:
+                // ranx-style: run k is letter k; a value carries the letters of the runs it is
+                // significantly better than.
+                let pairs = (0 ..< runs.count).map { i in (0 ..< runs.count).map { j in
+                    runs[i].dataset.labelsHash == runs[j].dataset.labelsHash && runs[i].queryDataset?.labelsHash == runs[j].queryDataset?.labelsHash
+                } }
+                let better = RunComparison.pairwiseSignificance(
+                    metrics: metrics, means: means, perQuery: perQuery, pairable: pairs, alpha: significance,
+                    permutations: permutations, seed: seed)
+                let letters = (0 ..< runs.count).map { String(UnicodeScalar(UInt8(97 + $0))) }
                 var lines = ["\\begin{tabular}{l" + String(repeating: "r", count: ids.count) + "}", "\\toprule",
-                             "Metric & " + ids.map { "Run \($0)" }.joined(separator: " & ") + " \\\\", "\\midrule"]
+                             "Metric & " + runs.indices.map { r in
+                                 "\\textsuperscript{\(letters[r])}" + latexEscape(runs[r].name ?? "run \(runs[r].id)")
+                             }.joined(separator: " & ") + " \\\\", "\\midrule"]
                 for m in metrics.indices {
+                    let best = means.map { $0[m] }.max()
                     let row = ids.indices.map { r -> String in
                         let c = cells[r][m]
                         var s = percent(c.mean, decimals: 1)
-                        if r > 0 {
-                            s += " (" + signed(c.deltaPoints) + ")"
-                            if let p = c.randomizationP, p < 0.05 { s += "$^{*}$" }
-                        }
+                        if c.mean == best { s = "\\textbf{\(s)}" }
+                        let marks = letters.indices.filter { better[r][$0][m] }.map { letters[$0] }.joined()
+                        if !marks.isEmpty { s += "$^{\(marks)}$" }
+                        if let i = c.deltaInterval { s += " {\\scriptsize [\(signed(i.lower)), \(signed(i.upper))]}" }
                         return s
                     }
                     lines.append(latexEscape(names[m]) + " & " + row.joined(separator: " & ") + " \\\\")
                 }
                 lines += ["\\bottomrule", "\\end{tabular}",
-                          "% values x100; deltas in points against run \(ids[0]); * : randomization p < 0.05 (two-sided, Holm)"]
+                          "% values x100; a superscript letter marks a run this one is significantly better than (two-sided paired randomization test, \(permutations) sign flips, Holm-corrected across the \(metrics.count) metrics of each pair, p < \(significance)); bold: the best mean"
+                          + (interval.settings.map { "; [ ]: \(Int(($0.level * 100).rounded()))% bootstrap interval of the difference against \(latexEscape(runs[0].name ?? "run \(runs[0].id)")), in points" } ?? "")]
                 print(lines.joined(separator: "\n"))
             }
         }
