@@ -141,8 +141,8 @@ struct RunsCommand: ParsableCommand {
                 let table = TextTable(
                     header: ["epoch", "loss"] + names,
                     rows: curves.map { c in
-                        [String(c.epoch), c.loss.map { formatFixed($0, decimals: 4) } ?? "-"]
-                            + names.map { n in c.test[n].map { format == .csv ? "\($0)" : percent($0) } ?? "" }
+                        [String(c.epoch), c.loss.map { $0.isFinite ? formatFixed($0, decimals: 4) : "nan" } ?? "-"]
+                            + names.map { n in c.test[n].map { v in !v.isFinite ? "nan" : format == .csv ? "\(v)" : percent(v) } ?? "" }
                     }, rightAligned: Set(0 ..< names.count + 2))
                 if format == .csv { print(table.csv()); return }
                 var lines = ["training run \(id), \(summary.createdAt), loss \(summary.loss)"
@@ -170,7 +170,7 @@ struct RunsCommand: ParsableCommand {
                 rows: runs.map { r in
                     [String(r.id), r.createdAt, r.loss, r.parameter("proxies") ?? "", String(r.lastEpoch), r.parameter("seed") ?? "",
                      r.parameter("repeat").map { "repeat \($0)" } ?? "",
-                     zip(r.metricNames, r.lastTest).map { "\($0) \(percent($1))" }.joined(separator: ", ")]
+                     zip(r.metricNames, r.lastTest).map { "\($0) \($1.isFinite ? percent($1) : "nan")" }.joined(separator: ", ")]
                 }, rightAligned: [0, 3, 4, 5])
             print(table.render(format))
         }
