@@ -185,7 +185,9 @@ struct EvaluationJob {
                     datasetID: datasetRecord!.id, queryDatasetID: queryRecord?.id, name: name,
                     toolVersion: DMLEval.version, search: search.kind.rawValue, distance: distance, depth: evaluation.neighbors.depth,
                     parameters: parameters(evaluation.neighbors.depth) + search.storedParameters(approximation),
-                    report: evaluation.report, timings: timings), beforeCommit: { try placeFiles(runID: $0) })
+                    report: evaluation.report, timings: timings
+                ).with(curves: RetrievalCurves.of(evaluation.neighbors, references: references, queries: queryData)),
+                beforeCommit: { try placeFiles(runID: $0) })
             } catch {
                 // Exit 2 promises the store as it was: the files are not in place (or are
                 // removed), and the datasets this job added go again.
