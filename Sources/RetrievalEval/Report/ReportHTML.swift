@@ -90,10 +90,11 @@ public enum ReportHTML {
         for (r, run) in runs.enumerated() {
             if let c = run.curves {
                 series.append(Series(name: "\(run.title) recall", color: palette[r % palette.count], values: c.recall, dashed: false, attributes: "data-run=\"\(run.record.id)\" data-series=\"recall\""))
+                series.append(Series(name: "\(run.title) precision", color: palette[r % palette.count], values: c.precision, dashed: true, attributes: "data-run=\"\(run.record.id)\" data-series=\"precision\""))
             }
         }
         if !series.isEmpty {
-            out += "<h3>Recall@k of every run</h3>" + lineChart(series, xLabel: "k", yLabel: "Recall@k x100", id: "compare-recall")
+            out += "<h3>Recall@k (solid) and Precision@k (dashed) of every run</h3>" + lineChart(series, xLabel: "k", yLabel: "x100", id: "compare-curves")
         }
         return out + "</section>"
     }
