@@ -4,13 +4,14 @@
 SWIFT   ?= swift
 RELEASE := .build/release/dmleval
 # Debian packages the build links against: OpenBLAS (CBLAS target), SQLite (GRDB), OpenSSL's
-# libcrypto for SHA-256 (CCrypto target), and pkg-config, through which SwiftPM finds their headers.
-DEBIAN_PACKAGES := libopenblas-dev libsqlite3-dev libssl-dev pkg-config
+# libcrypto for SHA-256 (CCrypto target), zlib (ZIPFoundation, for .npz), and pkg-config,
+# through which SwiftPM finds their headers.
+DEBIAN_PACKAGES := libopenblas-dev libsqlite3-dev libssl-dev zlib1g-dev pkg-config
 # apt-get needs root; use sudo when we are not root and it exists.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build demo test fuzz bench compare ann-bench clean
+.PHONY: help deps build demo test fuzz bench compare ann-bench man report-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +55,16 @@ ann-bench: build ## Recall@10 vs QPS: dmleval HNSW and IVF against hnswlib and f
 	bash scripts/setup-reference-env.sh
 	.venv-reference/bin/python scripts/ann-benchmark.py --dmleval $(RELEASE) --out-dir .bench-data \
 	    --plot docs/ann-recall-qps.svg $(ANN_FLAGS)
+
+man: deps ## Build the man page .build/man/dmleval.1 (argument-parser's manual plugin); view: man -l .build/man/dmleval.1
+	$(SWIFT) package plugin generate-manual --configuration debug
+	mkdir -p .build/man
+	cp .build/plugins/GenerateManual/outputs/dmleval/dmleval.1 .build/man/dmleval.1
+	@echo "man page: .build/man/dmleval.1 (man -l .build/man/dmleval.1)"
+
+report-check: deps ## Render the demo's report in headless Chromium (installed if missing); fail on a blank page or console error
+	[ -x .build/debug/dmleval ] || $(SWIFT) build --product dmleval
+	bash scripts/report-check.sh .report-check
 
 clean: ## Remove build products
 	rm -rf .build

@@ -14,6 +14,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // Links the system libsqlite3 (Debian libsqlite3-dev).
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        // .npz archives (zip of .npy members, stored or deflated). Links the system zlib on
+        // Linux (Debian zlib1g-dev, through pkg-config).
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         // MARK: - System libraries
@@ -50,6 +53,7 @@ let package = Package(
                 .target(name: "CCrypto", condition: .when(platforms: [.linux])),
                 "CKernels",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
 

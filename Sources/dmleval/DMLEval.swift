@@ -43,7 +43,7 @@ struct DMLEval: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            EvaluateCommand.self, IngestCommand.self, IndexCommand.self, RunsCommand.self, CheckCommand.self, TrainCommand.self,
+            EvaluateCommand.self, IngestCommand.self, IndexCommand.self, RunsCommand.self, ReportCommand.self, CheckCommand.self, TrainCommand.self,
             ProjectCommand.self, LossCommand.self,
             ScoreCommand.self,
             Table3Command.self,

@@ -174,7 +174,7 @@ struct EvaluateErrorTests {
     @Test(arguments: [
         (["missing.npy", "fixtures/digits-labels.txt"], "error: missing.npy: expected a readable file, found no such file or directory; check the path and its permissions\n"),
         (["fixtures/digits.fbin", "fixtures/table3.json"], "error: fixtures/table3.json: expected one label per row of fixtures/digits.fbin (1797 labels), found 79 labels; the two files must describe the same items in the same order\n"),
-        (["fixtures/digits-labels.txt", "fixtures/digits-labels.txt"], "error: fixtures/digits-labels.txt: expected an extension .npy, .fbin, .bin, .fvecs, .raw or .f32, found '.txt'; pass --input-format npy|fbin|fvecs|raw\n"),
+        (["fixtures/digits-labels.txt", "fixtures/digits-labels.txt"], "error: fixtures/digits-labels.txt: expected an extension .npy, .npz, .safetensors, .fbin, .bin, .fvecs, .raw or .f32, found '.txt'; pass --input-format npy|npz|safetensors|fbin|fvecs|raw\n"),
     ])
     func badFiles(_ arguments: [String], _ message: String) throws {
         let dir = try makeTemporaryDirectory()

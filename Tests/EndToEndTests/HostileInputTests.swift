@@ -247,10 +247,11 @@ struct HostileInputTests {
         Case(name: "a text file as the store", arguments: ["runs", "list", "--store", "fixtures/digits-labels.txt"], status: 2, says: "digits-labels.txt"),
         Case(name: "a FIFO as the store", arguments: digits + ["--store", "$D/fifo"], status: 2, says: "store file",
              setup: { d in _ = mkfifo(d.appendingPathComponent("fifo").path, 0o644) }),
-        Case(name: "an unwritable --save-baseline", arguments: digits + ["--store", "$D/store.sqlite", "--save-baseline", "$D/missing/b.json"],
+        // (A missing folder is created now: a path under a regular file cannot be.)
+        Case(name: "an unwritable --save-baseline", arguments: digits + ["--store", "$D/store.sqlite", "--save-baseline", "$D/store.sqlite/b.json"],
              status: 2, says: "b.json"),
         Case(name: "--save-neighbors with an unwritable --save-baseline", arguments: digits + ["--store", "$D/store.sqlite",
-             "--save-neighbors", "$D/nn.npy", "--save-baseline", "$D/missing/b.json"], status: 2, says: "b.json"),
+             "--save-neighbors", "$D/nn.npy", "--save-baseline", "$D/store.sqlite/b.json"], status: 2, says: "b.json"),
         Case(name: "a stored run that is not a sound baseline", arguments: ["check"] + digits + ["--run", "1", "--store", "$D/store.sqlite", "--no-store"],
              status: 2, says: "cannot serve as a baseline", setup: { d in
                  let db = try DatabaseQueue(path: d.appendingPathComponent("store.sqlite").path)

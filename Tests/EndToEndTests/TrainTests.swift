@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 @Suite("dmleval train and project, end to end")
@@ -99,5 +100,30 @@ struct TrainTests {
         let r = try dmleval(["train", "fixtures/digits.fbin", "fixtures/digits-labels.txt"] + arguments)
         #expect(r.status != 0)
         #expect(r.stderr.contains(message), "\(r.stderr)")
+    }
+}
+
+@Suite("Diverged training epochs, end to end")
+struct DivergedEpochTests {
+    @Test func aNonFiniteEpochShowsNanNeverZero() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try TrainTests().split(into: dir)
+        let r = try dmleval(["train", "train.fbin", "train.txt", "--test", "test.fbin", "test.txt", "--loss", "soft-triple",
+                             "--dim", "4", "--epochs", "2", "--batch-size", "90"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        // What a diverged epoch leaves in the store: NULL for its loss and its test values.
+        let db = try DatabaseQueue(path: dir.appendingPathComponent("dmleval.sqlite").path)
+        try db.write { db in
+            try db.execute(sql: "UPDATE trainingEpoch SET loss = NULL, test = '[null,null,null,null,null]' WHERE epoch = 2")
+        }
+        let table = try dmleval(["runs", "training", "1"], in: dir)
+        let last = try #require(table.stdout.split(separator: "\n").last.map(String.init))
+        #expect(last.split(separator: " ").map(String.init) == ["2", "nan", "nan", "nan", "nan", "nan", "nan"], "\(last)")
+        let json = try jsonObject(try dmleval(["runs", "training", "1", "--format", "json"], in: dir).stdout)
+        let epochs = try #require(json["epochs"] as? [[String: Any]])
+        #expect(epochs[2]["loss"] is NSNull)
+        #expect((epochs[2]["test"] as? [String: Any])?.values.allSatisfy { $0 is NSNull } == true)
+        #expect(epochs[1]["loss"] as? Double != nil)
     }
 }

@@ -242,3 +242,23 @@ struct DeepSearchTests {
         }
     }
 }
+
+@Suite("Curves accumulated while streaming")
+struct StreamedCurveTests {
+    @Test(arguments: [ExactSearchPath.candidates, .rows])
+    func streamedCurvesEqualTheCurvesOfTheFullLists(_ path: ExactSearchPath) throws {
+        let data = DeepSearchTests.selfData
+        let metrics: [Metric] = [.recall(k: 3), .mapAtR]
+        let streamed = try RetrievalEvaluation.run(
+            references: data, metrics: metrics, threads: 2, tileSize: 37, keepNeighbors: false, path: path)
+        let kept = try RetrievalEvaluation.run(references: data, metrics: metrics, tileSize: 37, keepNeighbors: true, path: path)
+        let full = RetrievalCurves(RelevanceJudgments(selfRetrieval: data.labels).table(for: try #require(kept.neighbors)))
+        let curves = try #require(streamed.curves)
+        // As deep as every scored query's list (its own R, at least 3), never deeper.
+        let smallestR = RelevanceJudgments(selfRetrieval: data.labels).relevantCounts.filter { $0 > 0 }.min()!
+        #expect(curves.depth == max(3, smallestR))
+        #expect(curves.recall == Array(full.recall.prefix(curves.depth)))
+        #expect(curves.precision == Array(full.precision.prefix(curves.depth)))
+        #expect(curves.scoredQueries == full.scoredQueries)
+    }
+}

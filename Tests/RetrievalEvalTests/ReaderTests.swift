@@ -243,12 +243,12 @@ struct NpyErrorTests {
         }
     }
 
-    @Test("unsupported dtypes", arguments: ["<i4", ">f4", ">f8", "|b1", "<f2", "<c8", "<i8", "|u1", "<U5"])
+    @Test("unsupported dtypes", arguments: ["<i4", "|b1", "<c8", "<i8", "|u1", "<U5", "<f16", "|f2"])
     func wrongDtype(descr: String) throws {
         let dir = try TemporaryDirectory()
         let path = try dir.write("emb.npy", Npy.file(descr: descr, shape: [3, 4], data: [UInt8](repeating: 0, count: 48)))
         expectInputError(.unsupportedType, file: path, at: .byte(8), mentioning: [
-            "dtype <f4 (float32) or <f8 (float64)", "found dtype \(descr)", "astype(numpy.float32)",
+            "a float dtype: <f4 (float32), <f2 (float16) or <f8 (float64)", "found dtype \(descr)", "astype(numpy.float32)",
         ]) {
             try EmbeddingReader.read(path)
         }
@@ -264,16 +264,16 @@ struct NpyErrorTests {
         }
     }
 
-    @Test("Fortran order")
-    func fortranOrder() throws {
+    @Test("Fortran order is transposed on read, in every dtype", arguments: ["<f4", "<f8", "<f2", ">f4"])
+    func fortranOrder(descr: String) throws {
         let dir = try TemporaryDirectory()
-        let path = try dir.write(
-            "emb.npy", Npy.file(fortranOrder: true, shape: [3, 4], data: Bytes.float32(Sample.matrix.values)))
-        expectInputError(.unsupportedLayout, file: path, at: .byte(8), mentioning: [
-            "C order", "found Fortran order", "ascontiguousarray",
-        ]) {
-            try EmbeddingReader.read(path)
-        }
+        // Column-major: element (i, j) of the 3 x 4 sample at j * 3 + i.
+        let m = Sample.halfExact
+        let columnMajor = (0 ..< m.columns).flatMap { j in (0 ..< m.rows).map { i in m.values[i * m.columns + j] } }
+        let path = try dir.write("emb.npy", Npy.file(descr: descr, fortranOrder: true, shape: [3, 4], data: Bytes.encode(columnMajor, descr: descr)))
+        let read = try EmbeddingReader.read(path)
+        #expect(read.rows == 3 && read.columns == 4)
+        #expect(bits(read) == bits(m))
     }
 
     @Test("arrays that are not 2-D", arguments: [
@@ -534,7 +534,7 @@ struct EmbeddingPathAndValueTests {
         let dir = try TemporaryDirectory()
         let path = dir.path(name)  // need not exist: the format is decided first
         expectInputError(.unknownFormat, file: path, at: nil, mentioning: [
-            ".npy, .fbin, .bin, .fvecs, .raw or .f32", "found \(found)", "--input-format npy|fbin|fvecs|raw",
+            ".npy, .npz, .safetensors, .fbin, .bin, .fvecs, .raw or .f32", "found \(found)", "--input-format npy|npz|safetensors|fbin|fvecs|raw",
         ]) {
             try EmbeddingReader.read(path)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import GRDB
 import Testing
 @testable import RetrievalEval
 
@@ -162,5 +163,27 @@ struct TrainingStoreTests {
         #expect(curves[0].test == ["recall@1": 0.5, "map@r": 0.25])
         #expect(curves[1].test.isEmpty)
         #expect(throws: StoreError.self) { try store.trainingCurves(id: id + 1) }
+    }
+
+    @Test("a diverged epoch is stored as NULL and read back as NaN, never 0")
+    func nonFiniteEpochs() throws {
+        let store = try Store()
+        let dataset = try store.ingest(try sampleData()).dataset
+        let id = try store.record(TrainingInput(
+            trainingDatasetID: dataset.id, testDatasetID: nil, evaluationRunID: nil, loss: "mpa", toolVersion: "t",
+            parameters: [], metricNames: ["recall@1", "map@r"],
+            epochs: [(0, nil, [0.5, .nan], 0), (1, .nan, [.infinity, 0.25], 1), (2, .infinity, [0.75, 0.5], 1)])).training
+        let stored = try store.read { db in
+            try Row.fetchAll(db, sql: "SELECT loss, test FROM trainingEpoch WHERE trainingRunId = ? ORDER BY epoch", arguments: [id])
+        }
+        #expect(stored.map { $0["loss"] as Double? } == [nil, nil, nil])
+        #expect(stored.map { $0["test"] as String } == ["[0.5,null]", "[null,0.25]", "[0.75,0.5]"])
+        let curves = try store.trainingCurves(id: id)
+        #expect(curves[0].loss == nil)
+        #expect(curves[1].loss!.isNaN && curves[2].loss!.isNaN)
+        #expect(curves[0].test["recall@1"] == 0.5 && curves[0].test["map@r"]!.isNaN)
+        #expect(curves[1].test["recall@1"]!.isNaN && curves[1].test["map@r"] == 0.25)
+        let summary = try #require(try store.trainingRuns(limit: 1).first)
+        #expect(summary.lastLoss!.isNaN && summary.lastTest == [0.75, 0.5])
     }
 }

@@ -17,6 +17,9 @@ public enum RegressionGate {
         /// `pValue` after Holm's correction across the metrics checked.
         public let adjustedPValue: Double?
         public let regressed: Bool
+        /// The bootstrap interval of the mean paired difference (current - baseline), in
+        /// points (x100), when asked for and the runs can be paired.
+        public var deltaInterval: Bootstrap.Interval? = nil
     }
 
     /// Checks `current` against the baseline's means and per-query values.
@@ -29,7 +32,8 @@ public enum RegressionGate {
     public static func check(
         metrics: [Metric], baselineMeans: [Double], baselinePerQuery: [[Float]],
         currentMeans: [Double], currentPerQuery: [[Double]], paired: Bool,
-        tolerancePoints: Double, significance: Double?, permutations: Int = 10_000, seed: UInt64 = 0
+        tolerancePoints: Double, significance: Double?, permutations: Int = 10_000, seed: UInt64 = 0,
+        interval: Bootstrap.Settings? = nil
     ) -> [Result] {
         var pValues: [Double?] = []
         for m in metrics.indices {
@@ -50,8 +54,13 @@ public enum RegressionGate {
             let drop = (baselineMeans[m] - currentMeans[m]) * 100
             var regressed = drop > tolerancePoints + 1e-9
             if regressed, let significance, let p = adjusted[m] { regressed = p < significance }
-            return Result(metric: metrics[m], baseline: baselineMeans[m], current: currentMeans[m],
-                          pValue: pValues[m], adjustedPValue: adjusted[m], regressed: regressed)
+            var result = Result(metric: metrics[m], baseline: baselineMeans[m], current: currentMeans[m],
+                                pValue: pValues[m], adjustedPValue: adjusted[m], regressed: regressed)
+            if let interval, paired, baselinePerQuery[m].count == currentPerQuery[m].count,
+               let i = Bootstrap.differenceInterval(reference: baselinePerQuery[m], current: currentPerQuery[m].map { Float($0) }, settings: interval) {
+                result.deltaInterval = Bootstrap.Interval(lower: i.lower * 100, upper: i.upper * 100)
+            }
+            return result
         }
     }
 }

@@ -13,6 +13,9 @@ public enum RunComparison {
         public let wins: Int?
         public let ties: Int?
         public let losses: Int?
+        /// The bootstrap interval of the mean paired difference (this run - the first), in
+        /// points (x100), when asked for and the runs can be paired.
+        public var deltaInterval: Bootstrap.Interval? = nil
     }
 
     /// Compares every run with the first on `metrics`.
@@ -21,10 +24,11 @@ public enum RunComparison {
     ///   - means: `means[run][metric]`.
     ///   - perQuery: `perQuery[run][metric]`, NaN for excluded queries.
     ///   - pairable: whether run i's queries are the first run's (same labels, same order).
+    ///   - interval: also a percentile bootstrap interval of each paired difference.
     /// - Returns: `cells[run][metric]`.
     public static func compare(
         metrics: [Metric], means: [[Double]], perQuery: [[[Float]]], pairable: [Bool],
-        permutations: Int = 10_000, seed: UInt64 = 0
+        permutations: Int = 10_000, seed: UInt64 = 0, interval: Bootstrap.Settings? = nil
     ) -> [[Cell]] {
         means.indices.map { run in
             var tP: [Double?] = [], rP: [Double?] = []
@@ -48,11 +52,40 @@ public enum RunComparison {
             }
             let tAdjusted = adjust(tP), rAdjusted = adjust(rP)
             return metrics.indices.map { m in
-                Cell(mean: means[run][m], deltaPoints: (means[run][m] - means[0][m]) * 100,
-                     tTestP: tAdjusted[m], randomizationP: rAdjusted[m],
-                     wins: counts[m]?.0, ties: counts[m]?.1, losses: counts[m]?.2)
+                var cell = Cell(mean: means[run][m], deltaPoints: (means[run][m] - means[0][m]) * 100,
+                                tTestP: tAdjusted[m], randomizationP: rAdjusted[m],
+                                wins: counts[m]?.0, ties: counts[m]?.1, losses: counts[m]?.2)
+                if let interval, counts[m] != nil,
+                   let i = Bootstrap.differenceInterval(reference: perQuery[0][m], current: perQuery[run][m], settings: interval) {
+                    cell.deltaInterval = Bootstrap.Interval(lower: i.lower * 100, upper: i.upper * 100)
+                }
+                return cell
             }
         }
+    }
+
+    /// For every ordered pair of runs, whether run `i` is significantly better than run `j`
+    /// on each metric: a higher mean and a two-sided paired randomization p-value below
+    /// `alpha`, Holm-corrected across the metrics of that pair. This is what ranx marks with
+    /// superscript letters in its comparison tables.
+    /// - Returns: `better[i][j][metric]`; false when the runs cannot be paired.
+    public static func pairwiseSignificance(
+        metrics: [Metric], means: [[Double]], perQuery: [[[Float]]], pairable: [[Bool]],
+        alpha: Double, permutations: Int = 10_000, seed: UInt64 = 0
+    ) -> [[[Bool]]] {
+        let runs = means.count
+        var better = [[[Bool]]](repeating: [[Bool]](repeating: [Bool](repeating: false, count: metrics.count), count: runs), count: runs)
+        for i in 0 ..< runs {
+            for j in i + 1 ..< max(i + 1, runs) where pairable[i][j] {
+                let cells = compare(metrics: metrics, means: [means[i], means[j]], perQuery: [perQuery[i], perQuery[j]],
+                                    pairable: [true, true], permutations: permutations, seed: seed)
+                for m in metrics.indices {
+                    guard let p = cells[1][m].randomizationP, p < alpha else { continue }
+                    if means[j][m] > means[i][m] { better[j][i][m] = true } else if means[i][m] > means[j][m] { better[i][j][m] = true }
+                }
+            }
+        }
+        return better
     }
 
     /// Holm-adjusts the p-values that exist, leaving the missing ones missing.

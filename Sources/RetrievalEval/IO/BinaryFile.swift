@@ -8,7 +8,7 @@ import Darwin
 
 /// A file opened for reading with positioned reads (`pread`), so a reader can check the
 /// size first and never read past the end.
-final class BinaryFile {
+final class BinaryFile: ByteSource {
     let path: String
     let size: Int
     private let fd: Int32
@@ -70,15 +70,6 @@ final class BinaryFile {
         }
     }
 
-    /// Reads `count` bytes at `offset` into a new array.
-    func bytes(count: Int, at offset: Int) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        try out.withUnsafeMutableBytes { try read(into: $0, count: count, at: offset) }
-        return out
-    }
-
-    /// Reads the whole file.
-    func readAll() throws -> [UInt8] { try bytes(count: size, at: 0) }
 }
 
 /// Reads a little-endian unsigned 32-bit integer from `bytes` at `offset`.

@@ -13,27 +13,41 @@ public enum EmbeddingReader {
     ///   - path: the file.
     ///   - format: the format; by default the one the extension names.
     ///   - dimension: the number of columns, required for `.raw` and ignored otherwise.
+    ///   - array: in a `.npz` archive or a `.safetensors` file, the array (tensor) to read;
+    ///     when nil, the only one other than `excluding` (the labels' array).
     /// - Returns: one row per item.
-    /// - Throws: `InputError` naming the file, the offset and what is wrong.
+    /// - Throws: `InputError` naming the file (and the archive member or tensor), the offset
+    ///   and what is wrong.
     public static func read(
-        _ path: String, format: EmbeddingFormat? = nil, dimension: Int? = nil
+        _ path: String, format: EmbeddingFormat? = nil, dimension: Int? = nil, array: String? = nil, excluding: String? = nil
     ) throws -> Matrix {
         guard let format = format ?? EmbeddingFormat.fromExtension(of: path) else {
             throw InputError(
                 .unknownFormat, file: path,
-                expected: "an extension .npy, .fbin, .bin, .fvecs, .raw or .f32",
+                expected: "an extension .npy, .npz, .safetensors, .fbin, .bin, .fvecs, .raw or .f32",
                 found: extensionDescription(path),
-                remedy: "pass --input-format npy|fbin|fvecs|raw")
+                remedy: "pass --input-format npy|npz|safetensors|fbin|fvecs|raw")
         }
-        let file = try BinaryFile(path: path)
         let matrix: Matrix
+        var shownPath = path
         switch format {
-        case .npy: matrix = try readNpy(file)
-        case .fbin: matrix = try readFbin(file)
-        case .fvecs: matrix = try readFvecs(file)
-        case .raw: matrix = try readRaw(file, dimension: dimension)
+        case .npy: matrix = try readNpy(try BinaryFile(path: path))
+        case .fbin: matrix = try readFbin(try BinaryFile(path: path))
+        case .fvecs: matrix = try readFvecs(try BinaryFile(path: path))
+        case .raw: matrix = try readRaw(try BinaryFile(path: path), dimension: dimension)
+        case .npz:
+            let archive = try NpzArchive(path: path)
+            let source = try archive.extract(try archive.member(array, excluding: excluding, flag: "--array"))
+            try NpzArchive.checkIsArray(source)
+            shownPath = source.path
+            matrix = try readNpy(source)
+        case .safetensors:
+            let file = try SafetensorsFile(path: path)
+            let tensor = try file.tensor(array, excluding: excluding, flag: "--tensor")
+            shownPath = "\(path): tensor '\(tensor.name)'"
+            matrix = try file.matrix(tensor)
         }
-        try checkFinite(matrix, file: path)
+        try checkFinite(matrix, file: shownPath)
         return matrix
     }
 
@@ -46,7 +60,7 @@ public enum EmbeddingReader {
 
     // MARK: - .npy
 
-    static func readNpy(_ file: BinaryFile) throws -> Matrix {
+    static func readNpy(_ file: some ByteSource) throws -> Matrix {
         let header = try NpyHeader.read(from: file)
         let path = file.path
         guard header.shape.count == 2 else {
@@ -55,20 +69,13 @@ public enum EmbeddingReader {
                 expected: "a 2-D array (rows x dimensions)", found: "shape \(header.shapeDescription)",
                 remedy: header.shape.count == 1 ? "reshape it to (n, 1) or save the 2-D array" : "save a 2-D array")
         }
-        if header.fortranOrder {
+        guard let type = StoredFloat(numpyDescr: header.descr) else {
             throw InputError(
-                .unsupportedLayout, file: path, at: .byte(8), expected: "C order (fortran_order: False)",
-                found: "Fortran order", remedy: "save numpy.ascontiguousarray(x) instead")
-        }
-        let itemSize: Int
-        switch header.descr {
-        case "<f4": itemSize = 4
-        case "<f8": itemSize = 8
-        default:
-            throw InputError(
-                .unsupportedType, file: path, at: .byte(8), expected: "dtype <f4 (float32) or <f8 (float64)",
+                .unsupportedType, file: path, at: .byte(8),
+                expected: "a float dtype: <f4 (float32), <f2 (float16) or <f8 (float64), or big-endian >f4, >f2, >f8",
                 found: "dtype \(header.descr)", remedy: "save x.astype(numpy.float32)")
         }
+        let itemSize = type.size
         let rows = header.shape[0], columns = header.shape[1]
         try checkShape(rows: rows, columns: columns, file: path)
         // Compared with the bytes after the header (never negative: the header check ensures
@@ -82,10 +89,15 @@ public enum EmbeddingReader {
                 expected: "\(dataBytes.map(String.init) ?? "an impossibly large number of") data bytes for shape \(header.shapeDescription) \(header.descr)",
                 found: "\(available)", remedy: "\(what); save the array again")
         }
-        if itemSize == 4 {
+        if type == StoredFloat(kind: .float32) && !header.fortranOrder {
             return try readFloat32(file, rows: rows, columns: columns, at: header.dataOffset)
         }
-        return try readFloat64(file, rows: rows, columns: columns, at: header.dataOffset)
+        // Fortran order (column-major, as numpy writes x.T or np.asfortranarray(x)) is read
+        // in file order and transposed into rows.
+        let values = try type.decode(file, rows: rows, columns: columns, at: header.dataOffset,
+                                     layout: header.fortranOrder ? .columnMajor : .rowMajor)
+        return Matrix(rows: rows, columns: columns,
+                      values: header.fortranOrder ? StoredFloat.transpose(values, rows: rows, columns: columns) : values)
     }
 
     // MARK: - .fbin
@@ -216,7 +228,7 @@ public enum EmbeddingReader {
 
     /// Reads `rows * columns` little-endian float32 values at `offset` directly into the
     /// matrix storage.
-    static func readFloat32(_ file: BinaryFile, rows: Int, columns: Int, at offset: Int) throws -> Matrix {
+    static func readFloat32(_ file: some ByteSource, rows: Int, columns: Int, at offset: Int) throws -> Matrix {
         let count = rows * columns
         let values = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             let raw = UnsafeMutableRawBufferPointer(buffer)
@@ -231,29 +243,6 @@ public enum EmbeddingReader {
             for i in 0 ..< count { buffer[i] = Float(bitPattern: UInt32(littleEndian: buffer[i].bitPattern)) }
             #endif
             initialized = count
-        }
-        return Matrix(rows: rows, columns: columns, values: values)
-    }
-
-    /// Reads little-endian float64 values in chunks, converting each to float32.
-    static func readFloat64(_ file: BinaryFile, rows: Int, columns: Int, at offset: Int) throws -> Matrix {
-        let count = rows * columns
-        var values = [Float](repeating: 0, count: count)
-        let perChunk = chunkBytes / 8
-        var chunk = [UInt8](repeating: 0, count: perChunk * 8)
-        var done = 0
-        try values.withUnsafeMutableBufferPointer { out in
-            try chunk.withUnsafeMutableBytes { buffer in
-                while done < count {
-                    let n = min(perChunk, count - done)
-                    try file.read(into: buffer, count: n * 8, at: offset + done * 8)
-                    for i in 0 ..< n {
-                        let bits = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))
-                        out[done + i] = Float(Double(bitPattern: bits))
-                    }
-                    done += n
-                }
-            }
         }
         return Matrix(rows: rows, columns: columns, values: values)
     }

@@ -3,6 +3,19 @@ public enum LabelReader {
     /// The label file formats.
     public enum Format: String, Sendable, CaseIterable {
         case txt, npy
+        /// An integer array in a `.npz` archive (`member` names it).
+        case npz
+        /// An integer tensor in a `.safetensors` file (`member` names it).
+        case safetensors
+
+        /// The format a file name's extension names: `.npy`, `.npz`, `.safetensors`, else text.
+        public static func fromExtension(of path: String) -> Format {
+            let lower = path.lowercased()
+            if lower.hasSuffix(".npy") { return .npy }
+            if lower.hasSuffix(".npz") { return .npz }
+            if lower.hasSuffix(".safetensors") { return .safetensors }
+            return .txt
+        }
     }
 
     /// Reads the labels in `path`; the format follows the extension (`.npy` or anything else
@@ -11,12 +24,22 @@ public enum LabelReader {
     /// Text rules: one label per line, `\n` or `\r\n` line ends, the final newline optional,
     /// spaces and tabs around a label ignored, UTF-8 (a leading byte order mark is skipped). An empty line is an error naming it.
     /// - Throws: `InputError` naming the file and line or byte offset.
-    public static func read(_ path: String, format: Format? = nil) throws -> Labels {
-        let format = format ?? (path.lowercased().hasSuffix(".npy") ? .npy : .txt)
-        let file = try BinaryFile(path: path)
+    ///
+    /// In a `.npz` archive or a `.safetensors` file the labels are the array (tensor) that
+    /// `member` names, or the only one other than `excluding` (the embeddings' array).
+    public static func read(_ path: String, format: Format? = nil, member: String? = nil, excluding: String? = nil) throws -> Labels {
+        let format = format ?? Format.fromExtension(of: path)
         switch format {
-        case .txt: return try readText(file)
-        case .npy: return try readNpy(file)
+        case .txt: return try readText(try BinaryFile(path: path))
+        case .npy: return try readNpy(try BinaryFile(path: path))
+        case .npz:
+            let archive = try NpzArchive(path: path)
+            let source = try archive.extract(try archive.member(member, excluding: excluding, flag: "--labels-array"))
+            try NpzArchive.checkIsArray(source)
+            return try readNpy(source)
+        case .safetensors:
+            let file = try SafetensorsFile(path: path)
+            return try file.labels(try file.tensor(member, excluding: excluding, flag: "--labels-array"))
         }
     }
 
@@ -79,7 +102,7 @@ public enum LabelReader {
         return length
     }
 
-    static func readNpy(_ file: BinaryFile) throws -> Labels {
+    static func readNpy(_ file: some ByteSource) throws -> Labels {
         let header = try NpyHeader.read(from: file)
         let path = file.path
         let rows: Int
@@ -125,8 +148,13 @@ public enum LabelReader {
                 remedy: available < (dataBytes ?? .max) ? "the file is truncated; save it again" : "the file has trailing bytes; save it again")
         }
         let data = try file.bytes(count: dataBytes, at: header.dataOffset)
+        return try integers(data, count: rows, size: size, signed: kind == "i", file: path)
+    }
+
+    /// Little-endian integers of `size` bytes as labels; unsigned values of 2^63 or more are
+    /// refused, naming the row.
+    static func integers(_ data: [UInt8], count rows: Int, size: Int, signed: Bool, file path: String) throws -> Labels {
         var values = [Int64](repeating: 0, count: rows)
-        let signed = kind == "i"
         for i in 0 ..< rows {
             var bits: UInt64 = 0
             for b in 0 ..< size { bits |= UInt64(data[i * size + b]) << (8 * UInt64(b)) }

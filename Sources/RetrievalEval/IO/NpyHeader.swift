@@ -15,7 +15,7 @@ public struct NpyHeader: Sendable, Equatable {
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
 
     /// Parses the header of `file`, checking every field against the file's real size.
-    static func read(from file: BinaryFile) throws -> NpyHeader {
+    static func read(from file: some ByteSource) throws -> NpyHeader {
         let path = file.path
         guard file.size >= 10 else {
             throw InputError(

@@ -15,12 +15,39 @@ public struct MetricStream {
     private var values: [Double]
     /// The first query whose list the judgments contradict, with the error.
     private var failure: (query: Int, error: MetricError)?
+    /// The depth of the Recall@k and Precision@k curves accumulated (0: none): every scored
+    /// query's list must be at least this long.
+    public let curveDepth: Int
+    /// Over the scored queries: how many have their first relevant item at rank k
+    /// (`firstHits[k - 1]`, `firstHits[curveDepth]` for none within the depth), and how many
+    /// relevant items there are at rank k (`hitsAt[k - 1]`).
+    private var firstHits: [Int]
+    private var hitsAt: [Int]
 
-    public init(judgments: RelevanceJudgments, metrics: [Metric], threads: Int = 1) {
+    public init(judgments: RelevanceJudgments, metrics: [Metric], threads: Int = 1, curveDepth: Int = 0) {
         self.judgments = judgments
         self.metrics = metrics
         self.threads = max(1, threads)
+        self.curveDepth = curveDepth
+        firstHits = [Int](repeating: 0, count: curveDepth + 1)
+        hitsAt = [Int](repeating: 0, count: curveDepth)
         values = [Double](repeating: .nan, count: judgments.queryClasses.count * metrics.count)
+    }
+
+    /// The curves k = 1 ... `curveDepth` over the queries consumed so far (nil without a depth).
+    /// Integer counts, so the same whatever the blocks and threads.
+    public func curves() -> RetrievalCurves? {
+        guard curveDepth > 0 else { return nil }
+        let scored = firstHits.reduce(0, +)
+        var recall: [Double] = [], precision: [Double] = []
+        var found = 0, hits = 0
+        for k in 1 ... curveDepth {
+            found += firstHits[k - 1]
+            hits += hitsAt[k - 1]
+            recall.append(scored > 0 ? Double(found) / Double(scored) : .nan)
+            precision.append(scored > 0 ? Double(hits) / Double(k * scored) : .nan)
+        }
+        return RetrievalCurves(recall: recall, precision: precision, scoredQueries: scored)
     }
 
     /// Scores the queries of `block` (those with R > 0).
@@ -34,6 +61,11 @@ public struct MetricStream {
         let metrics = self.metrics, m = metrics.count
         let width = (0 ..< count).map { block.offsets[$0 + 1] - block.offsets[$0] }.max() ?? 0
         var failures = [(query: Int, error: MetricError)?](repeating: nil, count: workers)
+        let curveDepth = self.curveDepth
+        // Per worker: first-hit counts (curveDepth + 1) then hits per rank (curveDepth).
+        var curveCounts = [Int](repeating: 0, count: workers * (2 * curveDepth + 1))
+        curveCounts.withUnsafeMutableBufferPointer { curveCounts in
+        let counts = UnsafeSendableBox(curveCounts.baseAddress!)
         values.withUnsafeMutableBufferPointer { values in
             block.indices.withUnsafeBufferPointer { ix in
                 judgments.referenceClasses.withUnsafeBufferPointer { refs in
@@ -57,6 +89,15 @@ public struct MetricStream {
                                         hits += Int(hit)
                                     }
                                     let list = UnsafeBufferPointer(rebasing: rel[0 ..< length])
+                                    if curveDepth > 0 {
+                                        let mine = counts.value + w * (2 * curveDepth + 1)
+                                        var first = curveDepth
+                                        for p in 0 ..< min(curveDepth, length) where rel[p] != 0 {
+                                            mine[curveDepth + 1 + p] += 1
+                                            if p < first { first = p }
+                                        }
+                                        mine[first] += 1
+                                    }
                                     guard hits <= r else {
                                         failures[w] = (q, MetricError(.invalidRelevantCount, "query \(q): its ranked list holds \(hits) relevant items but R = \(r); R counts every relevant reference, so it must be at least \(hits)"))
                                         return
@@ -75,7 +116,13 @@ public struct MetricStream {
                 }
             }
         }
+        }
         if let first = failures.compactMap({ $0 }).min(by: { $0.query < $1.query }) { throw first.error }
+        for w in 0 ..< workers {
+            let base = w * (2 * curveDepth + 1)
+            for k in 0 ... curveDepth { firstHits[k] += curveCounts[base + k] }
+            for k in 0 ..< curveDepth { hitsAt[k] += curveCounts[base + curveDepth + 1 + k] }
+        }
     }
 
     /// The report of every query consumed so far: per-query values, means summed in query

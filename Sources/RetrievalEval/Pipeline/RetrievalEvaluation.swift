@@ -23,6 +23,9 @@ public struct RetrievalEvaluation: Sendable {
     public let path: ExactSearchPath?
     /// The saved lists (`saveNeighbors`), complete under a temporary name until committed.
     public var neighborsFile: ArrayWriter.PendingFile? = nil
+    /// Recall@k (hit rate) and Precision@k for k = 1 up to the depth every scored query was
+    /// searched to (for an exact search, at least the largest k asked for).
+    public var curves: RetrievalCurves? = nil
 
     /// Evaluates `references` by self-retrieval, or `queries` against `references`.
     ///
@@ -65,8 +68,8 @@ public struct RetrievalEvaluation: Sendable {
             let neighbors = try search.search(k: requested, progress: progress)
             let searchTime = clock.now - searchStart
             let metricStart = clock.now
-            let report = try Evaluator.evaluate(
-                judgments.table(for: neighbors), metrics: metrics, queryClasses: reportClasses, classCount: classCount)
+            let table = judgments.table(for: neighbors)
+            let report = try Evaluator.evaluate(table, metrics: metrics, queryClasses: reportClasses, classCount: classCount)
             let metricTime = clock.now - metricStart
             let saveStart = clock.now
             let file = try saveNeighbors.map {
@@ -76,7 +79,8 @@ public struct RetrievalEvaluation: Sendable {
             return RetrievalEvaluation(
                 depth: neighbors.depth, neighbors: neighbors, report: report, relevantCounts: judgments.relevantCounts,
                 searchSeconds: searchTime.seconds, metricSeconds: metricTime.seconds,
-                saveSeconds: (clock.now - saveStart).seconds, path: nil, neighborsFile: file)
+                saveSeconds: (clock.now - saveStart).seconds, path: nil, neighborsFile: file,
+                curves: neighbors.depth > 0 ? RetrievalCurves(table) : nil)
         }
 
         var search = try ExactSearch(
@@ -89,7 +93,9 @@ public struct RetrievalEvaluation: Sendable {
         let depths = everyList
             ? [Int](repeating: depth, count: search.queryCount)
             : queryDepths(judgments, metrics: metrics, depth: depth, minimumDepth: min(minimumDepth, depth))
-        var stream = MetricStream(judgments: judgments, metrics: metrics, threads: threads)
+        // The curves go as deep as every scored query's list.
+        let curveDepth = zip(depths, judgments.relevantCounts).filter { $0.1 > 0 }.map(\.0).min() ?? 0
+        var stream = MetricStream(judgments: judgments, metrics: metrics, threads: threads, curveDepth: curveDepth)
         var kept: (indices: [Int32], scores: [Float])? = keepNeighbors ? ([], []) : nil
         var metricTime = Duration.zero, saveTime = Duration.zero
         let searchStart = clock.now
@@ -123,7 +129,7 @@ public struct RetrievalEvaluation: Sendable {
             searchSeconds: searchTime.seconds,
             metricSeconds: metricTime.seconds, saveSeconds: saveTime.seconds,
             path: search.chosenPath(kept: depths.map { $0 > 0 ? min($0 + ExactSearch.slack($0), search.availableDepth) : 0 }),
-            neighborsFile: neighborsFile)
+            neighborsFile: neighborsFile, curves: stream.curves())
     }
 
     /// Throws the error the evaluator would throw on lists `depth` deep: the first query (with

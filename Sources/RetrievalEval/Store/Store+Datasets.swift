@@ -191,20 +191,30 @@ extension Store {
             guard loaded == record.rows else {
                 throw StoreError("\(path): dataset \(record.shortHash) holds \(loaded) of \(record.rows) rows; ingest the files again")
             }
-            let blob = try Data.fetchOne(db, sql: "SELECT classIndex FROM datasetLabels WHERE datasetId = ?", arguments: [record.id]) ?? Data()
-            let names = try String.fetchAll(db, sql: "SELECT label FROM datasetClass WHERE datasetId = ? ORDER BY classIndex", arguments: [record.id])
-            guard blob.count == record.rows * 4 else {
-                throw StoreError("\(path): dataset \(record.shortHash) has damaged labels; ingest the files again")
-            }
-            let codes = blob.withUnsafeBytes { raw in (0 ..< record.rows).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self) } }
-            let labels: Labels
-            if record.labelKind == "integer" {
-                labels = Labels(integers: codes.map { Int64(names[Int($0)]) ?? 0 })
-            } else {
-                labels = Labels(strings: codes.map { names[Int($0)] })
-            }
+            let labels = try loadLabels(db, record)
             return try LabeledEmbeddings(embeddings: Matrix(rows: record.rows, columns: record.dimensions, values: values), labels: labels)
         }
+    }
+
+    /// The stored labels of a dataset alone (without its embeddings).
+    public func labels(of record: DatasetRecord) throws -> Labels {
+        try read { db in try loadLabels(db, record) }
+    }
+
+    private func loadLabels(_ db: Database, _ record: DatasetRecord) throws -> Labels {
+        let blob = try Data.fetchOne(db, sql: "SELECT classIndex FROM datasetLabels WHERE datasetId = ?", arguments: [record.id]) ?? Data()
+        let names = try String.fetchAll(db, sql: "SELECT label FROM datasetClass WHERE datasetId = ? ORDER BY classIndex", arguments: [record.id])
+        guard blob.count == record.rows * 4 else {
+            throw StoreError("\(path): dataset \(record.shortHash) has damaged labels; ingest the files again")
+        }
+        let codes = blob.withUnsafeBytes { raw in (0 ..< record.rows).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self) } }
+        guard codes.allSatisfy({ $0 >= 0 && Int($0) < names.count }) else {
+            throw StoreError("\(path): dataset \(record.shortHash) has damaged labels; ingest the files again")
+        }
+        if record.labelKind == "integer" {
+            return Labels(integers: codes.map { Int64(names[Int($0)]) ?? 0 })
+        }
+        return Labels(strings: codes.map { names[Int($0)] })
     }
 
     static func fetchDataset(_ db: Database, whereSQL: String, arguments: StatementArguments, order: String = "id") throws -> [DatasetRecord] {

@@ -17,6 +17,8 @@ public struct RunInput: Sendable {
     public var report: MetricReport
     /// Seconds per stage, in order.
     public var timings: [(String, Double)]
+    /// Recall@k and Precision@k at every k, for reports (stored since migration v4).
+    public var curves: RetrievalCurves?
 
     public init(datasetID: Int64, queryDatasetID: Int64? = nil, name: String? = nil, toolVersion: String,
                 search: String, distance: Distance, depth: Int, parameters: [(String, String)],
@@ -31,6 +33,13 @@ public struct RunInput: Sendable {
         self.parameters = parameters
         self.report = report
         self.timings = timings
+    }
+
+    /// The same run, with its curves.
+    public func with(curves: RetrievalCurves?) -> RunInput {
+        var copy = self
+        copy.curves = curves
+        return copy
     }
 }
 
@@ -96,6 +105,13 @@ extension Store {
                 try statement.execute(arguments: [id, m, metric.name, mean.isFinite ? mean : nil,
                                                   macro.flatMap { $0.isFinite ? $0 : nil }, blob])
             }
+            if let curves = run.curves {
+                let point = try db.makeStatement(sql: "INSERT INTO runCurve (runId, k, recall, precision) VALUES (?, ?, ?, ?)")
+                for k in 0 ..< curves.depth {
+                    let (r, p) = (curves.recall[k], curves.precision[k])
+                    try point.execute(arguments: [id, k + 1, r.isFinite ? r : nil, p.isFinite ? p : nil])
+                }
+            }
             return id
     }
 
@@ -136,6 +152,21 @@ extension Store {
                 }
                 return (row["metric"], values)
             }
+        }
+    }
+
+    /// The run's Recall@k and Precision@k curves, k = 1 ... depth; nil for a run recorded
+    /// without them (before migration v4, or from a search that kept no lists).
+    public func curves(runID: Int64) throws -> RetrievalCurves? {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT k, recall, precision FROM runCurve WHERE runId = ? ORDER BY k", arguments: [runID])
+            guard !rows.isEmpty else { return nil }
+            let scored = try Int.fetchOne(db, sql: "SELECT scoredQueries FROM run WHERE id = ?", arguments: [runID]) ?? 0
+            guard rows.enumerated().allSatisfy({ $0.offset + 1 == ($0.element["k"] as Int) }) else {
+                throw StoreError("\(path): run \(runID) has damaged curves (a missing k); record the run again")
+            }
+            return RetrievalCurves(recall: rows.map { ($0["recall"] as Double?) ?? .nan },
+                                   precision: rows.map { ($0["precision"] as Double?) ?? .nan }, scoredQueries: scored)
         }
     }
 

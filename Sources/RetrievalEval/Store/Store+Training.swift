@@ -84,14 +84,18 @@ extension Store {
             let statement = try db.makeStatement(
                 sql: "INSERT INTO trainingEpoch (trainingRunId, epoch, loss, test, seconds) VALUES (?, ?, ?, ?, ?)")
             for e in training.epochs {
-                let test = String(decoding: try JSONSerialization.data(withJSONObject: e.test.map { $0.isFinite ? $0 : 0 }), as: UTF8.self)
-                try statement.execute(arguments: [id, e.epoch, e.loss, test, e.seconds])
+                // A non-finite value (a diverged epoch) is stored as NULL and read back as NaN:
+                // never as 0, which would read as a real, terrible score.
+                let test = String(decoding: try JSONSerialization.data(withJSONObject: e.test.map { $0.isFinite ? $0 as Any : NSNull() }), as: UTF8.self)
+                try statement.execute(arguments: [id, e.epoch, e.loss.flatMap { $0.isFinite ? $0 : nil }, test, e.seconds])
             }
             return (id, evaluationID)
         }
     }
 
     /// A training run's curves: per epoch, the loss and the test values by metric name.
+    /// A loss that was not finite is NaN (epoch 0, the untrained head, has none: nil); a test
+    /// value that was not finite is NaN.
     public func trainingCurves(id: Int64) throws -> [(epoch: Int, loss: Double?, test: [String: Double])] {
         try read { db in
             guard let names = try String.fetchOne(db, sql: "SELECT metricNames FROM trainingRun WHERE id = ?", arguments: [id]),
@@ -99,8 +103,10 @@ extension Store {
             else { throw StoreError("no training run \(id) in \(path)") }
             return try Row.fetchAll(db, sql: "SELECT epoch, loss, test FROM trainingEpoch WHERE trainingRunId = ? ORDER BY epoch",
                                     arguments: [id]).map { row in
-                let values = (try? JSONSerialization.jsonObject(with: Data((row["test"] as String).utf8)) as? [Double]) ?? []
-                return (row["epoch"], row["loss"], Dictionary(uniqueKeysWithValues: zip(metricNames, values)))
+                let values = Store.decodeValues(row["test"])
+                let epoch: Int = row["epoch"]
+                let loss: Double? = row["loss"] ?? (epoch == 0 ? nil : .nan)
+                return (epoch, loss, Dictionary(uniqueKeysWithValues: zip(metricNames, values)))
             }
         }
     }
@@ -136,12 +142,21 @@ extension Store {
                 ORDER BY r.id DESC LIMIT ?
                 """, arguments: [limit]).map { row in
                 let names = (try? JSONSerialization.jsonObject(with: Data((row["metricNames"] as String).utf8)) as? [String]) ?? []
-                let test = (row["test"] as String?).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [Double] } ?? []
+                let test = (row["test"] as String?).map(Store.decodeValues) ?? []
                 return TrainingRunSummary(
                     id: row["id"], createdAt: row["createdAt"], loss: row["loss"],
                     parameters: Store.decodeObject(row["parameters"]).map { ($0.0, "\($0.1)") }, metricNames: names,
-                    evaluationRunID: row["evaluationRunId"], lastEpoch: row["epoch"] ?? 0, lastLoss: row["lastLoss"], lastTest: test)
+                    evaluationRunID: row["evaluationRunId"], lastEpoch: row["epoch"] ?? 0,
+                    lastLoss: row["lastLoss"] ?? ((row["epoch"] ?? 0) == 0 ? nil : .nan), lastTest: test)
             }
         }
+    }
+}
+
+extension Store {
+    /// A JSON array of numbers in which `null` stands for a non-finite value: NaN.
+    static func decodeValues(_ text: String) -> [Double] {
+        guard let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any] else { return [] }
+        return array.map { ($0 as? NSNumber)?.doubleValue ?? .nan }
     }
 }

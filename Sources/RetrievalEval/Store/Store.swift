@@ -229,6 +229,17 @@ public final class Store: @unchecked Sendable {
         }
         registerTrainingMigration(&migrator)
         registerIndexMigration(&migrator)
+        migrator.registerMigration("v4: recall and precision curves") { db in
+            // Mean Recall@k (hit) and Precision@k at every k = 1 ... depth, for reports. Runs
+            // recorded before this migration have none: reports show their stored @k metrics.
+            try db.create(table: "runCurve") { t in
+                t.column("runId", .integer).notNull().references("run", onDelete: .cascade)
+                t.column("k", .integer).notNull()
+                t.column("recall", .double)
+                t.column("precision", .double)
+                t.primaryKey(["runId", "k"])
+            }
+        }
         return migrator
     }
 

@@ -57,8 +57,11 @@ struct CheckCommand: ParsableCommand {
     @Flag(help: "Compare even when the baseline was made on other labels or another query set.")
     var allowDatasetChange = false
 
-    @Option(help: "Output: table, json, markdown, or github (workflow annotations and a step summary).")
+    @Option(help: "Output: table, json, markdown, github (workflow annotations and a step summary), or junit (JUnit XML, one test case per metric, for GitLab, Jenkins, Azure and other CI systems).")
     var format: CheckFormat = .table
+
+    @OptionGroup(title: "Confidence intervals")
+    var interval: IntervalOptions
 
     @Option(help: ArgumentHelp("Threads for the search (default: every core).", valueName: "n"))
     var threads: Int?
@@ -67,11 +70,11 @@ struct CheckCommand: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
 
     enum CheckFormat: String, ExpressibleByArgument, CaseIterable {
-        case table, json, markdown, github
+        case table, json, markdown, github, junit
     }
 
     func validate() throws {
-        try source.validate()
+        try source.validate(with: input)
         if (baseline == nil) == (baselineRun == nil) { throw ValidationError("give the baseline as --baseline FILE or --run ID (one of them)") }
         if !(tolerance >= 0 && tolerance <= 100) { throw ValidationError("--tolerance: expected points from 0 to 100, found \(tolerance)") }
         if let significance, !(significance > 0 && significance < 1) {
@@ -168,7 +171,8 @@ struct CheckCommand: ParsableCommand {
         let results = RegressionGate.check(
             metrics: metrics, baselineMeans: selected.map { base.means[$0] }, baselinePerQuery: selected.map { base.perQuery[$0] },
             currentMeans: report.means, currentPerQuery: report.perQuery, paired: paired,
-            tolerancePoints: tolerance, significance: significance, permutations: permutations, seed: seed)
+            tolerancePoints: tolerance, significance: significance, permutations: permutations, seed: seed,
+            interval: interval.settings)
         let failed = results.filter(\.regressed)
         let sameEmbeddings = outcome.references.embeddingsHash == base.dataset.embeddingsHash
         let header = "check against \(DisplayText.escape(baseName)) (dmleval \(base.toolVersion)\(base.sourceRun.map { ", run \($0)" } ?? "")): "
@@ -193,13 +197,17 @@ struct CheckCommand: ParsableCommand {
                         ("metric", .string(r.metric.name)), ("baseline", .number(r.baseline)), ("current", .number(r.current)),
                         ("delta_points", .number(r.deltaPoints)), ("p", r.pValue.map { .number($0) } ?? .null),
                         ("p_holm", r.adjustedPValue.map { .number($0) } ?? .null), ("regressed", .bool(r.regressed)),
-                    ])
+                    ] + (interval.settings == nil ? [] : [
+                        ("delta_ci_points", r.deltaInterval.map { .array([.number($0.lower), .number($0.upper)]) } ?? .null),
+                    ]))
                 })),
             ]).rendered())
         case .table, .markdown:
             print(header + "\n")
             print(table(results).render(format == .markdown ? .markdown : .table))
             print("\n" + verdict)
+        case .junit:
+            print(junit(results, header: header, verdict: verdict, seconds: outcome.timings.last?.1 ?? 0))
         case .github:
             for r in results {
                 let line = "\(r.metric.name): \(percent(r.baseline, decimals: 2)) -> \(percent(r.current, decimals: 2)) (\(signed(r.deltaPoints)) points"
@@ -217,12 +225,42 @@ struct CheckCommand: ParsableCommand {
     }
 
     private func table(_ results: [RegressionGate.Result]) -> TextTable {
-        TextTable(
-            header: ["metric", "baseline", "current", "delta", "p (Holm)", "verdict"],
+        let ci = interval.settings.map { "delta \(IntervalOptions.levelText($0))% CI" }
+        return TextTable(
+            header: ["metric", "baseline", "current", "delta"] + (ci.map { [$0] } ?? []) + ["p (Holm)", "verdict"],
             rows: results.map { r in
-                [r.metric.name, percent(r.baseline, decimals: 2), percent(r.current, decimals: 2), signed(r.deltaPoints),
-                 r.adjustedPValue.map(pText) ?? "n/a", r.regressed ? "REGRESSED" : "ok"]
-            }, rightAligned: [1, 2, 3, 4])
+                [r.metric.name, percent(r.baseline, decimals: 2), percent(r.current, decimals: 2), signed(r.deltaPoints)]
+                    + (ci == nil ? [] : [r.deltaInterval.map { "[\(signed($0.lower)), \(signed($0.upper))]" } ?? "n/a"])
+                    + [r.adjustedPValue.map(pText) ?? "n/a", r.regressed ? "REGRESSED" : "ok"]
+            }, rightAligned: Set(1 ... (ci == nil ? 4 : 5)))
+    }
+
+    /// JUnit XML: one test suite, one test case per metric; a regression is a failure.
+    private func junit(_ results: [RegressionGate.Result], header: String, verdict: String, seconds: Double) -> String {
+        let failures = results.filter(\.regressed).count
+        var lines = [
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+            "<testsuites name=\"dmleval check\" tests=\"\(results.count)\" failures=\"\(failures)\" errors=\"0\" time=\"\(formatFixed(seconds, decimals: 3))\">",
+            "  <testsuite name=\"dmleval check\" tests=\"\(results.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\" time=\"\(formatFixed(seconds, decimals: 3))\">",
+            "    <properties>",
+            "      <property name=\"summary\" value=\"\(xmlEscape(header))\"/>",
+            "      <property name=\"verdict\" value=\"\(xmlEscape(verdict))\"/>",
+            "    </properties>",
+        ]
+        for r in results {
+            let detail = "baseline \(percent(r.baseline, decimals: 2)), current \(percent(r.current, decimals: 2)), delta \(signed(r.deltaPoints)) points"
+                + (r.deltaInterval.map { " [\(signed($0.lower)), \(signed($0.upper))]" } ?? "")
+                + (r.adjustedPValue.map { ", p (Holm) \(pText($0))" } ?? "")
+            lines.append("    <testcase classname=\"dmleval.check\" name=\"\(xmlEscape(r.metric.name))\" time=\"0\">")
+            if r.regressed {
+                lines.append("      <failure type=\"regression\" message=\"\(xmlEscape("\(r.metric.name) dropped \(formatFixed(-r.deltaPoints, decimals: 2)) points"))\">\(xmlEscape(detail))</failure>")
+            } else {
+                lines.append("      <system-out>\(xmlEscape(detail))</system-out>")
+            }
+            lines.append("    </testcase>")
+        }
+        lines += ["  </testsuite>", "</testsuites>"]
+        return lines.joined(separator: "\n")
     }
 }
 
@@ -261,4 +299,21 @@ func appendText(_ text: String, to path: String) {
     }
     text.utf8CString.withUnsafeBufferPointer { _ = write(fd, $0.baseAddress!, $0.count - 1) }
     close(fd)
+}
+
+/// Text as XML character data or an attribute value: the five special characters escaped,
+/// and control characters (not allowed in XML 1.0) shown as DisplayText does.
+func xmlEscape(_ text: String) -> String {
+    var out = ""
+    for c in DisplayText.escape(text) {
+        switch c {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&apos;"
+        default: out.append(c)
+        }
+    }
+    return out
 }

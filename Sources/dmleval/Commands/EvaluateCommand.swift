@@ -71,6 +71,9 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Also report per-class means and their macro average.")
     var perClass = false
 
+    @OptionGroup(title: "Confidence intervals")
+    var interval: IntervalOptions
+
     // MARK: Search
 
     @Option(help: "Similarity: cosine (rows L2-normalised), ip (inner product) or l2 (squared Euclidean).")
@@ -106,6 +109,9 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also write this run as a baseline file for 'dmleval check'.", valueName: "file.json"))
     var saveBaseline: String?
 
+    @Option(help: ArgumentHelp("Also write every query's values to this file: CSV (.csv) or JSON Lines (.jsonl): query index, label, R, every metric.", valueName: "file"))
+    var perQuery: String?
+
     @OptionGroup var input: InputOptions
     @OptionGroup var storeOptions: StoreOptions
 
@@ -114,14 +120,17 @@ struct EvaluateCommand: ParsableCommand {
     enum CodingKeys: String, CodingKey {
         case source, recall, recallConvention, precision, map,
              mapDenominator, mapR, rPrecision, ndcg, mrr, perClass, distance, threads, tileSize, searchPath, indexOptions, annCheck, saveNeighbors,
-             format, name, saveBaseline, input, storeOptions
+             format, name, saveBaseline, perQuery, interval, input, storeOptions
     }
 
     mutating func validate() throws {
-        try source.validate()
+        try source.validate(with: input)
         try checkThreads(threads)
         if !(0...10_000_000).contains(annCheck) { throw ValidationError("--ann-check: expected 0 to 10,000,000 queries, found \(annCheck)") }
         if !(16...65_536).contains(tileSize) { throw ValidationError("--tile-size: expected 16 to 65536, found \(tileSize)") }
+        if let perQuery, PerQueryExport.Format.fromExtension(of: perQuery) == nil {
+            throw ValidationError("--per-query: expected a file name ending in .csv or .jsonl, found '\(perQuery)'")
+        }
         if source.dataset != nil && storeOptions.noStore {
             throw ValidationError("--dataset reads the store, so it cannot go with --no-store")
         }
@@ -146,17 +155,30 @@ struct EvaluateCommand: ParsableCommand {
         EvaluationJob(
             source: source, input: input, storeOptions: storeOptions, metrics: requestedMetrics, distance: distance,
             perClass: perClass, threads: threads ?? ExactSearch.defaultThreads, tileSize: tileSize, name: name,
-            saveNeighbors: saveNeighbors, saveBaseline: saveBaseline, indexOptions: indexOptions, annCheck: annCheck,
+            saveNeighbors: saveNeighbors, saveBaseline: saveBaseline, perQuery: perQuery, indexOptions: indexOptions, annCheck: annCheck,
             searchPath: searchPath)
     }
 
     func run() throws {
-        let outcome = try job.run(parameters: parameters(depth:))
-        print(outcome.summary.render(format))
+        let settings = interval.settings
+        var classes: [Int32]?
+        let outcome = try job.run(parameters: parameters(depth:), beforeSearch: { references, queries in
+            // Refused before any search, so that nothing is stored.
+            if settings != nil { classes = try IntervalOptions.checkScored(references: references, queries: queries) }
+        })
+        var summary = outcome.summary
+        if let settings {
+            let report = outcome.evaluation.report
+            let (means, macro) = Bootstrap.intervals(
+                report.perQuery, classes: perClass ? classes : nil, classCount: summary.classNames.count, settings: settings)
+            summary.confidence = .init(settings: settings, means: means, macro: macro)
+        }
+        print(summary.render(format))
         if let runID = outcome.runID, let path = outcome.storePath {
             printError("run \(runID) stored in \(path)")
         }
         if let saveBaseline { printError("baseline written to \(saveBaseline)") }
+        if let perQuery { printError("per-query values written to \(perQuery)") }
     }
 
     /// Every setting and convention of the run, as stored.

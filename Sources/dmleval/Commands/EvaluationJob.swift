@@ -17,6 +17,8 @@ struct EvaluationJob {
     var saveNeighbors: String?
     /// Also write the run as a baseline file here.
     var saveBaseline: String? = nil
+    /// Also write every query's values here (CSV or JSON Lines, by the extension).
+    var perQuery: String? = nil
     /// An approximate index and its settings; nil (or --index exact) for exact search.
     var indexOptions: IndexOptions?
     /// Queries on which an approximate search is compared with the exact one (0: none).
@@ -64,11 +66,11 @@ struct EvaluationJob {
             datasetRecord = record
             sourceDescription = "stored dataset " + (record.names.first.map { "'\($0)' " } ?? "") + record.shortHash
         } else {
-            references = try input.read(embeddings: embeddings!, labels: labels!)
-            sourceDescription = "\(embeddings!) + \(labels!)"
+            references = try input.read(embeddings: embeddings!, labels: labels)
+            sourceDescription = "\(embeddings!) + \(labels ?? input.labelsArray.map { "labels '\($0)'" } ?? "")"
         }
         var queryData: LabeledEmbeddings?
-        if let queries, let queryLabels {
+        if let queries {
             queryData = try input.read(embeddings: queries, labels: queryLabels)
         }
         timings.append(("read", now() - t))
@@ -116,12 +118,23 @@ struct EvaluationJob {
         // Output files are written under temporary names first and put in place together with
         // the run's record (inside its transaction), so that a failure at any step leaves
         // neither the files nor the record.
+        // Missing parent folders are made first, and taken away again (when still empty: on
+        // failure) when the job ends.
+        var folders: [String] = []
+        defer { removeFolders(folders) }
+        for path in [saveNeighbors, perQuery, saveBaseline].compactMap({ $0 }) { folders += try createFolder(forFile: path) }
         var pending: [ArrayWriter.PendingFile] = []
         defer { pending.forEach { $0.discard() } }
         // The lists were written block by block during the search, under a temporary name.
         if let file = evaluation.neighborsFile {
             pending.append(file)
             timings.append(("save-neighbors", evaluation.saveSeconds))
+        }
+        if let perQuery, let format = PerQueryExport.Format.fromExtension(of: perQuery) {
+            let report = evaluation.report
+            pending.append(try ArrayWriter.prepareText(PerQueryExport.render(
+                format, metrics: report.metrics.map(\.name), labels: (queryData ?? references).labels,
+                relevantCounts: evaluation.relevantCounts, perQuery: report.perQuery.map { $0.map(Float.init) }), to: perQuery))
         }
         func identities() -> (Baseline.DatasetIdentity, Baseline.DatasetIdentity?) {
             (datasetRecord.map(Baseline.DatasetIdentity.init) ?? Self.identity(references),
@@ -176,7 +189,9 @@ struct EvaluationJob {
                     datasetID: datasetRecord!.id, queryDatasetID: queryRecord?.id, name: name,
                     toolVersion: DMLEval.version, search: search.kind.rawValue, distance: distance, depth: evaluation.depth,
                     parameters: parameters(evaluation.depth) + search.storedParameters(approximation),
-                    report: evaluation.report, timings: timings), beforeCommit: { try placeFiles(runID: $0) })
+                    report: evaluation.report, timings: timings
+                ).with(curves: evaluation.curves),
+                beforeCommit: { try placeFiles(runID: $0) })
             } catch {
                 pending.forEach { $0.revert() }
                 if let savedIndex { try? store.removeIndex(id: savedIndex) }

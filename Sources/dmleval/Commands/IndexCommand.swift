@@ -49,14 +49,17 @@ struct IndexCommand: ParsableCommand {
 
         func run() throws {
             try storeOptions.checkWritable()
-            let vectors = try EmbeddingReader.read(embeddings, format: input.inputFormat, dimension: input.dim)
+            let vectors = try input.readEmbeddings(embeddings)
             // The embeddings' identity in the store (skipped when nothing is stored: it reads every value).
             let hash = storeOptions.noStore ? nil : vectors.contentHash()
             let provided = try IndexProvider.provide(
                 build, rebuild: true, vectors: vectors, distance: distance, storeOptions: nil,
                 threads: ExactSearch.defaultThreads)
             let index = provided.index
-            if let output { try IndexFile.write(index, to: output) }
+            if let output {
+                let folders = try createFolder(forFile: output)
+                do { try IndexFile.write(index, to: output) } catch { removeFolders(folders); throw error }
+            }
             var storedID: Int64?
             if !storeOptions.noStore {
                 storedID = try storeOptions.open().saveIndex(
@@ -226,8 +229,8 @@ struct IndexCommand: ParsableCommand {
         }
 
         func run() throws {
-            let references = try EmbeddingReader.read(embeddings, format: input.inputFormat, dimension: input.dim)
-            let queryMatrix = try queries.map { try EmbeddingReader.read($0, format: input.inputFormat, dimension: input.dim) }
+            let references = try input.readEmbeddings(embeddings)
+            let queryMatrix = try queries.map { try input.readEmbeddings($0) }
             var efforts = self.efforts
             if build.index == .ivf {
                 // Checked before the build: nprobe cannot exceed the number of lists.

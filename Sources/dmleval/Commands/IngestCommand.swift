@@ -13,11 +13,11 @@ struct IngestCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("Embeddings: .npy, .fbin/.bin, .fvecs, or raw float32 with --dim.", valueName: "embeddings"))
+    @Argument(help: ArgumentHelp("Embeddings: .npy, .npz, .safetensors, .fbin/.bin, .fvecs, or raw float32 with --dim.", valueName: "embeddings"))
     var embeddings: String
 
-    @Argument(help: ArgumentHelp("Labels: .txt (one per line) or .npy (integers).", valueName: "labels"))
-    var labels: String
+    @Argument(help: ArgumentHelp("Labels: .txt (one per line) or .npy (integers); left out when --labels-array names them in the embeddings' .npz/.safetensors file.", valueName: "labels"))
+    var labels: String?
 
     @Option(help: ArgumentHelp("A name to find the dataset by.", valueName: "name"))
     var name: String?
@@ -30,6 +30,9 @@ struct IngestCommand: ParsableCommand {
     @OptionGroup var storePath: StorePath
 
     func validate() throws {
+        if labels == nil && input.labelsArray == nil {
+            throw ValidationError("missing LABELS: give the labels file after the embeddings file (or --labels-array NAME)")
+        }
         if let name, name.isEmpty || name.allSatisfy(\.isWhitespace) {
             throw ValidationError("--name: expected a non-empty name")
         }

@@ -143,8 +143,8 @@ struct RunsCommand: ParsableCommand {
                 let table = TextTable(
                     header: ["epoch", "loss"] + names,
                     rows: curves.map { c in
-                        [String(c.epoch), c.loss.map { formatFixed($0, decimals: 4) } ?? "-"]
-                            + names.map { n in c.test[n].map { format == .csv ? "\($0)" : percent($0) } ?? "" }
+                        [String(c.epoch), c.loss.map { $0.isFinite ? formatFixed($0, decimals: 4) : "nan" } ?? "-"]
+                            + names.map { n in c.test[n].map { v in !v.isFinite ? "nan" : format == .csv ? "\(v)" : percent(v) } ?? "" }
                     }, rightAligned: Set(0 ..< names.count + 2))
                 if format == .csv { print(table.csv()); return }
                 var lines = ["training run \(id), \(summary.createdAt), loss \(summary.loss)"
@@ -173,7 +173,7 @@ struct RunsCommand: ParsableCommand {
                 rows: runs.map { r in
                     [String(r.id), r.createdAt, r.loss, r.parameter("proxies") ?? "", String(r.lastEpoch), r.parameter("seed") ?? "",
                      r.parameter("repeat").map { "repeat \($0)" } ?? "",
-                     zip(r.metricNames, r.lastTest).map { "\($0) \(percent($1))" }.joined(separator: ", ")]
+                     zip(r.metricNames, r.lastTest).map { "\($0) \($1.isFinite ? percent($1) : "nan")" }.joined(separator: ", ")]
                 }, rightAligned: [0, 3, 4, 5])
             print(table.render(format))
         }
@@ -181,26 +181,60 @@ struct RunsCommand: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a run as a self-contained baseline file for 'dmleval check'.",
-            discussion: "The format is versioned and documented in docs/formats.md (Baseline files).")
+            abstract: "Write a run as a baseline file for 'dmleval check', and/or its per-query values.",
+            discussion: """
+                -o writes the baseline: the format is versioned and documented in docs/formats.md \
+                (Baseline files). --per-query writes every query's values, as the evaluation's \
+                own --per-query does: CSV (.csv) or JSON Lines (.jsonl), one row per query with its \
+                index, label, R and every metric.
+                """)
 
         @Argument(help: "The run's id (see 'dmleval runs list').")
         var id: Int64
 
         @Option(name: .shortAndLong, help: ArgumentHelp("The baseline file to write.", valueName: "file.json"))
-        var output: String
+        var output: String?
+
+        @Option(help: ArgumentHelp("Write every query's values to this file: CSV (.csv) or JSON Lines (.jsonl).", valueName: "file"))
+        var perQuery: String?
 
         @OptionGroup var storePath: StorePath
+
+        func validate() throws {
+            if output == nil && perQuery == nil { throw ValidationError("give -o FILE (a baseline), --per-query FILE, or both") }
+            if let perQuery, PerQueryExport.Format.fromExtension(of: perQuery) == nil {
+                throw ValidationError("--per-query: expected a file name ending in .csv or .jsonl, found '\(perQuery)'")
+            }
+        }
 
         func run() throws {
             let store = try storePath.openExisting()
             let record = try store.run(id: id)
-            let baseline = try Baseline(run: record, perQuery: try store.perQueryValues(runID: id))
-            do { try baseline.validate() } catch let error as BaselineFieldError {
-                throw StoreError("run \(id) in \(store.path) cannot be exported as a baseline: expected \(error.expected), found \(error.found)")
+            let values = try store.perQueryValues(runID: id)
+            var files: [ArrayWriter.PendingFile] = []
+            defer { files.forEach { $0.discard() } }
+            if let output {
+                let baseline = try Baseline(run: record, perQuery: values)
+                do { try baseline.validate() } catch let error as BaselineFieldError {
+                    throw StoreError("run \(id) in \(store.path) cannot be exported as a baseline: expected \(error.expected), found \(error.found)")
+                }
+                try createFolder(forFile: output)
+                files.append(try ArrayWriter.prepareText(baseline.encoded(), to: output))
             }
-            try baseline.write(to: output)
-            print("run \(id) (\(record.metrics.count) metrics, \(record.scoredQueries + record.excludedQueries) queries) written to \(output)")
+            if let perQuery, let format = PerQueryExport.Format.fromExtension(of: perQuery) {
+                let (labels, relevant) = try storedQueries(record, store: store)
+                guard values.allSatisfy({ $0.values.count == labels.count }) else {
+                    throw StoreError("run \(id) in \(store.path): its per-query values do not match its \(labels.count) queries; the store is damaged")
+                }
+                try createFolder(forFile: perQuery)
+                files.append(try ArrayWriter.prepareText(PerQueryExport.render(
+                    format, metrics: values.map(\.metric), labels: labels, relevantCounts: relevant, perQuery: values.map(\.values)), to: perQuery))
+            }
+            for file in files { try file.commit() }
+            if let output {
+                print("run \(id) (\(record.metrics.count) metrics, \(record.scoredQueries + record.excludedQueries) queries) written to \(output)")
+            }
+            if let perQuery { print("run \(id): per-query values of \(record.scoredQueries + record.excludedQueries) queries written to \(perQuery)") }
         }
     }
 
@@ -213,6 +247,12 @@ struct RunsCommand: ParsableCommand {
                 p-values over per-query values (Holm-corrected across the metrics of each
                 comparison), and per-query wins/ties/losses. Runs on other queries than the
                 first (another test set) get no p-values.
+
+                --ci LEVEL adds a percentile bootstrap interval of each paired difference
+                (queries resampled). --format latex names the runs by their names and marks,
+                as ranx does, every significant difference between any two runs: a value
+                carries the letter of each run it beats (two-sided paired randomization test,
+                Holm-corrected across the metrics of that pair, p < --significance).
                 """)
 
         @Argument(help: "Two or more run ids; the first is the reference.")
@@ -227,12 +267,20 @@ struct RunsCommand: ParsableCommand {
         @Option(help: "Seed of the randomization test.")
         var seed: UInt64 = 0
 
+        @Option(help: ArgumentHelp("LaTeX: the level below which a difference is marked significant.", valueName: "alpha"))
+        var significance: Double = 0.05
+
+        @OptionGroup(title: "Confidence intervals")
+        var interval: IntervalOptions
+
         @OptionGroup var storePath: StorePath
 
         enum CompareFormat: String, ExpressibleByArgument, CaseIterable { case table, markdown, latex, json }
 
         func validate() throws {
             if ids.count < 2 { throw ValidationError("give at least two run ids") }
+            if ids.count > 26 { throw ValidationError("give at most 26 run ids (one letter each in LaTeX)") }
+            if !(significance > 0 && significance < 1) { throw ValidationError("--significance: expected a level between 0 and 1, found \(significance)") }
             try checkPermutations(permutations)
         }
 
@@ -252,7 +300,7 @@ struct RunsCommand: ParsableCommand {
                 r.dataset.labelsHash == runs[0].dataset.labelsHash && r.queryDataset?.labelsHash == runs[0].queryDataset?.labelsHash
             }
             let cells = RunComparison.compare(metrics: metrics, means: means, perQuery: perQuery, pairable: pairable,
-                                              permutations: permutations, seed: seed)
+                                              permutations: permutations, seed: seed, interval: interval.settings)
             for (i, ok) in pairable.enumerated() where !ok {
                 printError("note: run \(ids[i]) was made on another test set than run \(ids[0]); it has no p-values")
             }
@@ -269,7 +317,9 @@ struct RunsCommand: ParsableCommand {
                                 ("randomization_p_holm", c.randomizationP.map { .number($0) } ?? .null),
                                 ("wins", c.wins.map { .int($0) } ?? .null), ("ties", c.ties.map { .int($0) } ?? .null),
                                 ("losses", c.losses.map { .int($0) } ?? .null),
-                            ])
+                            ] + (interval.settings == nil ? [] : [
+                                ("delta_ci_points", c.deltaInterval.map { .array([.number($0.lower), .number($0.upper)]) } ?? .null),
+                            ]))
                         }))])
                     })),
                 ]).rendered())
@@ -279,7 +329,8 @@ struct RunsCommand: ParsableCommand {
                     table.rows.append([names[m]] + ids.indices.map { r in
                         let c = cells[r][m]
                         guard r > 0 else { return percent(c.mean, decimals: 2) }
-                        return percent(c.mean, decimals: 2) + " (\(signed(c.deltaPoints)))"
+                        let ci = c.deltaInterval.map { " [\(signed($0.lower)), \(signed($0.upper))]" } ?? ""
+                        return percent(c.mean, decimals: 2) + " (\(signed(c.deltaPoints))\(ci))"
                     })
                     table.rows.append(["  p t-test / rand."] + ids.indices.map { r in
                         let c = cells[r][m]
@@ -293,24 +344,38 @@ struct RunsCommand: ParsableCommand {
                     })
                 }
                 print(table.render(format == .markdown ? .markdown : .table))
-                print("\nvalues x100; deltas in points against run \(ids[0]); p-values two-sided, Holm-corrected across the \(metrics.count) metrics")
+                print("\nvalues x100; deltas in points against run \(ids[0]); p-values two-sided, Holm-corrected across the \(metrics.count) metrics"
+                      + (interval.settings.map { "; [ ] \(Int(($0.level * 100).rounded()))% bootstrap intervals of the paired differences (\($0.resamples) resamples, seed \($0.seed))" } ?? ""))
             case .latex:
+                // ranx-style: run k is letter k; a value carries the letters of the runs it is
+                // significantly better than.
+                let pairs = (0 ..< runs.count).map { i in (0 ..< runs.count).map { j in
+                    runs[i].dataset.labelsHash == runs[j].dataset.labelsHash && runs[i].queryDataset?.labelsHash == runs[j].queryDataset?.labelsHash
+                } }
+                let better = RunComparison.pairwiseSignificance(
+                    metrics: metrics, means: means, perQuery: perQuery, pairable: pairs, alpha: significance,
+                    permutations: permutations, seed: seed)
+                let letters = (0 ..< runs.count).map { String(UnicodeScalar(UInt8(97 + $0))) }
                 var lines = ["\\begin{tabular}{l" + String(repeating: "r", count: ids.count) + "}", "\\toprule",
-                             "Metric & " + ids.map { "Run \($0)" }.joined(separator: " & ") + " \\\\", "\\midrule"]
+                             "Metric & " + runs.indices.map { r in
+                                 "\\textsuperscript{\(letters[r])}" + latexEscape(runs[r].name ?? "run \(runs[r].id)")
+                             }.joined(separator: " & ") + " \\\\", "\\midrule"]
                 for m in metrics.indices {
+                    let best = means.map { $0[m] }.max()
                     let row = ids.indices.map { r -> String in
                         let c = cells[r][m]
                         var s = percent(c.mean, decimals: 1)
-                        if r > 0 {
-                            s += " (" + signed(c.deltaPoints) + ")"
-                            if let p = c.randomizationP, p < 0.05 { s += "$^{*}$" }
-                        }
+                        if c.mean == best { s = "\\textbf{\(s)}" }
+                        let marks = letters.indices.filter { better[r][$0][m] }.map { letters[$0] }.joined()
+                        if !marks.isEmpty { s += "$^{\(marks)}$" }
+                        if let i = c.deltaInterval { s += " {\\scriptsize [\(signed(i.lower)), \(signed(i.upper))]}" }
                         return s
                     }
                     lines.append(latexEscape(names[m]) + " & " + row.joined(separator: " & ") + " \\\\")
                 }
                 lines += ["\\bottomrule", "\\end{tabular}",
-                          "% values x100; deltas in points against run \(ids[0]); * : randomization p < 0.05 (two-sided, Holm)"]
+                          "% values x100; a superscript letter marks a run this one is significantly better than (two-sided paired randomization test, \(permutations) sign flips, Holm-corrected across the \(metrics.count) metrics of each pair, p < \(significance)); bold: the best mean"
+                          + (interval.settings.map { "; [ ]: \(Int(($0.level * 100).rounded()))% bootstrap interval of the difference against \(latexEscape(runs[0].name ?? "run \(runs[0].id)")), in points" } ?? "")]
                 print(lines.joined(separator: "\n"))
             }
         }
@@ -342,4 +407,15 @@ func runJSON(_ r: RunRecord) -> JSON {
     }
     fields.append(("timings", .object(r.timings.map { ($0.0, .number($0.1)) })))
     return .object(fields)
+}
+
+/// The labels and R of a stored run's queries: the query set's in query/reference mode, else
+/// the dataset's (self-retrieval), from the labels the store holds.
+func storedQueries(_ record: RunRecord, store: Store) throws -> (Labels, [Int]) {
+    let references = try store.labels(of: record.dataset)
+    if let queryDataset = record.queryDataset {
+        let queries = try store.labels(of: queryDataset)
+        return (queries, RelevanceJudgments(queries: queries, references: references).relevantCounts)
+    }
+    return (references, RelevanceJudgments(selfRetrieval: references).relevantCounts)
 }

@@ -65,10 +65,10 @@ struct StoreOptions: ParsableArguments {
 /// What is evaluated: embedding and label files, or a stored dataset, and optionally a
 /// separate query set.
 struct DataSourceOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp("Embeddings: .npy, .fbin/.bin, .fvecs, or raw float32 with --dim.", valueName: "embeddings"))
+    @Argument(help: ArgumentHelp("Embeddings: .npy, .npz, .safetensors, .fbin/.bin, .fvecs, or raw float32 with --dim.", valueName: "embeddings"))
     var embeddings: String?
 
-    @Argument(help: ArgumentHelp("Labels: .txt (one per line) or .npy (integers), one per embedding row.", valueName: "labels"))
+    @Argument(help: ArgumentHelp("Labels: .txt (one per line), .npy (integers), or an array of a .npz/.safetensors file (--labels-array); one per embedding row. Left out when --labels-array names them in the embeddings' own .npz/.safetensors file.", valueName: "labels"))
     var labels: String?
 
     @Option(help: ArgumentHelp("Use a stored dataset (by name or hash prefix) instead of files.", valueName: "name|hash"))
@@ -84,15 +84,23 @@ struct DataSourceOptions: ParsableArguments {
         switch (embeddings, labels, dataset) {
         case (nil, nil, nil):
             throw ValidationError("give EMBEDDINGS and LABELS files, or --dataset NAME")
-        case (.some, nil, _):
-            throw ValidationError("missing LABELS: give the labels file after the embeddings file")
+        case (.some(let file), nil, _) where !InputOptions.isArchive(file):
+            throw ValidationError("missing LABELS: give the labels file after the embeddings file (or, for a .npz or .safetensors file, --labels-array NAME)")
         case (.some, .some, .some):
             throw ValidationError("give either EMBEDDINGS and LABELS files or --dataset, not both")
         default:
             break
         }
-        if (queries == nil) != (queryLabels == nil) {
-            throw ValidationError("--queries and --query-labels go together")
+        if queries == nil && queryLabels != nil || queries.map({ !InputOptions.isArchive($0) }) == true && queryLabels == nil {
+            throw ValidationError("--queries and --query-labels go together (a .npz or .safetensors query file may hold its labels: --labels-array)")
+        }
+    }
+
+    /// Refuses labels left out (an archive's own labels) unless --labels-array names them.
+    func validate(with input: InputOptions) throws {
+        try validate()
+        if input.labelsArray == nil && (embeddings != nil && labels == nil || queries != nil && queryLabels == nil) {
+            throw ValidationError("give the labels: a LABELS file, or --labels-array NAME for the labels stored in the .npz or .safetensors file")
         }
     }
 }
@@ -100,14 +108,42 @@ struct DataSourceOptions: ParsableArguments {
 /// How embedding files are read.
 struct InputOptions: ParsableArguments {
     @Option(name: .customLong("input-format"),
-            help: "Embedding file format: npy, fbin, fvecs or raw (default: from the extension).")
+            help: "Embedding file format: npy, npz, safetensors, fbin, fvecs or raw (default: from the extension).")
     var inputFormat: EmbeddingFormat?
 
     @Option(help: ArgumentHelp("The dimension of raw float32 files.", valueName: "d"))
     var dim: Int?
 
-    func read(embeddings: String, labels: String) throws -> LabeledEmbeddings {
-        try LabeledEmbeddings.read(embeddings: embeddings, labels: labels, format: inputFormat, dimension: dim)
+    @Option(help: ArgumentHelp("The embeddings' array in a .npz file (default: the only one, besides --labels-array).", valueName: "name"))
+    var array: String?
+
+    @Option(help: ArgumentHelp("The embeddings' tensor in a .safetensors file (default: the only one, besides --labels-array).", valueName: "name"))
+    var tensor: String?
+
+    @Option(help: ArgumentHelp("The labels' array (or tensor) in a .npz or .safetensors file: the embeddings' own file when LABELS is left out.", valueName: "name"))
+    var labelsArray: String?
+
+    /// --array or --tensor: one name for either kind of file.
+    var member: String? { array ?? tensor }
+
+    func validate() throws {
+        if array != nil && tensor != nil { throw ValidationError("--array (.npz) and --tensor (.safetensors) name the same thing; give one") }
+    }
+
+    /// Whether the file is a .npz or .safetensors file, which can hold its own labels.
+    static func isArchive(_ path: String) -> Bool {
+        let format = EmbeddingFormat.fromExtension(of: path)
+        return format == .npz || format == .safetensors
+    }
+
+    func read(embeddings: String, labels: String?) throws -> LabeledEmbeddings {
+        try LabeledEmbeddings.read(embeddings: embeddings, labels: labels, format: inputFormat, dimension: dim,
+                                   array: member, labelsArray: labelsArray)
+    }
+
+    /// Reads embeddings alone (no labels).
+    func readEmbeddings(_ path: String) throws -> Matrix {
+        try EmbeddingReader.read(path, format: inputFormat, dimension: dim, array: member)
     }
 }
 
@@ -153,4 +189,27 @@ func createFolder(_ path: String) throws {
                              found: String(cString: strerror(errno)).lowercased(), remedy: "check the path and its permissions")
         }
     }
+}
+
+/// Creates the missing folders above the file `path` (`mkdir -p` of its folder), so that
+/// `-o out/run-3/report.html` works in a fresh checkout.
+/// - Returns: the folders it created, outermost first, for `removeFolders` to take away again
+///   when the command fails (exit 2 leaves the file system as it was).
+@discardableResult
+func createFolder(forFile path: String) throws -> [String] {
+    guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return [] }
+    let folder = String(path[..<slash])
+    var created: [String] = []
+    var built = folder.hasPrefix("/") ? "/" : ""
+    for part in folder.split(separator: "/") {
+        built += (built.isEmpty || built.hasSuffix("/") ? "" : "/") + part
+        if access(built, F_OK) != 0 { created.append(built) }
+    }
+    try createFolder(folder)
+    return created
+}
+
+/// Removes folders `createFolder(forFile:)` made, innermost first, if they are still empty.
+func removeFolders(_ folders: [String]) {
+    for folder in folders.reversed() { rmdir(folder) }
 }

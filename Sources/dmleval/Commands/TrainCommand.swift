@@ -192,6 +192,7 @@ struct TrainCommand: ParsableCommand {
                 print(format == .json ? historyJSON(result.history, names: names).rendered() : table.render(format))
             }
             if let out {
+                try createFolder(forFile: out)
                 try ArrayWriter.writeNpy(result.head.weights, to: out)
                 let proxiesPath = (out.hasSuffix(".npy") ? String(out.dropLast(4)) : out) + "-proxies.npy"
                 try ArrayWriter.writeNpy(result.proxies, to: proxiesPath)
@@ -344,13 +345,14 @@ struct ProjectCommand: ParsableCommand {
 
     func run() throws {
         let weights = try EmbeddingReader.read(head, format: .npy)
-        let f = try EmbeddingReader.read(features, format: input.inputFormat, dimension: input.dim)
+        let f = try input.readEmbeddings(features)
         guard f.columns == weights.rows else {
             throw InputError(.badShape, file: features, expected: "\(weights.rows) dimensions, the input of \(head)",
                              found: "\(f.columns)", remedy: "project the features the head was trained on")
         }
         let z = LinearHead(weights: weights).project(f)
-        try ArrayWriter.write(z, to: output)
+        let folders = try createFolder(forFile: output)
+        do { try ArrayWriter.write(z, to: output) } catch { removeFolders(folders); throw error }
         print("\(z.rows) embeddings of \(z.columns) dimensions written to \(output)")
     }
 }

@@ -16,6 +16,32 @@ struct EvaluationSummary {
     let timings: [(String, Double)]
     let search: SearchDescription
     let approximation: ApproximationCheck?
+    /// Bootstrap intervals of the means (--ci), when asked for.
+    var confidence: Confidence? = nil
+
+    /// Percentile bootstrap intervals of every mean, and of the macro means with --per-class.
+    struct Confidence {
+        let settings: Bootstrap.Settings
+        let means: [Bootstrap.Interval?]
+        let macro: [Bootstrap.Interval?]?
+
+        /// "95" for 0.95, "99.5" for 0.995.
+        var levelText: String {
+            let percent = settings.level * 100
+            return percent == percent.rounded() ? String(Int(percent)) : formatFixed(percent, decimals: 1)
+        }
+
+        var description: String {
+            "\(levelText)% percentile bootstrap intervals over queries (\(settings.resamples) resamples, seed \(settings.seed); the references are fixed)"
+        }
+
+        func json() -> JSON {
+            .object([
+                ("level", .number(settings.level)), ("resamples", .int(settings.resamples)), ("seed", .int(Int(settings.seed))),
+                ("method", .string("percentile bootstrap over queries")),
+            ])
+        }
+    }
 
     func render(_ format: OutputFormat) -> String {
         switch format {
@@ -34,16 +60,18 @@ struct EvaluationSummary {
     private func text(_ format: OutputFormat) -> String {
         let names = report.metrics.map(\.name)
         var table = TextTable(header: [""] + names, rows: [], rightAligned: Set(1 ... names.count))
-        table.rows.append(["mean"] + report.means.map { percent($0) })
+        table.rows.append(["mean"] + report.means.indices.map { m in withInterval(report.means[m], confidence?.means[m]) })
         if let perClass = report.perClass {
-            table.rows.append(["macro (per-class)"] + perClass.macroMeans.map { percent($0) })
+            table.rows.append(["macro (per-class)"] + perClass.macroMeans.indices.map { m in
+                withInterval(perClass.macroMeans[m], confidence?.macro?[m])
+            })
         }
         var lines: [String] = []
         let heading = [
             "dataset   \(DisplayText.escape(source)) (\(rows) x \(dataset.dimensions), \(dataset.classes) classes, hash \(dataset.hash.prefix(12)))",
             "search    \(DisplayText.escape(search.text)), \(distance.rawValue), \(mode), depth \(depth)",
             "queries   \(report.scoredQueries) scored, \(report.excludedQueries) excluded (R = 0: no other item of their class)",
-        ]
+        ] + (confidence.map { ["intervals \($0.description)"] } ?? [])
         if format == .markdown {
             lines += heading.map { "    " + $0 }
             lines += ["", table.markdown()]
@@ -74,16 +102,51 @@ struct EvaluationSummary {
         return lines.joined(separator: "\n")
     }
 
+    /// One row per metric (`metric,mean`, with `ci_lower,ci_upper` under --ci). With
+    /// --per-class, one row per mean instead, one column per metric: the mean over queries,
+    /// the macro mean, then every class (`scope,label,queries,METRIC...`), which pandas reads
+    /// as one table.
     private func csv() -> String {
+        if let perClass = report.perClass {
+            var header = ["scope", "label", "queries"]
+            for metric in report.metrics {
+                header.append(metric.name)
+                if confidence != nil { header += [metric.name + " ci_lower", metric.name + " ci_upper"] }
+            }
+            var table = TextTable(header: header, rows: [])
+            func cells(_ values: [Double], _ intervals: [Bootstrap.Interval?]?) -> [String] {
+                values.indices.flatMap { m -> [String] in
+                    guard confidence != nil else { return [csvNumber(values[m])] }
+                    let i = intervals?[m]
+                    return [csvNumber(values[m]), i.map { csvNumber($0.lower) } ?? "", i.map { csvNumber($0.upper) } ?? ""]
+                }
+            }
+            table.rows.append(["mean", "", String(report.scoredQueries)] + cells(report.means, confidence?.means ?? []))
+            let classesWithQueries = perClass.scoredQueries.filter { $0 > 0 }.count
+            table.rows.append(["macro", "", String(classesWithQueries)] + cells(perClass.macroMeans, confidence?.macro ?? []))
+            for c in perClass.scoredQueries.indices {
+                table.rows.append(["class", classNames[c], String(perClass.scoredQueries[c])] + cells(perClass.classMeans[c], nil))
+            }
+            return table.csv()
+        }
         var header = ["metric", "mean"]
-        if report.perClass != nil { header.append("macro_mean") }
+        if confidence != nil { header += ["ci_lower", "ci_upper"] }
         var table = TextTable(header: header, rows: [])
         for (m, metric) in report.metrics.enumerated() {
             var row = [metric.name, csvNumber(report.means[m])]
-            if let perClass = report.perClass { row.append(csvNumber(perClass.macroMeans[m])) }
+            if let confidence {
+                let i = confidence.means[m]
+                row += [i.map { csvNumber($0.lower) } ?? "", i.map { csvNumber($0.upper) } ?? ""]
+            }
             table.rows.append(row)
         }
         return table.csv()
+    }
+
+    /// "68.4 [67.9, 68.9]" with an interval, "68.4" without.
+    private func withInterval(_ mean: Double, _ interval: Bootstrap.Interval?) -> String {
+        guard let interval else { return percent(mean) }
+        return "\(percent(mean)) [\(percent(interval.lower)), \(percent(interval.upper))]"
     }
 
     /// A difference x100 with its sign ("+0.3", "-1.2", "0.0").
@@ -115,6 +178,15 @@ struct EvaluationSummary {
             ("excluded_queries", .int(report.excludedQueries)),
             ("metrics", .object(zip(report.metrics, report.means).map { ($0.name, .number($1)) })),
         ]
+        if let confidence {
+            func pair(_ i: Bootstrap.Interval?) -> JSON { i.map { .array([.number($0.lower), .number($0.upper)]) } ?? .null }
+            guard case .object(var settings) = confidence.json() else { preconditionFailure() }
+            settings.append(("metrics", .object(report.metrics.indices.map { m in (report.metrics[m].name, .object([("mean", .number(report.means[m])), ("ci", pair(confidence.means[m]))])) })))
+            if let macro = confidence.macro, let perClass = report.perClass {
+                settings.append(("macro", .object(report.metrics.indices.map { m in (report.metrics[m].name, .object([("mean", .number(perClass.macroMeans[m])), ("ci", pair(macro[m]))])) })))
+            }
+            fields.append(("confidence", .object(settings)))
+        }
         if let perClass = report.perClass {
             fields.append(("per_class", .object([
                 ("macro", .object(zip(report.metrics, perClass.macroMeans).map { ($0.name, .number($1)) })),

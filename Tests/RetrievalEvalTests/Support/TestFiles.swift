@@ -15,6 +15,17 @@ enum Bytes {
     }
 
     static func float32(_ values: [Float]) -> [UInt8] { values.flatMap { le($0.bitPattern) } }
+
+    /// `values` as numpy's `descr` stores them: `<f2`, `<f4`, `<f8`, or big-endian `>f2`, `>f4`, `>f8`.
+    static func encode(_ values: [Float], descr: String) -> [UInt8] {
+        let bigEndian = descr.hasPrefix(">")
+        func order(_ bytes: [UInt8]) -> [UInt8] { bigEndian ? bytes.reversed() : bytes }
+        switch descr.dropFirst() {
+        case "f2": return values.flatMap { order(le(Float16($0).bitPattern)) }
+        case "f8": return values.flatMap { order(le(Double($0).bitPattern)) }
+        default: return values.flatMap { order(le($0.bitPattern)) }
+        }
+    }
     static func float64(_ values: [Double]) -> [UInt8] { values.flatMap { le($0.bitPattern) } }
     static func int64(_ values: [Int64]) -> [UInt8] { values.flatMap { le($0) } }
 
@@ -116,6 +127,14 @@ enum Sample {
         1, -2.5, 0.1, .greatestFiniteMagnitude,
         -Float.leastNormalMagnitude / 4, 1234.5678, -0.0, 7,
         .leastNonzeroMagnitude, -.greatestFiniteMagnitude, 1.0 / 3.0, 42,
+    ])
+
+    /// A 3 x 4 matrix that float16 holds exactly: its largest finite value, its smallest
+    /// subnormal, a negative zero and values of several exponents.
+    static let halfExact = Matrix(rows: 3, columns: 4, values: [
+        1, -2.5, 0.125, 65504,
+        -0.0, 7, 0x1p-24, -3.75,
+        0x1p-10, 42, -1000, 0.3330078125,
     ])
 
     /// A deterministic `rows` x `columns` matrix with no two equal neighbours.
