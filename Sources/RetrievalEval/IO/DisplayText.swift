@@ -27,4 +27,35 @@ public enum DisplayText {
     public static func isControl(_ scalar: Unicode.Scalar) -> Bool {
         scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
+
+    /// Text as XML character data or an attribute value: the five special characters escaped,
+    /// and control characters (not allowed in XML 1.0) shown as `escape` does.
+    public static func xml(_ text: String) -> String {
+        var out = ""
+        for c in escape(text) {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    /// `value` with exactly `decimals` digits after the point, rounded half away from zero;
+    /// NaN, infinities and magnitudes past Int's range as Swift prints them (never a trap).
+    public static func fixed(_ value: Double, decimals: Int) -> String {
+        guard value.isFinite, abs(value) < 1e15 else { return value.isNaN ? "nan" : "\(value)" }
+        var scale = 1.0
+        for _ in 0 ..< decimals { scale *= 10 }
+        let scaled = (abs(value) * scale).rounded(.toNearestOrAwayFromZero)
+        let sign = value < 0 && scaled != 0 ? "-" : ""
+        let whole = Int(scaled / scale)
+        guard decimals > 0 else { return sign + String(whole) }
+        let digits = String(Int(scaled - Double(whole) * scale))
+        return sign + String(whole) + "." + String(repeating: "0", count: decimals - digits.count) + digits
+    }
 }

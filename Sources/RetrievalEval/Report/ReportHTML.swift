@@ -319,19 +319,7 @@ public enum ReportHTML {
     // MARK: - Text
 
     /// XML-escaped text with control characters made visible.
-    static func x(_ text: String) -> String {
-        var out = ""
-        for c in DisplayText.escape(text) {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    static func x(_ text: String) -> String { DisplayText.xml(text) }
 
     /// A number at full precision for a data attribute ("nan" when undefined).
     static func n(_ v: Double) -> String { v.isFinite ? "\(v)" : "nan" }
@@ -349,15 +337,5 @@ public enum ReportHTML {
     }
 
     /// `value` with `decimals` digits, rounded half away from zero.
-    static func fixed(_ value: Double, _ decimals: Int) -> String {
-        guard value.isFinite, abs(value) < 1e15 else { return value.isNaN ? "nan" : "\(value)" }
-        var scale = 1.0
-        for _ in 0 ..< decimals { scale *= 10 }
-        let scaled = (abs(value) * scale).rounded(.toNearestOrAwayFromZero)
-        let sign = value < 0 && scaled != 0 ? "-" : ""
-        let whole = Int(scaled / scale)
-        guard decimals > 0 else { return sign + String(whole) }
-        let fraction = String(Int(scaled - Double(whole) * scale))
-        return sign + String(whole) + "." + String(repeating: "0", count: decimals - fraction.count) + fraction
-    }
+    static func fixed(_ value: Double, _ decimals: Int) -> String { DisplayText.fixed(value, decimals: decimals) }
 }

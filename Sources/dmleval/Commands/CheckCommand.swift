@@ -301,19 +301,5 @@ func appendText(_ text: String, to path: String) {
     close(fd)
 }
 
-/// Text as XML character data or an attribute value: the five special characters escaped,
-/// and control characters (not allowed in XML 1.0) shown as DisplayText does.
-func xmlEscape(_ text: String) -> String {
-    var out = ""
-    for c in DisplayText.escape(text) {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&apos;"
-        default: out.append(c)
-        }
-    }
-    return out
-}
+/// Text as XML character data or an attribute value (for JUnit output).
+func xmlEscape(_ text: String) -> String { DisplayText.xml(text) }

@@ -1,3 +1,4 @@
+import RetrievalEval
 import ArgumentParser
 
 /// How a command prints its results on stdout.
@@ -19,17 +20,4 @@ func percent(_ fraction: Double, decimals: Int = 1) -> String {
 }
 
 /// `value` with exactly `decimals` digits after the point, rounded half away from zero.
-func formatFixed(_ value: Double, decimals: Int) -> String {
-    // NaN, infinities and magnitudes past Int's range have no fixed form (and would trap in
-    // the conversion below): print them as Swift does.
-    guard value.isFinite, abs(value) < 1e15 else { return value.isNaN ? "nan" : "\(value)" }
-    var scale = 1.0
-    for _ in 0 ..< decimals { scale *= 10 }
-    let scaled = (abs(value) * scale).rounded(.toNearestOrAwayFromZero)
-    let sign = value < 0 && scaled != 0 ? "-" : ""
-    let whole = Int(scaled / scale)
-    guard decimals > 0 else { return sign + String(whole) }
-    let fraction = Int(scaled - Double(whole) * scale)
-    let digits = String(fraction)
-    return sign + String(whole) + "." + String(repeating: "0", count: decimals - digits.count) + digits
-}
+func formatFixed(_ value: Double, decimals: Int) -> String { DisplayText.fixed(value, decimals: decimals) }
