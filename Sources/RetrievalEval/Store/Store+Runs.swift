@@ -8,9 +8,11 @@ public struct RunInput: Sendable {
     public var queryDatasetID: Int64?
     public var name: String?
     public var toolVersion: String
-    /// "exact", or the approximate index used.
+    /// "exact", the approximate index used, or "trec-run" for a ranking read from a file.
     public var search: String
-    public var distance: Distance
+    /// The similarity searched with; nil when the ranking was not searched here (a TREC run),
+    /// stored as "none".
+    public var distance: Distance?
     public var depth: Int
     /// Every setting and convention, in order (stored as a JSON object).
     public var parameters: [(String, String)]
@@ -19,7 +21,7 @@ public struct RunInput: Sendable {
     public var timings: [(String, Double)]
 
     public init(datasetID: Int64, queryDatasetID: Int64? = nil, name: String? = nil, toolVersion: String,
-                search: String, distance: Distance, depth: Int, parameters: [(String, String)],
+                search: String, distance: Distance?, depth: Int, parameters: [(String, String)],
                 report: MetricReport, timings: [(String, Double)]) {
         self.datasetID = datasetID
         self.queryDatasetID = queryDatasetID
@@ -82,7 +84,7 @@ extension Store {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [run.datasetID, run.queryDatasetID, run.name, Store.now(), run.toolVersion, run.search,
-                            run.distance.rawValue, run.depth, Store.encodeObject(run.parameters.map { ($0.0, $0.1 as Any) }),
+                            run.distance?.rawValue ?? "none", run.depth, Store.encodeObject(run.parameters.map { ($0.0, $0.1 as Any) }),
                             run.report.scoredQueries, run.report.excludedQueries,
                             Store.encodeObject(run.timings.map { ($0.0, $0.1 as Any) })])
             let id = db.lastInsertedRowID

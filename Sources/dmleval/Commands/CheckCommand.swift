@@ -110,44 +110,15 @@ struct CheckCommand: ParsableCommand {
             }
         }
         let metrics = selected.map { base.metrics[$0] }
-        if base.search != "exact" {
-            printError("note: the baseline used the \(base.search) index; the check uses exact search")
-        }
-        if (base.queryDataset == nil) != (source.queries == nil) && !allowDatasetChange {
-            throw InputError(.baselineMismatch, file: baseName,
-                             expected: base.queryDataset == nil ? "self-retrieval, as the baseline" : "--queries and --query-labels, as the baseline used a query set",
-                             found: source.queries == nil ? "self-retrieval" : "a query set",
-                             remedy: "evaluate the same protocol, or pass --allow-dataset-change")
-        }
 
         // 2. The same evaluation, under the baseline's conventions.
-        let job = EvaluationJob(
-            source: source, input: input, storeOptions: storeOptions, metrics: metrics, distance: base.distance, perClass: false,
-            threads: threads ?? ExactSearch.defaultThreads, tileSize: 1024, name: "check against \(baseName)",
-            saveNeighbors: nil)
-        let parameters: [(String, String)] = [("metrics", metrics.map(\.name).joined(separator: ",")),
-                                               ("distance", base.distance.rawValue), ("search", "exact"),
-                                               ("baseline", baseName)]
-        // The test set must be the baseline's (the labels and their order), checked on the
-        // data as read, before the search.
-        var sameLabels = false
-        let outcome = try job.run(parameters: { _ in parameters }, beforeSearch: { references, queries in
-            let hash = LabeledEmbeddings.labelsHash(references.labels)
-            let queryHash = queries.map { LabeledEmbeddings.labelsHash($0.labels) }
-            sameLabels = hash == base.dataset.labelsHash && queryHash == base.queryDataset?.labelsHash
-            if !sameLabels && !allowDatasetChange {
-                throw InputError(
-                    .baselineMismatch, file: baseName,
-                    expected: "the baseline's test set (labels hash \(base.dataset.labelsHash.prefix(12)), \(base.dataset.rows) items)",
-                    found: "labels hash \(hash.prefix(12)), \(references.labels.count) items"
-                        + (queryHash.map { ", query labels hash \($0.prefix(12))" } ?? ""),
-                    remedy: "check against a baseline of this test set, or pass --allow-dataset-change")
-            }
-        })
-        let report = outcome.evaluation.report
+        let rerun = base.isTrec ? try rescoreTrecRun(base, baseName: baseName, metrics: metrics)
+            : try reevaluate(base, baseName: baseName, metrics: metrics)
+        let report = rerun.report
+        let sameLabels = rerun.sameTestSet
         // A current mean that is not a number cannot show that nothing dropped: fail closed.
         if let m = metrics.indices.first(where: { !report.means[$0].isFinite }) {
-            throw MetricError(.invalidInput, "\(metrics[m].name): no query could be scored on the new embeddings (the mean is \(report.means[m])), so the check cannot pass; check the labels")
+            throw MetricError(.invalidInput, "\(metrics[m].name): no query could be scored on the new \(base.isTrec ? "run" : "embeddings") (the mean is \(report.means[m])), so the check cannot pass; check the \(base.isTrec ? "qrels" : "labels")")
         }
         let paired = sameLabels && report.perQuery.first?.count == base.perQuery.first?.count
         if !paired && significance != nil {
@@ -160,11 +131,11 @@ struct CheckCommand: ParsableCommand {
             currentMeans: report.means, currentPerQuery: report.perQuery, paired: paired,
             tolerancePoints: tolerance, significance: significance, permutations: permutations, seed: seed)
         let failed = results.filter(\.regressed)
-        let sameEmbeddings = outcome.references.embeddingsHash == base.dataset.embeddingsHash
+        let sameEmbeddings = rerun.systemHash == base.dataset.embeddingsHash
         let header = "check against \(DisplayText.escape(baseName)) (dmleval \(base.toolVersion)\(base.sourceRun.map { ", run \($0)" } ?? "")): "
             + "tolerance \(formatFixed(tolerance, decimals: 2)) points"
             + (significance.map { ", significance \($0) (one-sided paired randomization, \(permutations) sign flips, Holm)" } ?? "")
-            + (sameEmbeddings ? "; the embeddings are the baseline's own" : "")
+            + (sameEmbeddings ? (base.isTrec ? "; the run file is the baseline's own" : "; the embeddings are the baseline's own") : "")
         let verdict = failed.isEmpty
             ? "PASS: no metric dropped by more than \(formatFixed(tolerance, decimals: 2)) points" + (significance != nil ? " significantly" : "")
             : "FAIL: " + failed.map { "\($0.metric.name) dropped \(formatFixed(-$0.deltaPoints, decimals: 2)) points" + ($0.adjustedPValue.map { " (p = \(pText($0)))" } ?? "") }.joined(separator: "; ")
@@ -173,7 +144,7 @@ struct CheckCommand: ParsableCommand {
         case .json:
             print(JSON.object([
                 ("baseline", .string(baseName)),
-                ("run", outcome.runID.map { .int(Int($0)) } ?? .null),
+                ("run", rerun.runID.map { .int(Int($0)) } ?? .null),
                 ("tolerance_points", .number(tolerance)),
                 ("significance", significance.map { .number($0) } ?? .null),
                 ("paired", .bool(paired)),
@@ -202,8 +173,90 @@ struct CheckCommand: ParsableCommand {
                 appendText(summary, to: path)
             }
         }
-        if let runID = outcome.runID, let path = outcome.storePath { printError("run \(runID) stored in \(path)") }
+        if let runID = rerun.runID, let path = rerun.storePath { printError("run \(runID) stored in \(path)") }
         if !failed.isEmpty { throw CheckFailed() }
+    }
+
+    /// What re-running a baseline's evaluation produced.
+    private struct Rerun {
+        let report: MetricReport
+        /// Whether the test set is the baseline's (labels, or qrels, hash equal).
+        let sameTestSet: Bool
+        /// The embeddings' (or the run file's) hash.
+        let systemHash: String
+        let runID: Int64?
+        let storePath: String?
+    }
+
+    /// The main job on EMBEDDINGS and LABELS (or --dataset), with the baseline's metrics and distance.
+    private func reevaluate(_ base: Baseline, baseName: String, metrics: [Metric]) throws -> Rerun {
+        if base.search != "exact" {
+            printError("note: the baseline used the \(base.search) index; the check uses exact search")
+        }
+        if (base.queryDataset == nil) != (source.queries == nil) && !allowDatasetChange {
+            throw InputError(.baselineMismatch, file: baseName,
+                             expected: base.queryDataset == nil ? "self-retrieval, as the baseline" : "--queries and --query-labels, as the baseline used a query set",
+                             found: source.queries == nil ? "self-retrieval" : "a query set",
+                             remedy: "evaluate the same protocol, or pass --allow-dataset-change")
+        }
+        let distance = base.distance ?? .cosine
+        let job = EvaluationJob(
+            source: source, input: input, storeOptions: storeOptions, metrics: metrics, distance: distance, perClass: false,
+            threads: threads ?? ExactSearch.defaultThreads, tileSize: 1024, name: "check against \(baseName)",
+            saveNeighbors: nil)
+        let parameters: [(String, String)] = [("metrics", metrics.map(\.name).joined(separator: ",")),
+                                               ("distance", distance.rawValue), ("search", "exact"),
+                                               ("baseline", baseName)]
+        // The test set must be the baseline's (the labels and their order), checked on the
+        // data as read, before the search.
+        var sameLabels = false
+        let outcome = try job.run(parameters: { _ in parameters }, beforeSearch: { references, queries in
+            let hash = LabeledEmbeddings.labelsHash(references.labels)
+            let queryHash = queries.map { LabeledEmbeddings.labelsHash($0.labels) }
+            sameLabels = hash == base.dataset.labelsHash && queryHash == base.queryDataset?.labelsHash
+            if !sameLabels && !allowDatasetChange {
+                throw InputError(
+                    .baselineMismatch, file: baseName,
+                    expected: "the baseline's test set (labels hash \(base.dataset.labelsHash.prefix(12)), \(base.dataset.rows) items)",
+                    found: "labels hash \(hash.prefix(12)), \(references.labels.count) items"
+                        + (queryHash.map { ", query labels hash \($0.prefix(12))" } ?? ""),
+                    remedy: "check against a baseline of this test set, or pass --allow-dataset-change")
+            }
+        })
+        return Rerun(report: outcome.evaluation.report, sameTestSet: sameLabels, systemHash: outcome.references.embeddingsHash,
+                     runID: outcome.runID, storePath: outcome.storePath)
+    }
+
+    /// `score-run` on the two files, read as RUN and QRELS, with the baseline's metrics,
+    /// relevance level and query set: a baseline made by `score-run` gates a new run file.
+    private func rescoreTrecRun(_ base: Baseline, baseName: String, metrics: [Metric]) throws -> Rerun {
+        guard let runFile = source.embeddings, let qrelsFile = source.labels, source.queries == nil else {
+            throw InputError(.baselineMismatch, file: baseName, expected: "a new TREC run and the qrels as the two files (dmleval check RUN QRELS --baseline ...), as the baseline was made by score-run",
+                             found: source.dataset != nil ? "--dataset" : "--queries", remedy: "give the run file and the qrels file")
+        }
+        let stored = Dictionary(base.parameters, uniquingKeysWith: { a, _ in a })
+        guard let level = stored["relevance_level"].flatMap({ Int($0) }), (1...TrecQrels.maximumGrade).contains(level),
+              let querySet = stored["query_set"].flatMap(TrecQuerySet.init(rawValue:)) else {
+            throw InputError(.baselineMismatch, file: baseName, expected: "\"parameters\" with relevance_level and query_set, as score-run records them",
+                             found: "relevance_level \(stored["relevance_level"] ?? "none"), query_set \(stored["query_set"] ?? "none")",
+                             remedy: Baseline.remedy)
+        }
+        var sameQrels = false
+        let job = TrecRunJob(runPath: runFile, qrelsPath: qrelsFile, metrics: metrics, relevanceLevel: level, querySet: querySet,
+                             name: "check against \(baseName)", toolVersion: DMLEval.version, extraParameters: [("baseline", baseName)])
+        try storeOptions.checkWritable()
+        let outcome = try job.run(openStore: storeOptions.noStore ? nil : { try storeOptions.open() }, beforeScoring: { _, qrels in
+            sameQrels = qrels.contentHash == base.dataset.labelsHash
+            if !sameQrels && !allowDatasetChange {
+                throw InputError(
+                    .baselineMismatch, file: baseName,
+                    expected: "the baseline's qrels (hash \(base.dataset.labelsHash.prefix(12)), \(base.dataset.rows) judged queries)",
+                    found: "\(qrelsFile) (hash \(qrels.contentHash.prefix(12)), \(qrels.judgments.count) judged queries)",
+                    remedy: "check against a baseline of these qrels, or pass --allow-dataset-change")
+            }
+        })
+        return Rerun(report: outcome.evaluation.report, sameTestSet: sameQrels, systemHash: outcome.dataset.embeddingsHash,
+                     runID: outcome.runID, storePath: outcome.storePath)
     }
 
     private func table(_ results: [RegressionGate.Result]) -> TextTable {

@@ -78,13 +78,21 @@ struct RunsCommand: ParsableCommand {
             case .table, .markdown:
                 var lines = [
                     "run       \(r.id)" + (r.name.map { " '\($0)'" } ?? "") + ", \(r.createdAt), dmleval \(r.toolVersion)",
-                    "dataset   \(r.dataset.names.first.map { "'\($0)' " } ?? "")\(r.dataset.shortHash) (\(r.dataset.rows) x \(r.dataset.dimensions), \(r.dataset.classCount) classes)",
+                    r.dataset.isTrec
+                        ? "dataset   \(r.dataset.shortHash): a TREC run (file hash \(r.dataset.embeddingsHash.prefix(12))) and qrels (hash \(r.dataset.labelsHash.prefix(12)), \(r.dataset.rows) judged queries)"
+                        : "dataset   \(r.dataset.names.first.map { "'\($0)' " } ?? "")\(r.dataset.shortHash) (\(r.dataset.rows) x \(r.dataset.dimensions), \(r.dataset.classCount) classes)",
                 ]
                 if let q = r.queryDataset {
                     lines.append("queries   \(q.names.first.map { "'\($0)' " } ?? "")\(q.shortHash) (\(q.rows) x \(q.dimensions))")
                 }
-                lines.append("search    \(r.search), \(r.distance), depth \(r.depth)")
-                lines.append("scored    \(r.scoredQueries) queries, \(r.excludedQueries) excluded (R = 0)")
+                if r.dataset.isTrec {
+                    lines.append("ranking   read from the run file, depth \(r.depth)")
+                    let querySet = r.parameters.first { $0.0 == "query_set" }?.1 ?? "?"
+                    lines.append("scored    \(r.scoredQueries) queries, \(r.excludedQueries) excluded (query set \(querySet))")
+                } else {
+                    lines.append("search    \(r.search), \(r.distance), depth \(r.depth)")
+                    lines.append("scored    \(r.scoredQueries) queries, \(r.excludedQueries) excluded (R = 0)")
+                }
                 lines.append("timings   " + r.timings.map { "\($0.0) \(formatFixed($0.1, decimals: 3))s" }.joined(separator: ", "))
                 lines.append("")
                 lines.append("parameters")
