@@ -89,6 +89,18 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write the neighbour indices (int64, queries x depth, self excluded, best first) to this .npy file.", valueName: "file.npy"))
     var saveNeighbors: String?
 
+    @Option(help: ArgumentHelp("Write the k-NN lists as a TREC run (qid Q0 docid rank score dmleval; qid and docid are row indices, or --ids).", valueName: "file.trec"))
+    var saveRun: String?
+
+    @Option(help: ArgumentHelp("Write the judgments the labels imply as TREC qrels (qid 0 docid 1 for every relevant reference).", valueName: "file"))
+    var saveQrels: String?
+
+    @Option(help: ArgumentHelp("Names of the embeddings' rows for --save-run and --save-qrels, one per line (default: row indices).", valueName: "file"))
+    var ids: String?
+
+    @Option(help: ArgumentHelp("Names of the --queries rows for --save-run and --save-qrels, one per line (default: row indices).", valueName: "file"))
+    var queryIds: String?
+
     // MARK: Output and store
 
     @Option(help: "Output format: table, json, csv or markdown.")
@@ -108,6 +120,7 @@ struct EvaluateCommand: ParsableCommand {
     enum CodingKeys: String, CodingKey {
         case source, recall, recallConvention, precision, map,
              mapDenominator, mapR, rPrecision, ndcg, mrr, perClass, distance, threads, tileSize, indexOptions, annCheck, saveNeighbors,
+             saveRun, saveQrels, ids, queryIds,
              format, name, saveBaseline, input, storeOptions
     }
 
@@ -119,6 +132,10 @@ struct EvaluateCommand: ParsableCommand {
         if source.dataset != nil && storeOptions.noStore {
             throw ValidationError("--dataset reads the store, so it cannot go with --no-store")
         }
+        if (ids != nil || queryIds != nil) && saveRun == nil && saveQrels == nil {
+            throw ValidationError("--ids and --query-ids name the rows of --save-run and --save-qrels; add one of those")
+        }
+        if queryIds != nil && source.queries == nil { throw ValidationError("--query-ids names the rows of --queries; add --queries") }
         var metrics: [Metric] = []
         if let recall { metrics += try parseCutoffs(recall, flag: "--recall").map { .recall(k: $0, convention: recallConvention) } }
         if let precision { metrics += try parseCutoffs(precision, flag: "--precision").map { .precision(k: $0) } }
@@ -140,7 +157,9 @@ struct EvaluateCommand: ParsableCommand {
         EvaluationJob(
             source: source, input: input, storeOptions: storeOptions, metrics: requestedMetrics, distance: distance,
             perClass: perClass, threads: threads ?? ExactSearch.defaultThreads, tileSize: tileSize, name: name,
-            saveNeighbors: saveNeighbors, saveBaseline: saveBaseline, indexOptions: indexOptions, annCheck: annCheck)
+            saveNeighbors: saveNeighbors, saveBaseline: saveBaseline, indexOptions: indexOptions, annCheck: annCheck,
+            trecOutput: saveRun == nil && saveQrels == nil ? nil
+                : TrecOutput(runPath: saveRun, qrelsPath: saveQrels, idsPath: ids, queryIDsPath: queryIds))
     }
 
     func run() throws {

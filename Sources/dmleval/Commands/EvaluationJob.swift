@@ -21,6 +21,8 @@ struct EvaluationJob {
     var indexOptions: IndexOptions?
     /// Queries on which an approximate search is compared with the exact one (0: none).
     var annCheck = 1000
+    /// The k-NN lists as a TREC run and the labels' judgments as TREC qrels.
+    var trecOutput: TrecOutput? = nil
 
     /// What a finished job produced.
     struct Outcome {
@@ -71,6 +73,7 @@ struct EvaluationJob {
         }
         timings.append(("read", now() - t))
         try beforeSearch?(references, queryData)
+        let trecNames = try trecOutput?.names(references: references, queries: queryData)
 
         // 2. Search (through an index when asked) and score.
         var provided: ProvidedIndex?
@@ -121,6 +124,11 @@ struct EvaluationJob {
             let n = evaluation.neighbors
             pending.append(try ArrayWriter.prepareNpy(int64: n.indices.map(Int64.init), rows: n.queries, columns: n.depth, to: saveNeighbors))
             timings.append(("save-neighbors", now() - t))
+        }
+        if let trecOutput, let trecNames {
+            t = now()
+            pending += try trecOutput.prepare(evaluation, references: references, queries: queryData, names: trecNames)
+            timings.append(("save-trec", now() - t))
         }
         func identities() -> (Baseline.DatasetIdentity, Baseline.DatasetIdentity?) {
             (datasetRecord.map(Baseline.DatasetIdentity.init) ?? Self.identity(references),
