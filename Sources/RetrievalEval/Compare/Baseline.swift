@@ -69,7 +69,9 @@ public struct Baseline: Sendable {
     /// A baseline from a stored run and its per-query values.
     public init(run: RunRecord, perQuery: [(metric: String, values: [Float])]) throws {
         var metrics: [Metric] = []
-        for m in run.metrics {
+        // Clustering values have no per-query values and no place in a baseline.
+        let retrieval = run.metrics.filter { ClusteringMetric(rawValue: $0.metric) == nil }
+        for m in retrieval {
             guard let metric = Metric(name: m.metric) else {
                 throw StoreError("run \(run.id) holds the metric '\(m.metric)', which this dmleval does not know")
             }
@@ -92,7 +94,7 @@ public struct Baseline: Sendable {
         scoredQueries = run.scoredQueries
         excludedQueries = run.excludedQueries
         self.metrics = metrics
-        means = run.metrics.map(\.mean)
+        means = retrieval.map(\.mean)
         let byName = Dictionary(perQuery.map { ($0.metric, $0.values) }, uniquingKeysWith: { a, _ in a })
         self.perQuery = metrics.map { byName[$0.name] ?? [] }
     }

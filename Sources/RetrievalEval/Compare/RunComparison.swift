@@ -26,12 +26,24 @@ public enum RunComparison {
         metrics: [Metric], means: [[Double]], perQuery: [[[Float]]], pairable: [Bool],
         permutations: Int = 10_000, seed: UInt64 = 0
     ) -> [[Cell]] {
-        means.indices.map { run in
+        compare(metricCount: metrics.count, means: means, perQuery: perQuery, pairable: pairable,
+                permutations: permutations, seed: seed)
+    }
+
+    /// Compares every run with the first on `metricCount` values, some of which may have no
+    /// per-query values (an empty array: NMI, AMI): those get means and deltas only, and stay
+    /// out of the Holm family.
+    public static func compare(
+        metricCount: Int, means: [[Double]], perQuery: [[[Float]]], pairable: [Bool],
+        permutations: Int = 10_000, seed: UInt64 = 0
+    ) -> [[Cell]] {
+        let metricIndices = 0 ..< metricCount
+        return means.indices.map { run in
             var tP: [Double?] = [], rP: [Double?] = []
             var counts: [(Int, Int, Int)?] = []
-            for m in metrics.indices {
+            for m in metricIndices {
                 let base = perQuery[0][m], mine = perQuery[run][m]
-                guard run > 0, pairable[run], base.count == mine.count else {
+                guard run > 0, pairable[run], !base.isEmpty, base.count == mine.count else {
                     tP.append(nil); rP.append(nil); counts.append(nil)
                     continue
                 }
@@ -47,7 +59,7 @@ public enum RunComparison {
                 counts.append((wins, ties, losses))
             }
             let tAdjusted = adjust(tP), rAdjusted = adjust(rP)
-            return metrics.indices.map { m in
+            return metricIndices.map { m in
                 Cell(mean: means[run][m], deltaPoints: (means[run][m] - means[0][m]) * 100,
                      tTestP: tAdjusted[m], randomizationP: rAdjusted[m],
                      wins: counts[m]?.0, ties: counts[m]?.1, losses: counts[m]?.2)

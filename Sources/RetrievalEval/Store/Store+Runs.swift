@@ -19,10 +19,13 @@ public struct RunInput: Sendable {
     public var report: MetricReport
     /// Seconds per stage, in order.
     public var timings: [(String, Double)]
+    /// Values without per-query values (NMI, AMI), stored after the metrics with an empty
+    /// per-query array.
+    public var clustering: [(ClusteringMetric, Double)] = []
 
     public init(datasetID: Int64, queryDatasetID: Int64? = nil, name: String? = nil, toolVersion: String,
                 search: String, distance: Distance?, depth: Int, parameters: [(String, String)],
-                report: MetricReport, timings: [(String, Double)]) {
+                report: MetricReport, timings: [(String, Double)], clustering: [(ClusteringMetric, Double)] = []) {
         self.datasetID = datasetID
         self.queryDatasetID = queryDatasetID
         self.name = name
@@ -33,6 +36,7 @@ public struct RunInput: Sendable {
         self.parameters = parameters
         self.report = report
         self.timings = timings
+        self.clustering = clustering
     }
 }
 
@@ -97,6 +101,10 @@ extension Store {
                 let macro = run.report.perClass?.macroMeans[m]
                 try statement.execute(arguments: [id, m, metric.name, mean.isFinite ? mean : nil,
                                                   macro.flatMap { $0.isFinite ? $0 : nil }, blob])
+            }
+            for (c, (metric, value)) in run.clustering.enumerated() {
+                try statement.execute(arguments: [id, run.report.metrics.count + c, metric.rawValue,
+                                                  value.isFinite ? value : nil, nil, Data()])
             }
             return id
     }

@@ -93,6 +93,10 @@ struct CheckCommand: ParsableCommand {
             let record = try store.run(id: baselineRun!)
             base = try Baseline(run: record, perQuery: try store.perQueryValues(runID: record.id))
             baseName = "run \(record.id) in \(store.path)"
+            let clustering = record.metrics.filter { ClusteringMetric(rawValue: $0.metric) != nil }.map(\.metric)
+            if !clustering.isEmpty {
+                printError("note: the run's \(clustering.joined(separator: " and ")) are not checked: check gates metrics with per-query values only")
+            }
             // A stored run is as untrusted as a file: the store may have been edited or damaged.
             do { try base.validate() } catch let error as BaselineFieldError {
                 throw StoreError("\(baseName): cannot serve as a baseline: expected \(error.expected), found \(error.found); check against another run or a baseline file")

@@ -69,6 +69,23 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Also report per-class means and their macro average.")
     var perClass = false
 
+    // MARK: Clustering
+
+    @Flag(help: "Normalized mutual information of a k-means clustering (k = the classes) with the classes.")
+    var nmi = false
+
+    @Flag(help: "Adjusted mutual information (scikit-learn's adjusted_mutual_info_score) of the same clustering.")
+    var ami = false
+
+    @Option(help: ArgumentHelp("k-means runs from new k-means++ starts; the lowest inertia is kept.", valueName: "n"))
+    var kmeansRestarts: Int = 1
+
+    @Option(help: ArgumentHelp("Lloyd iterations per k-means run at most (fewer when no assignment changes).", valueName: "n"))
+    var kmeansIterations: Int = 100
+
+    @Option(help: ArgumentHelp("Seed of the k-means starts.", valueName: "n"))
+    var kmeansSeed: UInt64 = 1
+
     // MARK: Search
 
     @Option(help: "Similarity: cosine (rows L2-normalised), ip (inner product) or l2 (squared Euclidean).")
@@ -119,7 +136,7 @@ struct EvaluateCommand: ParsableCommand {
 
     enum CodingKeys: String, CodingKey {
         case source, recall, recallConvention, precision, map,
-             mapDenominator, mapR, rPrecision, ndcg, mrr, perClass, distance, threads, tileSize, indexOptions, annCheck, saveNeighbors,
+             mapDenominator, mapR, rPrecision, ndcg, mrr, perClass, nmi, ami, kmeansRestarts, kmeansIterations, kmeansSeed, distance, threads, tileSize, indexOptions, annCheck, saveNeighbors,
              saveRun, saveQrels, ids, queryIds,
              format, name, saveBaseline, input, storeOptions
     }
@@ -135,6 +152,8 @@ struct EvaluateCommand: ParsableCommand {
         if (ids != nil || queryIds != nil) && saveRun == nil && saveQrels == nil {
             throw ValidationError("--ids and --query-ids name the rows of --save-run and --save-qrels; add one of those")
         }
+        if !(1...1000).contains(kmeansRestarts) { throw ValidationError("--kmeans-restarts: expected 1 to 1000, found \(kmeansRestarts)") }
+        if !(1...100_000).contains(kmeansIterations) { throw ValidationError("--kmeans-iterations: expected 1 to 100,000, found \(kmeansIterations)") }
         if queryIds != nil && source.queries == nil { throw ValidationError("--query-ids names the rows of --queries; add --queries") }
         var metrics: [Metric] = []
         if let recall { metrics += try parseCutoffs(recall, flag: "--recall").map { .recall(k: $0, convention: recallConvention) } }
@@ -159,7 +178,15 @@ struct EvaluateCommand: ParsableCommand {
             perClass: perClass, threads: threads ?? ExactSearch.defaultThreads, tileSize: tileSize, name: name,
             saveNeighbors: saveNeighbors, saveBaseline: saveBaseline, indexOptions: indexOptions, annCheck: annCheck,
             trecOutput: saveRun == nil && saveQrels == nil ? nil
-                : TrecOutput(runPath: saveRun, qrelsPath: saveQrels, idsPath: ids, queryIDsPath: queryIds))
+                : TrecOutput(runPath: saveRun, qrelsPath: saveQrels, idsPath: ids, queryIDsPath: queryIds),
+            clustering: clustering)
+    }
+
+    /// The clustering stage, when --nmi or --ami asks for it.
+    var clustering: ClusteringOptions? {
+        let metrics = (nmi ? [ClusteringMetric.nmi] : []) + (ami ? [.ami] : [])
+        guard !metrics.isEmpty else { return nil }
+        return ClusteringOptions(metrics: metrics, restarts: kmeansRestarts, iterations: kmeansIterations, seed: kmeansSeed)
     }
 
     func run() throws {
@@ -189,6 +216,7 @@ struct EvaluateCommand: ParsableCommand {
         if let embeddings = source.embeddings { p.append(("embeddings", embeddings)) }
         if let labels = source.labels { p.append(("labels", labels)) }
         if let dataset = source.dataset { p.append(("dataset", dataset)) }
+        if let clustering { p += clustering.parameters }
         if let queries = source.queries { p.append(("queries", queries)) }
         if let queryLabels = source.queryLabels { p.append(("query_labels", queryLabels)) }
         return p

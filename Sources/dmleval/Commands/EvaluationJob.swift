@@ -23,6 +23,8 @@ struct EvaluationJob {
     var annCheck = 1000
     /// The k-NN lists as a TREC run and the labels' judgments as TREC qrels.
     var trecOutput: TrecOutput? = nil
+    /// The clustering stage (--nmi, --ami).
+    var clustering: ClusteringOptions? = nil
 
     /// What a finished job produced.
     struct Outcome {
@@ -109,6 +111,11 @@ struct EvaluationJob {
             checkBar.finish()
             timings.append(("ann-check", approximation!.seconds))
         }
+        let clusteringQuality = try clustering.map { options in
+            let quality = try options.run(queryData ?? references, distance: distance, threads: threads)
+            timings.append(("clustering", quality.clusteringSeconds + quality.scoringSeconds))
+            return quality
+        }
         let search = SearchDescription(
             kind: provided?.index.kind ?? .exact, settings: provided.map { p in
                 p.index.settings + [indexOptions!.effortDescription(depth: evaluation.neighbors.depth, index: p.index)]
@@ -180,7 +187,8 @@ struct EvaluationJob {
                     datasetID: datasetRecord!.id, queryDatasetID: queryRecord?.id, name: name,
                     toolVersion: DMLEval.version, search: search.kind.rawValue, distance: distance, depth: evaluation.neighbors.depth,
                     parameters: parameters(evaluation.neighbors.depth) + search.storedParameters(approximation),
-                    report: evaluation.report, timings: timings), beforeCommit: { try placeFiles(runID: $0) })
+                    report: evaluation.report, timings: timings,
+                    clustering: clustering.map { $0.values(clusteringQuality!) } ?? []), beforeCommit: { try placeFiles(runID: $0) })
             } catch {
                 // Exit 2 promises the store as it was: the files are not in place (or are
                 // removed), and the datasets this job added go again.
@@ -199,7 +207,7 @@ struct EvaluationJob {
             labelsPath: datasetRecord?.labelsPath ?? labels,
             classNames: references.labels.classNames, queryCount: queryData?.embeddings.rows,
             distance: distance, depth: evaluation.neighbors.depth, report: evaluation.report, timings: timings,
-            search: search, approximation: approximation)
+            search: search, approximation: approximation, clustering: clusteringQuality, clusteringOptions: clustering)
         return Outcome(evaluation: evaluation, summary: summary, runID: runID, storePath: store?.path,
                        references: referenceIdentity, queries: queryIdentity, timings: timings,
                        search: search, approximation: approximation)

@@ -205,7 +205,11 @@ struct RunsCommand: ParsableCommand {
                 throw StoreError("run \(id) in \(store.path) cannot be exported as a baseline: expected \(error.expected), found \(error.found)")
             }
             try baseline.write(to: output)
-            print("run \(id) (\(record.metrics.count) metrics, \(record.scoredQueries + record.excludedQueries) queries) written to \(output)")
+            print("run \(id) (\(baseline.metrics.count) metrics, \(record.scoredQueries + record.excludedQueries) queries) written to \(output)")
+            let clustering = record.metrics.filter { ClusteringMetric(rawValue: $0.metric) != nil }.map(\.metric)
+            if !clustering.isEmpty {
+                printError("note: \(clustering.joined(separator: " and ")) left out: a baseline holds metrics with per-query values only")
+            }
         }
     }
 
@@ -250,13 +254,15 @@ struct RunsCommand: ParsableCommand {
             guard !names.isEmpty else {
                 throw StoreError("runs \(ids.map(String.init).joined(separator: ", ")) share no metric; compare runs of the same metrics")
             }
-            let metrics = names.compactMap(Metric.init(name:))
+            // Every shared name, including values without per-query values (nmi, ami).
+            let metrics = names
+            let tested = names.filter { Metric(name: $0) != nil }.count
             let means = runs.map { r in names.map { n in r.metrics.first { $0.metric == n }!.mean } }
             let perQuery = values.map { v in names.map { n in v.first { $0.metric == n }?.values ?? [] } }
             let pairable = runs.map { r in
                 r.dataset.labelsHash == runs[0].dataset.labelsHash && r.queryDataset?.labelsHash == runs[0].queryDataset?.labelsHash
             }
-            let cells = RunComparison.compare(metrics: metrics, means: means, perQuery: perQuery, pairable: pairable,
+            let cells = RunComparison.compare(metricCount: names.count, means: means, perQuery: perQuery, pairable: pairable,
                                               permutations: permutations, seed: seed)
             for (i, ok) in pairable.enumerated() where !ok {
                 printError("note: run \(ids[i]) was made on another test set than run \(ids[0]); it has no p-values")
@@ -298,7 +304,8 @@ struct RunsCommand: ParsableCommand {
                     })
                 }
                 print(table.render(format == .markdown ? .markdown : .table))
-                print("\nvalues x100; deltas in points against run \(ids[0]); p-values two-sided, Holm-corrected across the \(metrics.count) metrics")
+                print("\nvalues x100; deltas in points against run \(ids[0]); p-values two-sided, Holm-corrected across the \(tested) metrics with per-query values"
+                      + (tested < names.count ? "; nmi and ami have none, so no p-values" : ""))
             case .latex:
                 var lines = ["\\begin{tabular}{l" + String(repeating: "r", count: ids.count) + "}", "\\toprule",
                              "Metric & " + ids.map { "Run \($0)" }.joined(separator: " & ") + " \\\\", "\\midrule"]
