@@ -26,6 +26,11 @@ struct CheckCommand: ParsableCommand {
             refused unless --allow-dataset-change; then p-values need the same queries and
             are left out.
 
+            A baseline made by 'score-run' (a TREC run) is checked on a new run file against \
+            the same qrels: 'dmleval check NEW-RUN QRELS --baseline FILE' re-scores them under \
+            the baseline's relevance level and query set. NMI and AMI (no per-query values) are \
+            not part of baselines.
+
             Exit codes: 0 pass; 1 a metric regressed; 2 unusable input or baseline; 64 bad
             usage.
             """
