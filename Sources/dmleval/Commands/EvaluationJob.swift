@@ -113,7 +113,8 @@ struct EvaluationJob {
         }
         let clusteringQuality = try clustering.map { options in
             let quality = try options.run(queryData ?? references, distance: distance, threads: threads)
-            timings.append(("clustering", quality.clusteringSeconds + quality.scoringSeconds))
+            timings.append(("kmeans", quality.clusteringSeconds))
+            timings.append(("nmi-ami", quality.scoringSeconds))
             return quality
         }
         let search = SearchDescription(

@@ -25,8 +25,9 @@ import Darwin
 ///             * a_i! b_j! (N - a_i)! (N - b_j)! / (N! n! (a_i - n)! (b_j - n)! (N - a_i - b_j + n)!)
 ///
 /// The factorial ratio is summed in log space from a table of log(m!) for m <= N, so it
-/// neither overflows nor costs a log-gamma call per term: 100,000 items in 1,000 classes and
-/// 1,000 clusters take a fraction of a second. As in scikit-learn, two labelings that each
+/// neither overflows nor costs a log-gamma call per term, and each (i, j) stops once its
+/// probabilities have fallen below 1e-30: 100,000 items in 1,000 classes and 1,000 clusters
+/// take about a second. As in scikit-learn, two labelings that each
 /// put everything in one group (or that are empty) score 1.
 public struct MutualInformation: Sendable {
     /// Items per (class, cluster), row-major: `counts[i * clusters + j]`.
@@ -103,7 +104,8 @@ public struct MutualInformation: Sendable {
     }
 
     /// E[MI] under the hypergeometric model, in nats.
-    /// - Complexity: O(N + sum over (i, j) of min(a_i, b_j)).
+    /// - Complexity: O(N + sum over (i, j) of min(a_i, b_j)), much less in practice: each
+    ///   (i, j) stops once its probabilities fall below 1e-30 past their mode.
     public var expected: Double {
         let n = items
         guard classes > 1 && clusters > 1 else { return 0 }
@@ -123,10 +125,17 @@ public struct MutualInformation: Sendable {
                     let constant = lf[a] + lf[b] + lf[n - a] + lf[n - b]
                     let lo = max(1, a + b - n), hi = min(a, b)
                     guard lo <= hi else { continue }
+                    var previous = 0.0
                     for nij in lo ... hi {
                         let term2 = logN + logNij[nij] - logA - logB
                         let gln = constant - (lf[nij] + lf[n]) - lf[a - nij] - lf[b - nij] - lf[n - a - b + nij]
-                        emi += (Double(nij) / Double(n)) * term2 * exp(gln)
+                        let p = exp(gln)
+                        emi += (Double(nij) / Double(n)) * term2 * p
+                        // The hypergeometric probabilities rise to one mode and then fall. Past it,
+                        // below 1e-30, the rest (at most N terms, each below 1e-30 * log N) cannot
+                        // move the sum: a million (i, j) pairs add less than 1e-18 together.
+                        if p < previous && p < 1e-30 { break }
+                        previous = p
                     }
                 }
             }
