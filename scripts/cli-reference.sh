@@ -10,7 +10,7 @@ OUT="$REPO/docs/cli.md"
     echo
     echo "Generated from \`dmleval help\` by \`scripts/cli-reference.sh\`; \`dmleval help COMMAND\` prints the same."
     echo "Metric names and conventions are in [metrics.md](metrics.md), file formats in [formats.md](formats.md)."
-    for cmd in "" evaluate ingest "index build" "index info" "index sweep" "runs list" "runs show" "runs export" "runs compare" "runs training" report check train project loss score table3; do
+    for cmd in "" evaluate ingest "index build" "index info" "index sweep" "runs list" "runs show" "runs export" "runs compare" "runs training" report check train project loss score score-run table3; do
         echo
         if [ -z "$cmd" ]; then echo "## dmleval"; else echo "## dmleval $cmd"; fi
         echo

@@ -45,7 +45,7 @@ struct DMLEval: ParsableCommand {
         subcommands: [
             EvaluateCommand.self, IngestCommand.self, IndexCommand.self, RunsCommand.self, ReportCommand.self, CheckCommand.self, TrainCommand.self,
             ProjectCommand.self, LossCommand.self,
-            ScoreCommand.self,
+            ScoreCommand.self, ScoreRunCommand.self,
             Table3Command.self,
         ],
         defaultSubcommand: EvaluateCommand.self

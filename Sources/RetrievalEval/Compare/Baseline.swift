@@ -51,8 +51,10 @@ public struct Baseline: Sendable {
     public var name: String?
     public var dataset: DatasetIdentity
     public var queryDataset: DatasetIdentity?
+    /// "exact", "hnsw", "ivf", or `Baseline.trecSearch` for a TREC run scored by `score-run`.
     public var search: String
-    public var distance: Distance
+    /// The similarity searched with; nil for a TREC run (stored as "none").
+    public var distance: Distance?
     public var depth: Int
     /// Every parameter and convention of the run, in order.
     public var parameters: [(String, String)]
@@ -67,13 +69,16 @@ public struct Baseline: Sendable {
     /// A baseline from a stored run and its per-query values.
     public init(run: RunRecord, perQuery: [(metric: String, values: [Float])]) throws {
         var metrics: [Metric] = []
-        for m in run.metrics {
+        // Clustering values have no per-query values and no place in a baseline.
+        let retrieval = run.metrics.filter { ClusteringMetric(rawValue: $0.metric) == nil }
+        for m in retrieval {
             guard let metric = Metric(name: m.metric) else {
                 throw StoreError("run \(run.id) holds the metric '\(m.metric)', which this dmleval does not know")
             }
             metrics.append(metric)
         }
-        guard let distance = Distance(rawValue: run.distance) else {
+        let distance = Distance(rawValue: run.distance)
+        guard distance != nil || (run.search == Baseline.trecSearch && run.distance == "none") else {
             throw StoreError("run \(run.id) used the distance '\(run.distance)', which this dmleval does not know")
         }
         toolVersion = run.toolVersion
@@ -89,7 +94,7 @@ public struct Baseline: Sendable {
         scoredQueries = run.scoredQueries
         excludedQueries = run.excludedQueries
         self.metrics = metrics
-        means = run.metrics.map(\.mean)
+        means = retrieval.map(\.mean)
         let byName = Dictionary(perQuery.map { ($0.metric, $0.values) }, uniquingKeysWith: { a, _ in a })
         self.perQuery = metrics.map { byName[$0.name] ?? [] }
     }
@@ -106,7 +111,7 @@ public struct Baseline: Sendable {
             ("name", name.map { .string($0) } ?? .null),
             ("dataset", identity(dataset)),
             ("query_dataset", queryDataset.map(identity) ?? .null),
-            ("search", .object([("index", .string(search)), ("distance", .string(distance.rawValue)), ("depth", .int(depth))])),
+            ("search", .object([("index", .string(search)), ("distance", .string(distance?.rawValue ?? "none")), ("depth", .int(depth))])),
             ("parameters", .object(parameters.map { ($0.0, .string($0.1)) })),
             ("queries", .int(scoredQueries + excludedQueries)),
             ("excluded_queries", .int(excludedQueries)),
@@ -178,7 +183,7 @@ public struct Baseline: Sendable {
         return baseline
     }
 
-    static let remedy = "write it again with 'dmleval runs export ID -o FILE' or '--save-baseline FILE'; a baseline that was edited by hand is refused"
+    public static let remedy = "write it again with 'dmleval runs export ID -o FILE' or '--save-baseline FILE'; a baseline that was edited by hand is refused"
 
     /// Checks everything a gate relies on: known version and metrics, finite means in [0, 1]
     /// equal to the mean of the per-query values, per-query arrays of one value per query
@@ -198,19 +203,26 @@ public struct Baseline: Sendable {
                     throw fail("\(field).\(name)", "64 lowercase hex digits (SHA-256)", JSONValue.quote(String(hash.prefix(70))))
                 }
             }
-            guard identity.rows >= 1, identity.dimensions >= 1, identity.classes >= 1, identity.classes <= identity.rows else {
+            // A TREC run's dataset has queries for rows and neither dimensions nor classes.
+            guard identity.rows >= 1, isTrec ? identity.dimensions == 0 && identity.classes == 0
+                    : identity.dimensions >= 1 && identity.classes >= 1 && identity.classes <= identity.rows else {
                 throw fail(field, "rows, dimensions and classes of at least 1, classes at most rows",
                            "rows \(identity.rows), dimensions \(identity.dimensions), classes \(identity.classes)")
             }
         }
-        guard IndexKind(rawValue: search) != nil else { throw fail("search.index", "exact, hnsw or ivf", JSONValue.quote(search)) }
+        guard IndexKind(rawValue: search) != nil || isTrec else {
+            throw fail("search.index", "exact, hnsw, ivf or \(Baseline.trecSearch)", JSONValue.quote(search))
+        }
+        guard (distance == nil) == isTrec else {
+            throw fail("search.distance", isTrec ? "none, for a TREC run" : "cosine, ip or l2", distance?.rawValue ?? "none")
+        }
         let queries = scoredQueries + excludedQueries
         let expectedQueries = (queryDataset ?? dataset).rows
         guard excludedQueries >= 0, scoredQueries >= 1, queries == expectedQueries else {
             throw fail("queries", "\(expectedQueries) queries (the rows of the \(queryDataset == nil ? "dataset" : "query set")), at least one of them scored",
                        "\(queries) queries, \(excludedQueries) excluded")
         }
-        guard depth >= 1, depth <= dataset.rows else {
+        guard isTrec ? depth >= 0 : depth >= 1 && depth <= dataset.rows else {
             throw fail("search.depth", "a depth between 1 and the dataset's \(dataset.rows) rows", "\(depth)")
         }
         guard !metrics.isEmpty else { throw fail("metrics", "at least one metric", "an empty list") }
@@ -254,6 +266,12 @@ public struct Baseline: Sendable {
         }
     }
 
+    /// The `search` of a TREC run scored by `score-run`: the ranking came from a file.
+    public static let trecSearch = "trec-run"
+
+    /// Whether this baseline is a TREC run scored by `score-run` (checked with RUN and QRELS).
+    public var isTrec: Bool { search == Baseline.trecSearch }
+
     /// Whether `text` is a plain version string (digits, letters, dots, dashes, plus; at most
     /// 32 characters), so that nothing a baseline carries can inject into what is printed.
     static func isPlainVersion(_ text: String) -> Bool {
@@ -296,7 +314,7 @@ public struct Baseline: Sendable {
 
     /// A baseline from its parts (for a run that was not stored).
     public init(toolVersion: String, createdAt: String, sourceRun: Int64?, name: String?, dataset: DatasetIdentity,
-         queryDataset: DatasetIdentity?, search: String, distance: Distance, depth: Int, parameters: [(String, String)],
+         queryDataset: DatasetIdentity?, search: String, distance: Distance?, depth: Int, parameters: [(String, String)],
          scoredQueries: Int, excludedQueries: Int, metrics: [Metric], means: [Double], perQuery: [[Float]]) {
         self.toolVersion = toolVersion
         self.createdAt = createdAt

@@ -108,8 +108,9 @@ struct BaselineFile: Decodable {
         func bad(_ expected: String, _ found: String) -> InputError {
             InputError(.badHeader, file: path, expected: expected, found: found, remedy: Baseline.remedy)
         }
-        guard let distance = Distance(rawValue: search.distance) else {
-            throw bad("\"search.distance\": cosine, ip or l2", JSONValue.quote(String(search.distance.prefix(40))))
+        let distance = Distance(rawValue: search.distance)
+        guard distance != nil || (search.index == Baseline.trecSearch && search.distance == "none") else {
+            throw bad("\"search.distance\": cosine, ip or l2 (none for a TREC run)", JSONValue.quote(String(search.distance.prefix(40))))
         }
         var known: [Metric] = []
         for (i, entry) in metrics.enumerated() {

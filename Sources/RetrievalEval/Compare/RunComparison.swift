@@ -30,12 +30,24 @@ public enum RunComparison {
         metrics: [Metric], means: [[Double]], perQuery: [[[Float]]], pairable: [Bool],
         permutations: Int = 10_000, seed: UInt64 = 0, interval: Bootstrap.Settings? = nil
     ) -> [[Cell]] {
-        means.indices.map { run in
+        compare(metricCount: metrics.count, means: means, perQuery: perQuery, pairable: pairable,
+                permutations: permutations, seed: seed, interval: interval)
+    }
+
+    /// Compares every run with the first on `metricCount` values, some of which may have no
+    /// per-query values (an empty array: NMI, AMI): those get means and deltas only, and stay
+    /// out of the Holm family.
+    public static func compare(
+        metricCount: Int, means: [[Double]], perQuery: [[[Float]]], pairable: [Bool],
+        permutations: Int = 10_000, seed: UInt64 = 0, interval: Bootstrap.Settings? = nil
+    ) -> [[Cell]] {
+        let metricIndices = 0 ..< metricCount
+        return means.indices.map { run in
             var tP: [Double?] = [], rP: [Double?] = []
             var counts: [(Int, Int, Int)?] = []
-            for m in metrics.indices {
+            for m in metricIndices {
                 let base = perQuery[0][m], mine = perQuery[run][m]
-                guard run > 0, pairable[run], base.count == mine.count else {
+                guard run > 0, pairable[run], !base.isEmpty, base.count == mine.count else {
                     tP.append(nil); rP.append(nil); counts.append(nil)
                     continue
                 }
@@ -51,11 +63,11 @@ public enum RunComparison {
                 counts.append((wins, ties, losses))
             }
             let tAdjusted = adjust(tP), rAdjusted = adjust(rP)
-            return metrics.indices.map { m in
+            return metricIndices.map { m in
                 var cell = Cell(mean: means[run][m], deltaPoints: (means[run][m] - means[0][m]) * 100,
                                 tTestP: tAdjusted[m], randomizationP: rAdjusted[m],
                                 wins: counts[m]?.0, ties: counts[m]?.1, losses: counts[m]?.2)
-                if let interval, counts[m] != nil,
+                if let interval, counts[m] != nil, !perQuery[0][m].isEmpty,
                    let i = Bootstrap.differenceInterval(reference: perQuery[0][m], current: perQuery[run][m], settings: interval) {
                     cell.deltaInterval = Bootstrap.Interval(lower: i.lower * 100, upper: i.upper * 100)
                 }
@@ -70,16 +82,16 @@ public enum RunComparison {
     /// superscript letters in its comparison tables.
     /// - Returns: `better[i][j][metric]`; false when the runs cannot be paired.
     public static func pairwiseSignificance(
-        metrics: [Metric], means: [[Double]], perQuery: [[[Float]]], pairable: [[Bool]],
+        metricCount: Int, means: [[Double]], perQuery: [[[Float]]], pairable: [[Bool]],
         alpha: Double, permutations: Int = 10_000, seed: UInt64 = 0
     ) -> [[[Bool]]] {
         let runs = means.count
-        var better = [[[Bool]]](repeating: [[Bool]](repeating: [Bool](repeating: false, count: metrics.count), count: runs), count: runs)
+        var better = [[[Bool]]](repeating: [[Bool]](repeating: [Bool](repeating: false, count: metricCount), count: runs), count: runs)
         for i in 0 ..< runs {
             for j in i + 1 ..< max(i + 1, runs) where pairable[i][j] {
-                let cells = compare(metrics: metrics, means: [means[i], means[j]], perQuery: [perQuery[i], perQuery[j]],
+                let cells = compare(metricCount: metricCount, means: [means[i], means[j]], perQuery: [perQuery[i], perQuery[j]],
                                     pairable: [true, true], permutations: permutations, seed: seed)
-                for m in metrics.indices {
+                for m in 0 ..< metricCount {
                     guard let p = cells[1][m].randomizationP, p < alpha else { continue }
                     if means[j][m] > means[i][m] { better[j][i][m] = true } else if means[i][m] > means[j][m] { better[i][j][m] = true }
                 }

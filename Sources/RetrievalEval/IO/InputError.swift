@@ -20,6 +20,9 @@ public struct InputError: Error, Sendable, Equatable, CustomStringConvertible {
         /// A baseline that does not fit what is checked against it (other test set, protocol
         /// or metric).
         case baselineMismatch = "baseline-mismatch"
+        /// A line of a TREC run or qrels file that is not `qid Q0 docid rank score tag` or
+        /// `qid iter docid grade`, or that repeats a (qid, docid) pair.
+        case badTrecLine = "bad-trec-line"
     }
 
     /// Where in the file the problem is.

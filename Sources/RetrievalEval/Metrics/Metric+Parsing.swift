@@ -1,6 +1,6 @@
 extension Metric {
     /// Parses a canonical metric name such as `recall@10[ir]`, `map@10[denominator=r]`,
-    /// `map@r`, `r-precision`, `ndcg@8` or `mrr` (case-insensitive). Returns nil for
+    /// `map@r`, `r-precision`, `ndcg@8`, `ndcg@8[gain=exponential]` or `mrr` (case-insensitive). Returns nil for
     /// anything else, including k < 1.
     public init?(name: String) {
         var base = name.lowercased()
@@ -34,8 +34,13 @@ extension Metric {
             }
             self = .map(k: k, denominator: d)
         case "ndcg":
-            guard option == nil else { return nil }
-            self = .ndcg(k: k)
+            var gain = NDCGGain.linear
+            if let option {
+                guard option.hasPrefix("gain="), let parsed = NDCGGain(rawValue: String(option.dropFirst("gain=".count)))
+                else { return nil }
+                gain = parsed
+            }
+            self = .ndcg(k: k, gain: gain)
         default:
             return nil
         }

@@ -3,7 +3,8 @@
 ///
 /// Names are stable and appear in every output: `recall@k`, `precision@k`, `map@k`,
 /// `map@r`, `r-precision`, `ndcg@k`, `mrr`; a non-default convention is appended in
-/// brackets: `recall@10[ir]`, `map@10[denominator=r]`. See docs/metrics.md.
+/// brackets: `recall@10[ir]`, `map@10[denominator=r]`, `ndcg@10[gain=exponential]`. See
+/// docs/metrics.md.
 public enum Metric: Hashable, Sendable, CustomStringConvertible {
     /// Recall@k under a convention (default: hit rate, as in the metric-learning literature).
     case recall(k: Int, convention: RecallConvention = .hit)
@@ -15,8 +16,9 @@ public enum Metric: Hashable, Sendable, CustomStringConvertible {
     case mapAtR
     /// R-Precision = hits@R / R.
     case rPrecision
-    /// nDCG@k with binary gains (the paper's eq. 19-20).
-    case ndcg(k: Int)
+    /// nDCG@k (the paper's eq. 19-20). With binary relevance both gains give the same number;
+    /// with graded judgments (TREC qrels) the gain decides how grades count.
+    case ndcg(k: Int, gain: NDCGGain = .linear)
     /// Reciprocal rank of the first relevant item in the retrieved list.
     case mrr
 
@@ -35,7 +37,7 @@ public enum Metric: Hashable, Sendable, CustomStringConvertible {
         case .map(_, let d): "map@\(k)" + (d == .k ? "" : "[denominator=\(d.rawValue)]")
         case .mapAtR: "map@r"
         case .rPrecision: "r-precision"
-        case .ndcg: "ndcg@\(k)"
+        case .ndcg(_, let g): "ndcg@\(k)" + (g == .linear ? "" : "[gain=\(g.rawValue)]")
         case .mrr: "mrr"
         }
     }
@@ -45,7 +47,7 @@ public enum Metric: Hashable, Sendable, CustomStringConvertible {
     /// The cutoff k, for the metrics that have one.
     public var cutoff: Int? {
         switch self {
-        case .recall(let k, _), .precision(let k), .map(let k, _), .ndcg(let k): k
+        case .recall(let k, _), .precision(let k), .map(let k, _), .ndcg(let k, _): k
         case .mapAtR, .rPrecision, .mrr: nil
         }
     }
@@ -81,7 +83,7 @@ public enum Metric: Hashable, Sendable, CustomStringConvertible {
         case .map(let k, let d): AveragePrecision.value(relevance, k: k, relevantCount: relevantCount, denominator: d)
         case .mapAtR: MAPAtR.value(relevance, relevantCount: relevantCount)
         case .rPrecision: RPrecision.value(relevance, relevantCount: relevantCount)
-        case .ndcg(let k): NDCG.value(relevance, k: k, relevantCount: relevantCount)
+        case .ndcg(let k, _): NDCG.value(relevance, k: k, relevantCount: relevantCount)
         case .mrr: ReciprocalRank.value(relevance)
         }
     }
@@ -90,6 +92,14 @@ public enum Metric: Hashable, Sendable, CustomStringConvertible {
     public func value(_ relevance: [UInt8], relevantCount: Int) -> Double {
         relevance.withUnsafeBufferPointer { value($0, relevantCount: relevantCount) }
     }
+}
+
+/// The gain of a graded judgment in nDCG; with binary relevance (0/1) both give 0 and 1.
+public enum NDCGGain: String, Sendable, CaseIterable, Hashable {
+    /// gain = grade: Järvelin & Kekäläinen (2002), trec_eval ndcg_cut, ranx ndcg, ir_measures nDCG.
+    case linear
+    /// gain = 2^grade - 1: Burges et al. (2005), ranx ndcg_burges.
+    case exponential
 }
 
 /// How Recall@k is defined; the literatures disagree.

@@ -153,6 +153,9 @@ public enum PeerNames {
             Entry(.irMeasures, "nDCG@{k}", sources: ["I2"]),
             Entry(.torchmetrics, "RetrievalNormalizedDCG(top_k={k})", sources: ["M1", "M2"]),
         ]),
+        // Burges' gain; with binary relevance the same number as ndcg@k. No peer case holds
+        // graded judgments yet (ranx's ndcg_burges@k would be one).
+        Row(pattern: "ndcg@k[gain=exponential]", entries: []),
         Row(pattern: "mrr", entries: [
             Entry(.pytorchMetricLearning, "mean_reciprocal_rank", note: "k = the list's length", sources: ["P1", "P2"]),
             Entry(.ranx, "mrr", sources: ["R1"]),

@@ -21,6 +21,12 @@ public struct DatasetRecord: Sendable, Equatable {
 
     /// The first 12 hex digits of the hash, enough to name it on the command line.
     public var shortHash: String { String(hash.prefix(12)) }
+
+    /// The label kind of a TREC run and its qrels (`Store.ingestTrec`).
+    public static let trecKind = "trec"
+
+    /// Whether this is a TREC run and its qrels rather than embeddings and labels.
+    public var isTrec: Bool { labelKind == Self.trecKind }
 }
 
 extension LabeledEmbeddings {
@@ -95,6 +101,36 @@ extension Store {
         return (record, created)
     }
 
+    /// Stores the identity of a TREC run and its qrels as a dataset (once per content): the run
+    /// file's hash in place of the embeddings', the qrels' hash in place of the labels' (so runs
+    /// on the same qrels pair up in `runs compare`), `rows` the qrels' queries, no dimensions,
+    /// no classes, label kind "trec" and no embeddings.
+    /// - Returns: the dataset and whether it was new.
+    @discardableResult
+    public func ingestTrec(
+        runHash: String, qrelsHash: String, queries: Int, runPath: String?, qrelsPath: String?
+    ) throws -> (dataset: DatasetRecord, created: Bool) {
+        let hash = Store.trecDatasetHash(runHash: runHash, qrelsHash: qrelsHash)
+        let created: Bool = try write { db in
+            if try Int64.fetchOne(db, sql: "SELECT id FROM dataset WHERE hash = ?", arguments: [hash]) != nil { return false }
+            try db.execute(
+                sql: """
+                    INSERT INTO dataset (hash, embeddingsHash, labelsHash, rows, dimensions, classCount, labelKind,
+                                         embeddingsPath, labelsPath, createdAt)
+                    VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?, ?)
+                    """,
+                arguments: [hash, runHash, qrelsHash, queries, DatasetRecord.trecKind, runPath, qrelsPath, Store.now()])
+            return true
+        }
+        guard let record = try dataset(hash: hash) else { throw StoreError("dataset vanished after ingest") }
+        return (record, created)
+    }
+
+    /// The dataset hash of a TREC run and its qrels, from the two files' SHA-256 hashes.
+    public static func trecDatasetHash(runHash: String, qrelsHash: String) -> String {
+        SHA256.hex(Array("dmleval trec \(runHash) \(qrelsHash)".utf8))
+    }
+
     /// Removes datasets that no run or training run refers to (a command that added them and
     /// then could not record its run takes them out again).
     public func removeDatasets(_ ids: [Int64]) throws {
@@ -167,8 +203,12 @@ extension Store {
     }
 
     /// The stored embeddings and labels of a dataset.
+    /// - Throws: `StoreError` for a TREC run's dataset, which holds no embeddings.
     public func load(_ record: DatasetRecord) throws -> LabeledEmbeddings {
-        try read { db in
+        guard !record.isTrec else {
+            throw StoreError("dataset \(record.shortHash) in \(path) is a TREC run and its qrels, with no embeddings; score it with 'dmleval score-run RUN QRELS'")
+        }
+        return try read { db in
             var values = [Float](repeating: 0, count: record.rows * record.dimensions)
             let rows = try Row.fetchCursor(
                 db, sql: "SELECT firstRow, rowCount, data FROM embeddingChunk WHERE datasetId = ? ORDER BY chunk",

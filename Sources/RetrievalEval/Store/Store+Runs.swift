@@ -8,9 +8,11 @@ public struct RunInput: Sendable {
     public var queryDatasetID: Int64?
     public var name: String?
     public var toolVersion: String
-    /// "exact", or the approximate index used.
+    /// "exact", the approximate index used, or "trec-run" for a ranking read from a file.
     public var search: String
-    public var distance: Distance
+    /// The similarity searched with; nil when the ranking was not searched here (a TREC run),
+    /// stored as "none".
+    public var distance: Distance?
     public var depth: Int
     /// Every setting and convention, in order (stored as a JSON object).
     public var parameters: [(String, String)]
@@ -19,10 +21,13 @@ public struct RunInput: Sendable {
     public var timings: [(String, Double)]
     /// Recall@k and Precision@k at every k, for reports (stored since migration v4).
     public var curves: RetrievalCurves?
+    /// Values without per-query values (NMI, AMI), stored after the metrics with an empty
+    /// per-query array.
+    public var clustering: [(ClusteringMetric, Double)] = []
 
     public init(datasetID: Int64, queryDatasetID: Int64? = nil, name: String? = nil, toolVersion: String,
-                search: String, distance: Distance, depth: Int, parameters: [(String, String)],
-                report: MetricReport, timings: [(String, Double)]) {
+                search: String, distance: Distance?, depth: Int, parameters: [(String, String)],
+                report: MetricReport, timings: [(String, Double)], clustering: [(ClusteringMetric, Double)] = []) {
         self.datasetID = datasetID
         self.queryDatasetID = queryDatasetID
         self.name = name
@@ -33,6 +38,7 @@ public struct RunInput: Sendable {
         self.parameters = parameters
         self.report = report
         self.timings = timings
+        self.clustering = clustering
     }
 
     /// The same run, with its curves.
@@ -91,7 +97,7 @@ extension Store {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [run.datasetID, run.queryDatasetID, run.name, Store.now(), run.toolVersion, run.search,
-                            run.distance.rawValue, run.depth, Store.encodeObject(run.parameters.map { ($0.0, $0.1 as Any) }),
+                            run.distance?.rawValue ?? "none", run.depth, Store.encodeObject(run.parameters.map { ($0.0, $0.1 as Any) }),
                             run.report.scoredQueries, run.report.excludedQueries,
                             Store.encodeObject(run.timings.map { ($0.0, $0.1 as Any) })])
             let id = db.lastInsertedRowID
@@ -111,6 +117,10 @@ extension Store {
                     let (r, p) = (curves.recall[k], curves.precision[k])
                     try point.execute(arguments: [id, k + 1, r.isFinite ? r : nil, p.isFinite ? p : nil])
                 }
+            }
+            for (c, (metric, value)) in run.clustering.enumerated() {
+                try statement.execute(arguments: [id, run.report.metrics.count + c, metric.rawValue,
+                                                  value.isFinite ? value : nil, nil, Data()])
             }
             return id
     }

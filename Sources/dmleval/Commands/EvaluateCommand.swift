@@ -74,6 +74,23 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup(title: "Confidence intervals")
     var interval: IntervalOptions
 
+    // MARK: Clustering
+
+    @Flag(help: "Normalized mutual information of a k-means clustering (k = the classes) with the classes.")
+    var nmi = false
+
+    @Flag(help: "Adjusted mutual information (scikit-learn's adjusted_mutual_info_score) of the same clustering.")
+    var ami = false
+
+    @Option(help: ArgumentHelp("k-means runs from new k-means++ starts; the lowest inertia is kept.", valueName: "n"))
+    var kmeansRestarts: Int = 1
+
+    @Option(help: ArgumentHelp("Lloyd iterations per k-means run at most (fewer when no assignment changes).", valueName: "n"))
+    var kmeansIterations: Int = 100
+
+    @Option(help: ArgumentHelp("Seed of the k-means starts.", valueName: "n"))
+    var kmeansSeed: UInt64 = 1
+
     // MARK: Search
 
     @Option(help: "Similarity: cosine (rows L2-normalised), ip (inner product) or l2 (squared Euclidean).")
@@ -98,6 +115,18 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write the neighbour indices (int64, queries x depth, self excluded, best first) to this .npy file.", valueName: "file.npy"))
     var saveNeighbors: String?
 
+    @Option(help: ArgumentHelp("Write the k-NN lists as a TREC run (qid Q0 docid rank score dmleval; qid and docid are row indices, or --ids).", valueName: "file.trec"))
+    var saveRun: String?
+
+    @Option(help: ArgumentHelp("Write the judgments the labels imply as TREC qrels (qid 0 docid 1 for every relevant reference).", valueName: "file"))
+    var saveQrels: String?
+
+    @Option(help: ArgumentHelp("Names of the embeddings' rows for --save-run and --save-qrels, one per line (default: row indices).", valueName: "file"))
+    var ids: String?
+
+    @Option(help: ArgumentHelp("Names of the --queries rows for --save-run and --save-qrels, one per line (default: row indices).", valueName: "file"))
+    var queryIds: String?
+
     // MARK: Output and store
 
     @Option(help: "Output format: table, json, csv or markdown.")
@@ -119,7 +148,8 @@ struct EvaluateCommand: ParsableCommand {
 
     enum CodingKeys: String, CodingKey {
         case source, recall, recallConvention, precision, map,
-             mapDenominator, mapR, rPrecision, ndcg, mrr, perClass, distance, threads, tileSize, searchPath, indexOptions, annCheck, saveNeighbors,
+             mapDenominator, mapR, rPrecision, ndcg, mrr, perClass, nmi, ami, kmeansRestarts, kmeansIterations, kmeansSeed, distance, threads, tileSize, searchPath, indexOptions, annCheck, saveNeighbors,
+             saveRun, saveQrels, ids, queryIds,
              format, name, saveBaseline, perQuery, interval, input, storeOptions
     }
 
@@ -134,6 +164,12 @@ struct EvaluateCommand: ParsableCommand {
         if source.dataset != nil && storeOptions.noStore {
             throw ValidationError("--dataset reads the store, so it cannot go with --no-store")
         }
+        if (ids != nil || queryIds != nil) && saveRun == nil && saveQrels == nil {
+            throw ValidationError("--ids and --query-ids name the rows of --save-run and --save-qrels; add one of those")
+        }
+        if !(1...1000).contains(kmeansRestarts) { throw ValidationError("--kmeans-restarts: expected 1 to 1000, found \(kmeansRestarts)") }
+        if !(1...100_000).contains(kmeansIterations) { throw ValidationError("--kmeans-iterations: expected 1 to 100,000, found \(kmeansIterations)") }
+        if queryIds != nil && source.queries == nil { throw ValidationError("--query-ids names the rows of --queries; add --queries") }
         var metrics: [Metric] = []
         if let recall { metrics += try parseCutoffs(recall, flag: "--recall").map { .recall(k: $0, convention: recallConvention) } }
         if let precision { metrics += try parseCutoffs(precision, flag: "--precision").map { .precision(k: $0) } }
@@ -156,7 +192,17 @@ struct EvaluateCommand: ParsableCommand {
             source: source, input: input, storeOptions: storeOptions, metrics: requestedMetrics, distance: distance,
             perClass: perClass, threads: threads ?? ExactSearch.defaultThreads, tileSize: tileSize, name: name,
             saveNeighbors: saveNeighbors, saveBaseline: saveBaseline, perQuery: perQuery, indexOptions: indexOptions, annCheck: annCheck,
-            searchPath: searchPath)
+            searchPath: searchPath,
+            trecOutput: saveRun == nil && saveQrels == nil ? nil
+                : TrecOutput(runPath: saveRun, qrelsPath: saveQrels, idsPath: ids, queryIDsPath: queryIds),
+            clustering: clustering)
+    }
+
+    /// The clustering stage, when --nmi or --ami asks for it.
+    var clustering: ClusteringOptions? {
+        let metrics = (nmi ? [ClusteringMetric.nmi] : []) + (ami ? [.ami] : [])
+        guard !metrics.isEmpty else { return nil }
+        return ClusteringOptions(metrics: metrics, restarts: kmeansRestarts, iterations: kmeansIterations, seed: kmeansSeed)
     }
 
     func run() throws {
@@ -199,6 +245,7 @@ struct EvaluateCommand: ParsableCommand {
         if let embeddings = source.embeddings { p.append(("embeddings", embeddings)) }
         if let labels = source.labels { p.append(("labels", labels)) }
         if let dataset = source.dataset { p.append(("dataset", dataset)) }
+        if let clustering { p += clustering.parameters }
         if let queries = source.queries { p.append(("queries", queries)) }
         if let queryLabels = source.queryLabels { p.append(("query_labels", queryLabels)) }
         return p

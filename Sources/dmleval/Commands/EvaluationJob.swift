@@ -25,6 +25,10 @@ struct EvaluationJob {
     var annCheck = 1000
     /// The exact search's path; automatic unless a measurement forces one.
     var searchPath: ExactSearchPath = .automatic
+    /// The k-NN lists as a TREC run and the labels' judgments as TREC qrels.
+    var trecOutput: TrecOutput? = nil
+    /// The clustering stage (--nmi, --ami).
+    var clustering: ClusteringOptions? = nil
 
     /// What a finished job produced.
     struct Outcome {
@@ -75,6 +79,7 @@ struct EvaluationJob {
         }
         timings.append(("read", now() - t))
         try beforeSearch?(references, queryData)
+        let trecNames = try trecOutput?.names(references: references, queries: queryData)
 
         // 2. Search (through an index when asked) and score.
         var provided: ProvidedIndex?
@@ -92,7 +97,8 @@ struct EvaluationJob {
                 references: references, queries: queryData, metrics: metrics, distance: distance,
                 perClass: perClass, threads: threads, tileSize: tileSize,
                 index: provided.map { ApproximateSettings(index: $0.index, effort: indexOptions?.effort) },
-                saveNeighbors: saveNeighbors, path: searchPath, progress: { bar.update($0) })
+                saveNeighbors: saveNeighbors, keepNeighbors: trecOutput?.runPath != nil, path: searchPath,
+                progress: { bar.update($0) })
         } catch {
             bar.finish()
             throw error
@@ -109,6 +115,12 @@ struct EvaluationJob {
                 sampleSize: annCheck, seed: indexOptions.seed, threads: threads)
             checkBar.finish()
             timings.append(("ann-check", approximation!.seconds))
+        }
+        let clusteringQuality = try clustering.map { options in
+            let quality = try options.run(queryData ?? references, distance: distance, threads: threads)
+            timings.append(("kmeans", quality.clusteringSeconds))
+            timings.append(("nmi-ami", quality.scoringSeconds))
+            return quality
         }
         let search = SearchDescription(
             kind: provided?.index.kind ?? .exact, settings: provided.map { p in
@@ -135,6 +147,11 @@ struct EvaluationJob {
             pending.append(try ArrayWriter.prepareText(PerQueryExport.render(
                 format, metrics: report.metrics.map(\.name), labels: (queryData ?? references).labels,
                 relevantCounts: evaluation.relevantCounts, perQuery: report.perQuery.map { $0.map(Float.init) }), to: perQuery))
+        }
+        if let trecOutput, let trecNames {
+            t = now()
+            pending += try trecOutput.prepare(evaluation, references: references, queries: queryData, names: trecNames)
+            timings.append(("save-trec", now() - t))
         }
         func identities() -> (Baseline.DatasetIdentity, Baseline.DatasetIdentity?) {
             (datasetRecord.map(Baseline.DatasetIdentity.init) ?? Self.identity(references),
@@ -189,7 +206,8 @@ struct EvaluationJob {
                     datasetID: datasetRecord!.id, queryDatasetID: queryRecord?.id, name: name,
                     toolVersion: DMLEval.version, search: search.kind.rawValue, distance: distance, depth: evaluation.depth,
                     parameters: parameters(evaluation.depth) + search.storedParameters(approximation),
-                    report: evaluation.report, timings: timings
+                    report: evaluation.report, timings: timings,
+                    clustering: clustering.map { $0.values(clusteringQuality!) } ?? []
                 ).with(curves: evaluation.curves),
                 beforeCommit: { try placeFiles(runID: $0) })
             } catch {
@@ -209,7 +227,7 @@ struct EvaluationJob {
             labelsPath: datasetRecord?.labelsPath ?? labels,
             classNames: references.labels.classNames, queryCount: queryData?.embeddings.rows,
             distance: distance, depth: evaluation.depth, report: evaluation.report, timings: timings,
-            search: search, approximation: approximation)
+            search: search, approximation: approximation, clustering: clusteringQuality, clusteringOptions: clustering)
         return Outcome(evaluation: evaluation, summary: summary, runID: runID, storePath: store?.path,
                        references: referenceIdentity, queries: queryIdentity, timings: timings,
                        search: search, approximation: approximation)

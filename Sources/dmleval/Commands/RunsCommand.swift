@@ -78,13 +78,21 @@ struct RunsCommand: ParsableCommand {
             case .table, .markdown:
                 var lines = [
                     "run       \(r.id)" + (r.name.map { " '\($0)'" } ?? "") + ", \(r.createdAt), dmleval \(r.toolVersion)",
-                    "dataset   \(r.dataset.names.first.map { "'\($0)' " } ?? "")\(r.dataset.shortHash) (\(r.dataset.rows) x \(r.dataset.dimensions), \(r.dataset.classCount) classes)",
+                    r.dataset.isTrec
+                        ? "dataset   \(r.dataset.shortHash): a TREC run (file hash \(r.dataset.embeddingsHash.prefix(12))) and qrels (hash \(r.dataset.labelsHash.prefix(12)), \(r.dataset.rows) judged queries)"
+                        : "dataset   \(r.dataset.names.first.map { "'\($0)' " } ?? "")\(r.dataset.shortHash) (\(r.dataset.rows) x \(r.dataset.dimensions), \(r.dataset.classCount) classes)",
                 ]
                 if let q = r.queryDataset {
                     lines.append("queries   \(q.names.first.map { "'\($0)' " } ?? "")\(q.shortHash) (\(q.rows) x \(q.dimensions))")
                 }
-                lines.append("search    \(r.search), \(r.distance), depth \(r.depth)")
-                lines.append("scored    \(r.scoredQueries) queries, \(r.excludedQueries) excluded (R = 0)")
+                if r.dataset.isTrec {
+                    lines.append("ranking   read from the run file, depth \(r.depth)")
+                    let querySet = r.parameters.first { $0.0 == "query_set" }?.1 ?? "?"
+                    lines.append("scored    \(r.scoredQueries) queries, \(r.excludedQueries) excluded (query set \(querySet))")
+                } else {
+                    lines.append("search    \(r.search), \(r.distance), depth \(r.depth)")
+                    lines.append("scored    \(r.scoredQueries) queries, \(r.excludedQueries) excluded (R = 0)")
+                }
                 lines.append("timings   " + r.timings.map { "\($0.0) \(formatFixed($0.1, decimals: 3))s" }.joined(separator: ", "))
                 lines.append("")
                 lines.append("parameters")
@@ -223,6 +231,8 @@ struct RunsCommand: ParsableCommand {
             }
             if let perQuery, let format = PerQueryExport.Format.fromExtension(of: perQuery) {
                 let (labels, relevant) = try storedQueries(record, store: store)
+                // NMI and AMI have no per-query values.
+                let values = values.filter { !$0.values.isEmpty }
                 guard values.allSatisfy({ $0.values.count == labels.count }) else {
                     throw StoreError("run \(id) in \(store.path): its per-query values do not match its \(labels.count) queries; the store is damaged")
                 }
@@ -232,7 +242,11 @@ struct RunsCommand: ParsableCommand {
             }
             for file in files { try file.commit() }
             if let output {
-                print("run \(id) (\(record.metrics.count) metrics, \(record.scoredQueries + record.excludedQueries) queries) written to \(output)")
+                let clustering = record.metrics.filter { ClusteringMetric(rawValue: $0.metric) != nil }.map(\.metric)
+                if !clustering.isEmpty {
+                    printError("note: \(clustering.joined(separator: " and ")) left out: a baseline holds metrics with per-query values only")
+                }
+                print("run \(id) (\(record.metrics.count - clustering.count) metrics, \(record.scoredQueries + record.excludedQueries) queries) written to \(output)")
             }
             if let perQuery { print("run \(id): per-query values of \(record.scoredQueries + record.excludedQueries) queries written to \(perQuery)") }
         }
@@ -293,13 +307,15 @@ struct RunsCommand: ParsableCommand {
             guard !names.isEmpty else {
                 throw StoreError("runs \(ids.map(String.init).joined(separator: ", ")) share no metric; compare runs of the same metrics")
             }
-            let metrics = names.compactMap(Metric.init(name:))
+            // Every shared name, including values without per-query values (nmi, ami).
+            let metrics = names
+            let tested = names.filter { Metric(name: $0) != nil }.count
             let means = runs.map { r in names.map { n in r.metrics.first { $0.metric == n }!.mean } }
             let perQuery = values.map { v in names.map { n in v.first { $0.metric == n }?.values ?? [] } }
             let pairable = runs.map { r in
                 r.dataset.labelsHash == runs[0].dataset.labelsHash && r.queryDataset?.labelsHash == runs[0].queryDataset?.labelsHash
             }
-            let cells = RunComparison.compare(metrics: metrics, means: means, perQuery: perQuery, pairable: pairable,
+            let cells = RunComparison.compare(metricCount: names.count, means: means, perQuery: perQuery, pairable: pairable,
                                               permutations: permutations, seed: seed, interval: interval.settings)
             for (i, ok) in pairable.enumerated() where !ok {
                 printError("note: run \(ids[i]) was made on another test set than run \(ids[0]); it has no p-values")
@@ -344,7 +360,8 @@ struct RunsCommand: ParsableCommand {
                     })
                 }
                 print(table.render(format == .markdown ? .markdown : .table))
-                print("\nvalues x100; deltas in points against run \(ids[0]); p-values two-sided, Holm-corrected across the \(metrics.count) metrics"
+                print("\nvalues x100; deltas in points against run \(ids[0]); p-values two-sided, Holm-corrected across the \(tested) metrics with per-query values"
+                      + (tested < names.count ? "; nmi and ami have none, so no p-values" : "")
                       + (interval.settings.map { "; [ ] \(Int(($0.level * 100).rounded()))% bootstrap intervals of the paired differences (\($0.resamples) resamples, seed \($0.seed))" } ?? ""))
             case .latex:
                 // ranx-style: run k is letter k; a value carries the letters of the runs it is
@@ -353,7 +370,7 @@ struct RunsCommand: ParsableCommand {
                     runs[i].dataset.labelsHash == runs[j].dataset.labelsHash && runs[i].queryDataset?.labelsHash == runs[j].queryDataset?.labelsHash
                 } }
                 let better = RunComparison.pairwiseSignificance(
-                    metrics: metrics, means: means, perQuery: perQuery, pairable: pairs, alpha: significance,
+                    metricCount: names.count, means: means, perQuery: perQuery, pairable: pairs, alpha: significance,
                     permutations: permutations, seed: seed)
                 let letters = (0 ..< runs.count).map { String(UnicodeScalar(UInt8(97 + $0))) }
                 var lines = ["\\begin{tabular}{l" + String(repeating: "r", count: ids.count) + "}", "\\toprule",
@@ -374,7 +391,7 @@ struct RunsCommand: ParsableCommand {
                     lines.append(latexEscape(names[m]) + " & " + row.joined(separator: " & ") + " \\\\")
                 }
                 lines += ["\\bottomrule", "\\end{tabular}",
-                          "% values x100; a superscript letter marks a run this one is significantly better than (two-sided paired randomization test, \(permutations) sign flips, Holm-corrected across the \(metrics.count) metrics of each pair, p < \(significance)); bold: the best mean"
+                          "% values x100; a superscript letter marks a run this one is significantly better than (two-sided paired randomization test, \(permutations) sign flips, Holm-corrected across the \(tested) metrics with per-query values of each pair, p < \(significance)); bold: the best mean"
                           + (interval.settings.map { "; [ ]: \(Int(($0.level * 100).rounded()))% bootstrap interval of the difference against \(latexEscape(runs[0].name ?? "run \(runs[0].id)")), in points" } ?? "")]
                 print(lines.joined(separator: "\n"))
             }

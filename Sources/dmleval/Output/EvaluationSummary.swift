@@ -42,6 +42,8 @@ struct EvaluationSummary {
             ])
         }
     }
+    var clustering: ClusteringQuality? = nil
+    var clusteringOptions: ClusteringOptions? = nil
 
     func render(_ format: OutputFormat) -> String {
         switch format {
@@ -92,6 +94,12 @@ struct EvaluationSummary {
             lines += ["", "against exact search on \(check.sample.count) sampled queries (seed \(check.seed), \(check.scoredQueries) scored; x100)",
                       format == .markdown ? checkTable.markdown() : checkTable.aligned()]
         }
+        if let clustering, let options = clusteringOptions {
+            var clusterTable = TextTable(header: [""] + options.metrics.map(\.rawValue), rows: [], rightAligned: Set(1 ... options.metrics.count))
+            clusterTable.rows.append(["k-means"] + options.metrics.map { percent($0.value(clustering)) })
+            lines += ["", "clustering: k-means, \(clustering.clusters) clusters (the classes), best of \(clustering.restarts) k-means++ start\(clustering.restarts == 1 ? "" : "s") (seed \(clustering.seed)); x100",
+                      format == .markdown ? clusterTable.markdown() : clusterTable.aligned()]
+        }
         if let perClass = report.perClass {
             var classTable = TextTable(header: ["class", "queries"] + names, rows: [], rightAligned: Set(1 ... names.count + 1))
             for c in perClass.scoredQueries.indices {
@@ -139,6 +147,11 @@ struct EvaluationSummary {
                 row += [i.map { csvNumber($0.lower) } ?? "", i.map { csvNumber($0.upper) } ?? ""]
             }
             table.rows.append(row)
+        }
+        if let clustering, let options = clusteringOptions {
+            for metric in options.metrics {
+                table.rows.append([metric.rawValue, csvNumber(metric.value(clustering))] + (report.perClass != nil ? [""] : []))
+            }
         }
         return table.csv()
     }
@@ -206,6 +219,12 @@ struct EvaluationSummary {
                 ("approximate", .object(zip(check.metrics, check.approximateMeans).map { ($0.name, .number($1)) })),
                 ("exact", .object(zip(check.metrics, check.exactMeans).map { ($0.name, .number($1)) })),
                 ("change", .object(zip(check.metrics, zip(check.approximateMeans, check.exactMeans)).map { ($0.name, .number($1.0 - $1.1)) })),
+            ])))
+        }
+        if let clustering, let options = clusteringOptions {
+            fields.append(("clustering", .object(options.metrics.map { ($0.rawValue, JSON.number($0.value(clustering))) } + [
+                ("clusters", .int(clustering.clusters)), ("restarts", .int(clustering.restarts)),
+                ("iterations", .int(clustering.iterations)), ("seed", Int(exactly: clustering.seed).map(JSON.int) ?? .string(String(clustering.seed))), ("inertia", .number(clustering.inertia)),
             ])))
         }
         fields.append(("timings", .object(timings.map { ($0.0, .number($0.1)) })))

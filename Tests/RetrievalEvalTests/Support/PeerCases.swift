@@ -75,46 +75,26 @@ func meanScore(_ metric: Metric, _ queries: [RankedQuery]) -> Double {
 
 // MARK: - trec_eval files
 
-/// trec_eval's inputs read as trec_eval reads them (v10.0, form_res_rels.c):
-/// - a query's results are ranked by score (the fifth column, a double), highest first; equal
-///   scores are ordered by document id in decreasing `strcmp` order (byte order); the rank
-///   column is ignored;
-/// - a document is relevant when its judgement in the qrels is at least 1; a document missing
-///   from the qrels is not relevant; R is the number of judgements >= 1 for the query;
-/// - only the queries of the run that also have judgements are evaluated.
+/// trec_eval's inputs read by the library's TREC readers (`TrecRun`, `TrecQrels`), which rank
+/// as trec_eval does (v10.0, form_res_rels.c): by score, highest first, equal scores by
+/// document id in decreasing byte order; a document is relevant when its grade is at least 1,
+/// R counts those; only the queries of the run that also have judgments are returned.
 enum TrecFiles {
     /// qrels: `qid iter docno rel` per line.
-    static func qrels(_ text: String) -> [String: [String: Int]] {
-        var out: [String: [String: Int]] = [:]
-        for line in text.split(whereSeparator: \.isNewline) {
-            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard f.count >= 4, let rel = Int(f[3]) else { continue }
-            out[String(f[0]), default: [:]][String(f[2])] = rel
-        }
-        return out
+    static func qrels(_ text: String) -> TrecQrels {
+        try! TrecQrels.parse(Array(text.utf8), path: "qrels")
     }
 
-    /// A run: `qid Q0 docno rank score tag` per line; per query, (docno, score) in file order.
-    static func run(_ text: String) -> [String: [(docno: String, score: Double)]] {
-        var out: [String: [(docno: String, score: Double)]] = [:]
-        for line in text.split(whereSeparator: \.isNewline) {
-            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard f.count >= 5, let score = Double(f[4]) else { continue }
-            out[String(f[0]), default: []].append((String(f[2]), score))
-        }
-        return out
+    /// A run: `qid Q0 docno rank score tag` per line.
+    static func run(_ text: String) -> TrecRun {
+        try! TrecRun.parse(Array(text.utf8), path: "run")
     }
 
     /// Each evaluated query's ranked relevance and R, by query id.
-    static func rankedQueries(qrels: [String: [String: Int]], run: [String: [(docno: String, score: Double)]]) -> [String: RankedQuery] {
+    static func rankedQueries(qrels: TrecQrels, run: TrecRun) -> [String: RankedQuery] {
         var out: [String: RankedQuery] = [:]
-        for (qid, results) in run {
-            guard let judged = qrels[qid] else { continue }
-            let ranked = results.sorted { a, b in
-                a.score != b.score ? a.score > b.score : b.docno.utf8.lexicographicallyPrecedes(a.docno.utf8)
-            }
-            let relevance = ranked.map { (judged[$0.docno] ?? 0) >= 1 ? UInt8(1) : 0 }
-            out[qid] = RankedQuery(relevance, r: judged.values.filter { $0 >= 1 }.count)
+        for q in TrecEvaluation.judge(run: run, qrels: qrels) where q.retrieved {
+            out[q.id] = RankedQuery(q.relevance, r: q.relevantCount)
         }
         return out
     }

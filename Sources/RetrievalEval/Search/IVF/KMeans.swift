@@ -34,7 +34,52 @@ public struct KMeans: Sendable {
     /// by a relative 1/1024 in opposite directions, so none is lost. Stops early when no
     /// assignment changes.
     /// - Precondition: 1 <= clusters <= points.rows.
-    public func fit(_ points: Matrix) -> Matrix {
+    public func fit(_ points: Matrix) -> Matrix { cluster(points).centroids }
+
+    /// A clustering: the centroids, each point's cluster and the inertia.
+    public struct Result: Sendable {
+        public let centroids: Matrix
+        /// Each point's nearest centroid (squared L2, ties to the lower index).
+        public let assignment: [Int32]
+        /// The sum of the squared L2 distances of the points to their centroids.
+        public let inertia: Double
+    }
+
+    /// `fit`, then every point assigned to its nearest final centroid, with the inertia
+    /// (the objective k-means lowers).
+    /// - Precondition: 1 <= clusters <= points.rows.
+    public func cluster(_ points: Matrix) -> Result {
+        let centroids = lloyd(points)
+        let assignment = IVFIndex.coarse(points, centroids: centroids, distance: .squaredL2, probes: 1, threads: threads)
+        let d = points.columns
+        var inertia = 0.0
+        points.values.withUnsafeBufferPointer { v in
+            centroids.values.withUnsafeBufferPointer { c in
+                for i in 0 ..< points.rows {
+                    inertia += Double(dmle_l2sq(v.baseAddress! + i * d, c.baseAddress! + Int(assignment[i]) * d, d))
+                }
+            }
+        }
+        return Result(centroids: centroids, assignment: assignment, inertia: inertia)
+    }
+
+    /// The best of `restarts` seeded runs (each from its own k-means++ or random start), by
+    /// inertia, as scikit-learn's `n_init`; restart r is seeded by the r-th draw of a
+    /// SplitMix64 stream seeded with `seed`.
+    public func cluster(_ points: Matrix, restarts: Int) -> Result {
+        precondition(restarts >= 1)
+        var seeds = SplitMix64(seed: seed)
+        var best: Result?
+        for _ in 0 ..< restarts {
+            var run = self
+            run.seed = seeds.next()
+            let result = run.cluster(points)
+            if best == nil || result.inertia < best!.inertia { best = result }
+        }
+        return best!
+    }
+
+    private func lloyd(_ points: Matrix) -> Matrix {
         precondition(clusters >= 1 && clusters <= points.rows)
         let d = points.columns
         var rng = SplitMix64(seed: seed)
