@@ -259,7 +259,23 @@ struct HostileInputTests {
              }),
     ]
 
-    static var allCases: [Case] { headerCases + labelCases + baselineCases + flagCases + storeCases }
+    static let trec = ["score-run", "$D/run.trec", "fixtures/trec_eval/qrels.test", "--store", "$D/store.sqlite"]
+
+    static let trecCases: [Case] = [
+        Case(name: "a TREC run with a wrong column count", arguments: trec, status: 2, says: "run.trec: line 2",
+             setup: write(Data("301 Q0 d1 1 2.5 tag\n301 Q0 d2 1 tag\n".utf8), "run.trec")),
+        Case(name: "a TREC run with a non-numeric score", arguments: trec, status: 2, says: "run.trec: line 1",
+             setup: write(Data("301 Q0 d1 1 high tag\n".utf8), "run.trec")),
+        Case(name: "a TREC run with a duplicate document", arguments: trec, status: 2, says: "run.trec",
+             setup: write(Data("301 Q0 d1 1 2.5 tag\n301 Q0 d1 2 2.0 tag\n".utf8), "run.trec")),
+        Case(name: "qrels with a negative grade", arguments: ["score-run", "$D/run.trec", "$D/q.txt", "--store", "$D/store.sqlite"],
+             status: 2, says: "q.txt: line 1", setup: { d in
+                 try Data("301 Q0 d1 1 2.5 tag\n".utf8).write(to: d.appendingPathComponent("run.trec"))
+                 try Data("301 0 d1 -1\n".utf8).write(to: d.appendingPathComponent("q.txt"))
+             }),
+    ]
+
+    static var allCases: [Case] { headerCases + labelCases + baselineCases + flagCases + storeCases + trecCases }
 
     /// Overwrites the start of every page after the first (b-tree headers, overflow links),
     /// as a bad disk or a half-copied file would, so quick_check fails.

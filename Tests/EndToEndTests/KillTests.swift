@@ -29,6 +29,8 @@ struct KillTests {
         Command(name: "ingest", arguments: ["ingest"] + digits + ["--name", "digits"] + store, outputs: []),
         Command(name: "train with a test set and --out", arguments: ["train"] + digits + ["--test"] + digits
                     + ["--epochs", "1", "--dim", "16", "--out", "$D/head.npy"] + store, outputs: ["head.npy"]),
+        Command(name: "score-run", arguments: ["score-run", "fixtures/trec_eval/results.test", "fixtures/trec_eval/qrels.test",
+                                               "--precision", "10", "--ndcg", "10"] + store, outputs: []),
         Command(name: "index build into the store", arguments: ["index", "build", "fixtures/digits.fbin", "--index", "ivf", "--nlist", "8"] + store,
                 outputs: []),
     ]
@@ -60,12 +62,13 @@ struct KillTests {
             if try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").count > 0 { out.append("foreign keys broken") }
             let checks = [
                 ("a run without metrics", "SELECT COUNT(*) FROM run WHERE id NOT IN (SELECT runId FROM runMetric)"),
-                ("a dataset without labels", "SELECT COUNT(*) FROM dataset WHERE id NOT IN (SELECT datasetId FROM datasetLabels)"),
+                // A scored TREC run's dataset is one row (the run's and the qrels' hashes), by design.
+                ("a dataset without labels", "SELECT COUNT(*) FROM dataset WHERE labelKind != 'trec' AND id NOT IN (SELECT datasetId FROM datasetLabels)"),
                 ("a dataset without all its rows", """
-                    SELECT COUNT(*) FROM dataset d WHERE rows != (SELECT COALESCE(SUM(rowCount), 0) FROM embeddingChunk WHERE datasetId = d.id)
+                    SELECT COUNT(*) FROM dataset d WHERE labelKind != 'trec' AND rows != (SELECT COALESCE(SUM(rowCount), 0) FROM embeddingChunk WHERE datasetId = d.id)
                     """),
                 ("a dataset without all its classes", """
-                    SELECT COUNT(*) FROM dataset d WHERE classCount != (SELECT COUNT(*) FROM datasetClass WHERE datasetId = d.id)
+                    SELECT COUNT(*) FROM dataset d WHERE labelKind != 'trec' AND classCount != (SELECT COUNT(*) FROM datasetClass WHERE datasetId = d.id)
                     """),
                 ("a training run without epochs", "SELECT COUNT(*) FROM trainingRun WHERE id NOT IN (SELECT trainingRunId FROM trainingEpoch)"),
                 ("a training run with a test set and no evaluation", "SELECT COUNT(*) FROM trainingRun WHERE testDatasetId IS NOT NULL AND evaluationRunId IS NULL"),
