@@ -41,32 +41,7 @@ struct EvaluateCommand: ParsableCommand {
 
     // MARK: Metrics
 
-    @Option(help: ArgumentHelp("Recall@k for these k.", valueName: "k,..."))
-    var recall: String?
-
-    @Option(help: ArgumentHelp("Recall convention: hit (1 if any of the top k is relevant) or ir (hits@k / R).", valueName: "hit|ir"))
-    var recallConvention: RecallConvention = .hit
-
-    @Option(help: ArgumentHelp("Precision@k for these k.", valueName: "k,..."))
-    var precision: String?
-
-    @Option(help: ArgumentHelp("MAP@k for these k.", valueName: "k,..."))
-    var map: String?
-
-    @Option(help: ArgumentHelp("MAP@k denominator: k (the paper), r (trec_eval, ranx, ir_measures, pytorch-metric-learning), min-k-r, or hits (torchmetrics).", valueName: "k|r|min-k-r|hits"))
-    var mapDenominator: MAPDenominator = .k
-
-    @Flag(help: "MAP@R (Musgrave et al. 2020).")
-    var mapR = false
-
-    @Flag(help: "R-Precision.")
-    var rPrecision = false
-
-    @Option(help: ArgumentHelp("nDCG@k for these k.", valueName: "k,..."))
-    var ndcg: String?
-
-    @Flag(help: "Mean reciprocal rank over the retrieved list.")
-    var mrr = false
+    @OptionGroup var metricOptions: MetricOptions
 
     @Flag(help: "Also report per-class means and their macro average.")
     var perClass = false
@@ -147,8 +122,7 @@ struct EvaluateCommand: ParsableCommand {
     var requestedMetrics: [Metric] = []
 
     enum CodingKeys: String, CodingKey {
-        case source, recall, recallConvention, precision, map,
-             mapDenominator, mapR, rPrecision, ndcg, mrr, perClass, nmi, ami, kmeansRestarts, kmeansIterations, kmeansSeed, distance, threads, tileSize, searchPath, indexOptions, annCheck, saveNeighbors,
+        case source, metricOptions, perClass, nmi, ami, kmeansRestarts, kmeansIterations, kmeansSeed, distance, threads, tileSize, searchPath, indexOptions, annCheck, saveNeighbors,
              saveRun, saveQrels, ids, queryIds,
              format, name, saveBaseline, perQuery, interval, input, storeOptions
     }
@@ -170,20 +144,8 @@ struct EvaluateCommand: ParsableCommand {
         if !(1...1000).contains(kmeansRestarts) { throw ValidationError("--kmeans-restarts: expected 1 to 1000, found \(kmeansRestarts)") }
         if !(1...100_000).contains(kmeansIterations) { throw ValidationError("--kmeans-iterations: expected 1 to 100,000, found \(kmeansIterations)") }
         if queryIds != nil && source.queries == nil { throw ValidationError("--query-ids names the rows of --queries; add --queries") }
-        var metrics: [Metric] = []
-        if let recall { metrics += try parseCutoffs(recall, flag: "--recall").map { .recall(k: $0, convention: recallConvention) } }
-        if let precision { metrics += try parseCutoffs(precision, flag: "--precision").map { .precision(k: $0) } }
-        if let map { metrics += try parseCutoffs(map, flag: "--map").map { .map(k: $0, denominator: mapDenominator) } }
-        if let ndcg { metrics += try parseCutoffs(ndcg, flag: "--ndcg").map { .ndcg(k: $0) } }
-        if mapR { metrics.append(.mapAtR) }
-        if rPrecision { metrics.append(.rPrecision) }
-        if mrr { metrics.append(.mrr) }
-        if metrics.isEmpty {
-            if recallConvention != .hit || mapDenominator != .k {
-                throw ValidationError("--recall-convention and --map-denominator apply to --recall and --map; add those flags")
-            }
-            metrics = Metric.paperSet
-        }
+        var metrics = try metricOptions.metrics()
+        if metrics.isEmpty { metrics = Metric.paperSet }
         requestedMetrics = metrics
     }
 
@@ -231,8 +193,8 @@ struct EvaluateCommand: ParsableCommand {
     private func parameters(depth: Int) -> [(String, String)] {
         var p: [(String, String)] = [
             ("metrics", requestedMetrics.map(\.name).joined(separator: ",")),
-            ("recall_convention", recallConvention.rawValue),
-            ("map_denominator", mapDenominator.rawValue),
+            ("recall_convention", metricOptions.recallConvention.rawValue),
+            ("map_denominator", metricOptions.mapDenominator.rawValue),
             ("distance", distance.rawValue),
             ("search", indexOptions.index.rawValue),
             ("depth", String(depth)),

@@ -1,7 +1,8 @@
 import ArgumentParser
 import RetrievalEval
 
-/// The metric flags of a command: --recall, --precision, --map, --ndcg and their conventions.
+/// The metric flags of the main job and of score-run: --recall, --precision, --map, --ndcg,
+/// --map-r, --r-precision, --mrr and their conventions.
 struct MetricOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Recall@k for these k.", valueName: "k,..."))
     var recall: String?
@@ -27,7 +28,7 @@ struct MetricOptions: ParsableArguments {
     @Option(help: ArgumentHelp("nDCG@k for these k.", valueName: "k,..."))
     var ndcg: String?
 
-    @Flag(help: "Mean reciprocal rank over the ranked list.")
+    @Flag(help: "Mean reciprocal rank over the retrieved list.")
     var mrr = false
 
     /// The metrics the flags ask for, in flag order; empty when none was given.
