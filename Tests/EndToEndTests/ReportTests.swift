@@ -72,6 +72,9 @@ struct ReportTests {
         #expect(zip(r, r.dropFirst()).allSatisfy { $0 <= $1 })
         let polyline = try #require(recall.children?.compactMap(element).first { $0.localName == "polyline" })
         #expect(attribute(polyline, "points")!.split(separator: " ").count == 173)
+        // The heading names the curves' own depth, not the run's 182.
+        let headings = try root.nodes(forXPath: "//*[local-name()='h3']").map { $0.stringValue ?? "" }
+        #expect(headings.contains("Recall@k and Precision@k, k = 1 to 173"), "\(headings)")
         // R: every digit's class size minus one, 1797 queries.
         let labels = try String(contentsOf: repositoryRoot.appendingPathComponent("fixtures/digits-labels.txt"), encoding: .utf8).split(separator: "\n")
         var sizes: [Substring: Int] = [:]

@@ -125,7 +125,9 @@ public enum ReportHTML {
         }
         out += "</table>"
         // Curves.
-        out += "<h3>Recall@k and Precision@k, k = 1 to \(r.depth)</h3>"
+        // As deep as every scored query was searched (each query goes only as deep as its own
+        // metrics need), which can be less than the run's depth.
+        out += "<h3>Recall@k and Precision@k, k = 1 to \(run.curves?.depth ?? r.depth)</h3>"
         if let c = run.curves {
             out += lineChart([
                 Series(name: "Recall@k (hit)", color: palette[0], values: c.recall, dashed: false, attributes: "data-run=\"\(r.id)\" data-series=\"recall\""),
