@@ -153,9 +153,17 @@ struct EvaluationJob {
             pending += try trecOutput.prepare(evaluation, references: references, queries: queryData, names: trecNames)
             timings.append(("save-trec", now() - t))
         }
+        // Without a store record the identities hash the data: once, however many outputs ask.
+        var hashedIdentities: (Baseline.DatasetIdentity, Baseline.DatasetIdentity?)?
         func identities() -> (Baseline.DatasetIdentity, Baseline.DatasetIdentity?) {
-            (datasetRecord.map(Baseline.DatasetIdentity.init) ?? Self.identity(references),
-             queryRecord.map(Baseline.DatasetIdentity.init) ?? queryData.map(Self.identity))
+            if let datasetRecord, queryData == nil || queryRecord != nil {
+                return (Baseline.DatasetIdentity(datasetRecord), queryRecord.map(Baseline.DatasetIdentity.init))
+            }
+            if hashedIdentities == nil {
+                hashedIdentities = (datasetRecord.map(Baseline.DatasetIdentity.init) ?? Self.identity(references),
+                                    queryRecord.map(Baseline.DatasetIdentity.init) ?? queryData.map(Self.identity))
+            }
+            return hashedIdentities!
         }
         /// Writes the baseline (naming the run, when there is one) and puts every file in place.
         func placeFiles(runID: Int64?) throws {
