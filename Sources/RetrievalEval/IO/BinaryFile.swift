@@ -81,7 +81,9 @@ func littleEndianUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
 
 /// The product of `factors`, or nil when it overflows `Int`. Headers are untrusted: a corrupt
 /// one can claim any shape, and its byte count must then be rejected rather than trap.
-func checkedProduct(_ factors: Int...) -> Int? {
+func checkedProduct(_ factors: Int...) -> Int? { checkedProduct(factors) }
+
+func checkedProduct(_ factors: [Int]) -> Int? {
     var product = 1
     for factor in factors {
         let (p, overflow) = product.multipliedReportingOverflow(by: factor)

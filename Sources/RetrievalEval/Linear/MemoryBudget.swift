@@ -37,15 +37,9 @@ public enum MemoryBudget {
         return unit == 0 ? "\(bytes) bytes" : "\((value * 10).rounded() / 10) \(units[unit])"
     }
 
-    /// `factors` multiplied, or nil on overflow.
+    /// `factors` multiplied, or nil when one is negative or the product overflows.
     public static func product(_ factors: Int...) -> Int? {
-        var p = 1
-        for f in factors {
-            let (r, overflow) = p.multipliedReportingOverflow(by: f)
-            if overflow || f < 0 { return nil }
-            p = r
-        }
-        return p
+        factors.allSatisfy { $0 >= 0 } ? checkedProduct(factors) : nil
     }
 
     /// `terms` added, or nil when any is nil or the sum overflows.

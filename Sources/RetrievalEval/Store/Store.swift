@@ -127,7 +127,6 @@ public final class Store: @unchecked Sendable {
 
     private static func quickCheck(_ writer: any DatabaseWriter, path: String) throws {
         let key = path
-        _ = writer
         let done = checkedLock.withLock { checkedPaths.contains(key) }
         guard !done else { return }
         let result = try writer.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
