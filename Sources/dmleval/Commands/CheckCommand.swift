@@ -333,17 +333,6 @@ func workflowCommandData(_ text: String) -> String {
     DisplayText.escape(text).replacingOccurrences(of: "%", with: "%25")
 }
 
-/// The caps every command puts on its thread and sign-flip counts.
-func checkThreads(_ threads: Int?) throws {
-    if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads: expected 1 to 1024, found \(threads)") }
-}
-
-func checkPermutations(_ permutations: Int) throws {
-    if !(100...1_000_000).contains(permutations) {
-        throw ValidationError("--permutations: expected 100 to 1,000,000 sign flips, found \(permutations)")
-    }
-}
-
 /// A p-value as printed: four decimals, or "<0.0001".
 func pText(_ p: Double) -> String { p < 0.0001 ? "<0.0001" : formatFixed(p, decimals: 4) }
 

@@ -159,6 +159,17 @@ func parseCutoffs(_ text: String, flag: String) throws -> [Int] {
     return out
 }
 
+/// The caps every command puts on its thread and sign-flip counts.
+func checkThreads(_ threads: Int?) throws {
+    if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads: expected 1 to 1024, found \(threads)") }
+}
+
+func checkPermutations(_ permutations: Int) throws {
+    if !(100...1_000_000).contains(permutations) {
+        throw ValidationError("--permutations: expected 100 to 1,000,000 sign flips, found \(permutations)")
+    }
+}
+
 /// Whether stderr is a terminal (progress bars are drawn only then).
 var stderrIsTerminal: Bool { isatty(2) == 1 }
 
