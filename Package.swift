@@ -44,16 +44,26 @@ let package = Package(
 
         // MARK: - Libraries
 
-        // The evaluation library: readers, linear algebra, search, metrics, the store.
-        // No printing, no argument parsing, no exits.
+        // The core: readers and writers, linear algebra, search (exact and approximate),
+        // metrics, statistics. No SQLite, no printing, no argument parsing, no exits: what an
+        // app that only scores embeddings links.
         .target(
             name: "RetrievalEval",
             dependencies: [
                 .target(name: "CBLAS", condition: .when(platforms: [.linux])),
                 .target(name: "CCrypto", condition: .when(platforms: [.linux])),
                 "CKernels",
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
+
+        // The store: SQLite through GRDB (migrations, datasets, runs, per-query values,
+        // indexes, training runs), on top of the core.
+        .target(
+            name: "RetrievalEvalStore",
+            dependencies: [
+                "RetrievalEval",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
 
@@ -67,6 +77,16 @@ let package = Package(
             dependencies: ["RetrievalEval"]
         ),
 
+        // MARK: - Jobs
+
+        // Every job the CLI runs, one entry point each: the evaluation (read, index, search,
+        // check, score, record), the baseline gate, training runs and grids, run comparison,
+        // the index sweep, reports. What a Swift program or another front end calls.
+        .target(
+            name: "DMLEvalJobs",
+            dependencies: ["RetrievalEval", "RetrievalEvalStore", "MetricLearning"]
+        ),
+
         // MARK: - Command-line tool
 
         // Argument parsing and output formatting only; every computation is a library call.
@@ -74,6 +94,8 @@ let package = Package(
             name: "dmleval",
             dependencies: [
                 "RetrievalEval",
+                "RetrievalEvalStore",
+                "DMLEvalJobs",
                 "MetricLearning",
                 "CKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -84,7 +106,9 @@ let package = Package(
 
         .testTarget(
             name: "RetrievalEvalTests",
-            dependencies: ["RetrievalEval", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "RetrievalEval", "RetrievalEvalStore", "DMLEvalJobs", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         // Analytic gradients of every loss against central finite differences.
         .testTarget(

@@ -1,7 +1,9 @@
 import ArgumentParser
 import CKernels
 import MetricLearning
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import RetrievalEval
+import RetrievalEvalStore
+import DMLEvalJobs
 
 @Suite("Significance tests")
 struct SignificanceTests {

@@ -3,6 +3,8 @@ import Synchronization
 import GRDB
 import Testing
 @testable import RetrievalEval
+@testable import RetrievalEvalStore
+import DMLEvalJobs
 
 func sampleData(rows: Int = 50, columns: Int = 6, seed: UInt64 = 1, integerLabels: Bool = false) throws -> LabeledEmbeddings {
     let x = floatMatrix(rows: rows, columns: columns, duplicates: 0, seed: seed)

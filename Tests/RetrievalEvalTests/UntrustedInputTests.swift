@@ -4,6 +4,8 @@
 import Foundation
 import GRDB
 import RetrievalEval
+import RetrievalEvalStore
+import DMLEvalJobs
 import Testing
 
 @Suite("Baselines and stores are validated by the library")

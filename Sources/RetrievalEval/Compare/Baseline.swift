@@ -19,15 +19,6 @@ public struct Baseline: Sendable {
         public var dimensions: Int
         public var classes: Int
 
-        public init(_ record: DatasetRecord) {
-            hash = record.hash
-            embeddingsHash = record.embeddingsHash
-            labelsHash = record.labelsHash
-            rows = record.rows
-            dimensions = record.dimensions
-            classes = record.classCount
-        }
-
         /// The identity as JSON: the hashes, then the shape and the class count.
         public var json: [(String, JSONValue)] {
             [("hash", .string(hash)), ("embeddings_hash", .string(embeddingsHash)), ("labels_hash", .string(labelsHash)),
@@ -65,39 +56,6 @@ public struct Baseline: Sendable {
     public var means: [Double]
     /// `perQuery[m][q]`, NaN for excluded queries.
     public var perQuery: [[Float]]
-
-    /// A baseline from a stored run and its per-query values.
-    public init(run: RunRecord, perQuery: [(metric: String, values: [Float])]) throws {
-        var metrics: [Metric] = []
-        // Clustering values have no per-query values and no place in a baseline.
-        let retrieval = run.metrics.filter { ClusteringMetric(rawValue: $0.metric) == nil }
-        for m in retrieval {
-            guard let metric = Metric(name: m.metric) else {
-                throw StoreError("run \(run.id) holds the metric '\(m.metric)', which this dmleval does not know")
-            }
-            metrics.append(metric)
-        }
-        let distance = Distance(rawValue: run.distance)
-        guard distance != nil || (run.search == Baseline.trecSearch && run.distance == "none") else {
-            throw StoreError("run \(run.id) used the distance '\(run.distance)', which this dmleval does not know")
-        }
-        toolVersion = run.toolVersion
-        createdAt = run.createdAt
-        sourceRun = run.id
-        name = run.name
-        dataset = DatasetIdentity(run.dataset)
-        queryDataset = run.queryDataset.map(DatasetIdentity.init)
-        search = run.search
-        self.distance = distance
-        depth = run.depth
-        parameters = run.parameters
-        scoredQueries = run.scoredQueries
-        excludedQueries = run.excludedQueries
-        self.metrics = metrics
-        means = retrieval.map(\.mean)
-        let byName = Dictionary(perQuery.map { ($0.metric, $0.values) }, uniquingKeysWith: { a, _ in a })
-        self.perQuery = metrics.map { byName[$0.name] ?? [] }
-    }
 
     /// The baseline as JSON text.
     public func encoded() -> String {

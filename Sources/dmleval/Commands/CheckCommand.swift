@@ -1,6 +1,8 @@
 import Foundation
 import ArgumentParser
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,7 @@
 import ArgumentParser
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 /// The main job's clustering stage: --nmi, --ami and the k-means settings.
 struct ClusteringOptions {

@@ -1,4 +1,6 @@
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 /// The main job's TREC outputs: its k-NN lists as a run (--save-run) and the judgments its
 /// labels imply as qrels (--save-qrels), which `score-run` scores to the job's own numbers.

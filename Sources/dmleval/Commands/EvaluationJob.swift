@@ -1,4 +1,6 @@
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 /// One evaluation as the commands run it: read or load, search and score, record.
 ///

@@ -1,5 +1,7 @@
 import ArgumentParser
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 /// `dmleval index`: approximate indexes, built, listed and measured.
 struct IndexCommand: ParsableCommand {

@@ -1,5 +1,7 @@
 import ArgumentParser
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,7 @@
 import ArgumentParser
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 /// `dmleval ingest`: store a dataset so it can be evaluated later without its files.
 struct IngestCommand: ParsableCommand {

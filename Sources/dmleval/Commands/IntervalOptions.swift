@@ -1,5 +1,7 @@
 import ArgumentParser
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 /// --ci, --bootstrap and --bootstrap-seed: percentile bootstrap intervals over queries.
 struct IntervalOptions: ParsableArguments {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import MetricLearning
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 extension LossName: ExpressibleByArgument {}
 

@@ -1,5 +1,7 @@
 import ArgumentParser
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 /// The metric flags of the main job and of score-run: --recall, --precision, --map, --ndcg,
 /// --map-r, --r-precision, --mrr and their conventions.

@@ -1,5 +1,7 @@
 import ArgumentParser
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 /// `dmleval report RUN [RUN...] -o report.html`: one self-contained HTML file (or its data as JSON).
 struct ReportCommand: ParsableCommand {

@@ -1,5 +1,7 @@
 import ArgumentParser
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 /// `dmleval score`: every metric of one ranking, under every convention.
 struct ScoreCommand: ParsableCommand {

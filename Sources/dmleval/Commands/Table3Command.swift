@@ -1,5 +1,7 @@
 import ArgumentParser
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 /// `dmleval table3`: the paper's Table 3 recomputed by the library, next to the printed values.
 struct Table3Command: ParsableCommand {

@@ -5,7 +5,9 @@ import Glibc
 import Darwin
 #endif
 import MetricLearning
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 extension LinearHead.Initialization: ExpressibleByArgument {}
 

@@ -1,4 +1,6 @@
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 /// Everything the evaluate command prints, in every output format.
 struct EvaluationSummary {

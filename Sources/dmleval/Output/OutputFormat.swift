@@ -1,4 +1,6 @@
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 import ArgumentParser
 
 /// How a command prints its results on stdout.

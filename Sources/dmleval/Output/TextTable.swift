@@ -1,4 +1,6 @@
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 /// A grid of text cells rendered as aligned columns, Markdown or CSV.
 struct TextTable {

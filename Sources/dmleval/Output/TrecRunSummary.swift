@@ -1,4 +1,6 @@
+import DMLEvalJobs
 import RetrievalEval
+import RetrievalEvalStore
 
 /// Everything `score-run` prints, in every output format.
 struct TrecRunSummary {

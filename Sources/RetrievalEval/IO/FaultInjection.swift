@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 #if canImport(Glibc)
 import Glibc
@@ -49,13 +48,4 @@ public enum FaultInjection {
         }
         if let killAfter, n >= killAfter { kill(getpid(), SIGKILL) }
     }
-
-    /// Counts every row the store changes.
-    final class StoreObserver: TransactionObserver {
-        func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { true }
-        func databaseDidChange(with event: DatabaseEvent) { FaultInjection.willWrite() }
-        func databaseDidCommit(_ db: Database) {}
-        func databaseDidRollback(_ db: Database) {}
-    }
 }
-

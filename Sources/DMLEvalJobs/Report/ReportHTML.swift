@@ -1,3 +1,5 @@
+import RetrievalEval
+import RetrievalEvalStore
 /// The report as one self-contained HTML file: inline CSS and SVG, no script, no network, and
 /// well-formed XML (XHTML), so that it prints, archives, and parses as XML in the tests.
 ///

@@ -1,3 +1,4 @@
+import RetrievalEval
 import Foundation
 import GRDB
 
@@ -39,7 +40,7 @@ public final class Store: @unchecked Sendable {
         // Readers in WAL mode never wait for a writer.
         configuration.busyMode = .timeout(access == .readOnly ? 5 : 60)
         if FaultInjection.isActive {
-            configuration.prepareDatabase { db in db.add(transactionObserver: FaultInjection.StoreObserver(), extent: .databaseLifetime) }
+            configuration.prepareDatabase { db in db.add(transactionObserver: FaultInjectionObserver(), extent: .databaseLifetime) }
         }
         do {
             // The identity is checked through a read-only connection before anything is

@@ -1,3 +1,5 @@
+import RetrievalEval
+import RetrievalEvalStore
 /// `dmleval score-run` as one library call: read a TREC run and its qrels, score, record.
 ///
 /// `score-run` and `check` (against a baseline made by `score-run`) both go through here, so

@@ -1,3 +1,5 @@
+import RetrievalEval
+import RetrievalEvalStore
 /// Everything `dmleval report` shows about one or more stored runs, computed from the store:
 /// the data behind the HTML report and its JSON form (`--format json`), so other plotting
 /// tools draw the same numbers.

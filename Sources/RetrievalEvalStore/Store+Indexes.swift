@@ -1,3 +1,4 @@
+import RetrievalEval
 import Foundation
 import GRDB
 
