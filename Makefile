@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := libopenblas-dev libsqlite3-dev libssl-dev zlib1g-dev pkg-conf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build demo test fuzz bench compare ann-bench man report-check clean
+.PHONY: help deps build demo test fuzz bench compare ann-bench man docs report-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,15 @@ man: deps ## Build the man page .build/man/dmleval.1 (argument-parser's manual p
 	mkdir -p .build/man
 	cp .build/plugins/GenerateManual/outputs/dmleval/dmleval.1 .build/man/dmleval.1
 	@echo "man page: .build/man/dmleval.1 (man -l .build/man/dmleval.1)"
+
+# The libraries whose API documentation `make docs` builds, into one combined archive.
+DOC_TARGETS := RetrievalEval RetrievalEvalStore DMLEvalJobs MetricLearning
+
+docs: deps ## Build the libraries' API documentation (DocC) into .build/docs; open .build/docs/index.html through a web server
+	$(SWIFT) package --allow-writing-to-directory .build/docs generate-documentation \
+	    $(foreach t,$(DOC_TARGETS),--target $(t)) --enable-experimental-combined-documentation \
+	    --output-path .build/docs --transform-for-static-hosting
+	@echo "documentation: .build/docs (serve it, e.g. python3 -m http.server -d .build/docs, then open /documentation/)"
 
 report-check: deps ## Render the demo's report in headless Chromium (installed if missing); fail on a blank page or console error
 	[ -x .build/debug/dmleval ] || $(SWIFT) build --product dmleval

@@ -17,6 +17,8 @@ let package = Package(
         // .npz archives (zip of .npy members, stored or deflated). Links the system zlib on
         // Linux (Debian zlib1g-dev, through pkg-config).
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        // `make docs`: the DocC catalogues of the libraries (swift package generate-documentation).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // MARK: - System libraries
