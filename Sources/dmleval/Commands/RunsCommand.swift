@@ -301,27 +301,19 @@ struct RunsCommand: ParsableCommand {
         }
 
         func run() throws {
-            let store = try storePath.openExisting()
-            let runs = try ids.map { try store.run(id: $0) }
-            let values = try ids.map { try store.perQueryValues(runID: $0) }
-            // The metrics every run has, in the first run's order.
-            let names = runs[0].metrics.map(\.metric).filter { name in runs.allSatisfy { $0.metrics.contains { $0.metric == name } } }
-            guard !names.isEmpty else {
-                throw StoreError("runs \(ids.map(String.init).joined(separator: ", ")) share no metric; compare runs of the same metrics")
+            let job = RunComparisonJob(runIDs: ids, store: storePath.location, permutations: permutations, seed: seed,
+                                       interval: interval.settings, pairwiseSignificance: format == .latex ? significance : nil)
+            let outcome = try job.run()
+            for id in outcome.unpairedRuns {
+                printError("note: run \(id) was made on another test set than run \(ids[0]); it has no p-values")
             }
-            // Every shared name, including values without per-query values (nmi, ami).
-            let metrics = names
-            let tested = names.filter { Metric(name: $0) != nil }.count
-            let means = runs.map { r in names.map { n in r.metrics.first { $0.metric == n }!.mean } }
-            let perQuery = values.map { v in names.map { n in v.first { $0.metric == n }?.values ?? [] } }
-            let pairable = runs.map { r in
-                r.dataset.labelsHash == runs[0].dataset.labelsHash && r.queryDataset?.labelsHash == runs[0].queryDataset?.labelsHash
-            }
-            let cells = RunComparison.compare(metricCount: names.count, means: means, perQuery: perQuery, pairable: pairable,
-                                              permutations: permutations, seed: seed, interval: interval.settings)
-            for (i, ok) in pairable.enumerated() where !ok {
-                printError("note: run \(ids[i]) was made on another test set than run \(ids[0]); it has no p-values")
-            }
+            show(outcome)
+        }
+
+        /// Prints the comparison in the chosen format.
+        private func show(_ outcome: RunComparisonJob.Outcome) {
+            let (runs, names, metrics, cells, means, tested) = (outcome.runs, outcome.metrics, outcome.metrics, outcome.cells,
+                                                                outcome.means, outcome.testedMetrics)
             switch format {
             case .json:
                 print(JSON.object([
@@ -368,12 +360,7 @@ struct RunsCommand: ParsableCommand {
             case .latex:
                 // ranx-style: run k is letter k; a value carries the letters of the runs it is
                 // significantly better than.
-                let pairs = (0 ..< runs.count).map { i in (0 ..< runs.count).map { j in
-                    runs[i].dataset.labelsHash == runs[j].dataset.labelsHash && runs[i].queryDataset?.labelsHash == runs[j].queryDataset?.labelsHash
-                } }
-                let better = RunComparison.pairwiseSignificance(
-                    metricCount: names.count, means: means, perQuery: perQuery, pairable: pairs, alpha: significance,
-                    permutations: permutations, seed: seed)
+                let better = outcome.better!
                 let letters = (0 ..< runs.count).map { String(UnicodeScalar(UInt8(97 + $0))) }
                 var lines = ["\\begin{tabular}{l" + String(repeating: "r", count: ids.count) + "}", "\\toprule",
                              "Metric & " + runs.indices.map { r in
