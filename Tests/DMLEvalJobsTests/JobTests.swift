@@ -353,3 +353,43 @@ struct StoreLocationTests {
         try scratch.store.checkCreatable()
     }
 }
+
+@Suite("The store jobs")
+struct StoreJobTests {
+    @Test("ingest stores a dataset once per content; export writes the run's baseline and per-query values")
+    func ingestAndExport() throws {
+        let scratch = try Scratch()
+        let (embeddings, labels) = try scratch.clusters("data")
+        let first = try IngestJob(embeddings: embeddings, labels: labels, name: "synthetic", store: scratch.store).run()
+        let again = try IngestJob(embeddings: embeddings, labels: labels, store: scratch.store).run()
+        #expect(first.created && !again.created && again.record.id == first.record.id)
+        #expect(again.record.names == ["synthetic"])
+
+        var job = EvaluationJob(source: .dataset("synthetic"), store: scratch.store, metrics: [.recall(k: 1), .mrr],
+                                toolVersion: "0.0-test")
+        job.clustering = ClusteringSettings(metrics: [.nmi])
+        let run = try job.run()
+        #expect(run.datasetRecord?.id == first.record.id)
+        let export = RunExportJob(runID: run.runID!, store: scratch.store, baselinePath: scratch.path("x/base.json"),
+                                  perQueryPath: scratch.path("x/values.csv"))
+        let (record, leftOut) = try export.run()
+        #expect(leftOut == ["nmi"] && record.id == run.runID)
+        let baseline = try Baseline.read(scratch.path("x/base.json"))
+        #expect(baseline.means == run.evaluation.report.means)
+        let csv = try String(contentsOfFile: scratch.path("x/values.csv"), encoding: .utf8)
+        #expect(csv.split(separator: "\n").count == 49)
+    }
+
+    @Test("an index build writes its file and stores the index under the embeddings' hash")
+    func indexBuild() throws {
+        let scratch = try Scratch()
+        let (embeddings, _) = try scratch.clusters("data", perClass: 20)
+        let outcome = try IndexBuildJob(embeddings: embeddings, build: IndexBuildSettings(kind: .hnsw, m: 4),
+                                        outputPath: scratch.path("idx/data.hnsw"), store: scratch.store, threads: 1).run()
+        #expect(outcome.storedID != nil)
+        #expect(outcome.embeddingsHash == (try ReadSettings().readEmbeddings(embeddings)).contentHash())
+        #expect(try IndexFile.header(scratch.path("idx/data.hnsw")).count == 80)
+        let stored = try scratch.store.openExisting().indexes()
+        #expect(stored.map(\.id) == [outcome.storedID!] && stored[0].toolVersion == "0.0-test")
+    }
+}

@@ -50,24 +50,9 @@ struct IndexCommand: ParsableCommand {
         }
 
         func run() throws {
-            try storeOptions.checkWritable()
-            let vectors = try input.readEmbeddings(embeddings)
-            // The embeddings' identity in the store (skipped when nothing is stored: it reads every value).
-            let hash = storeOptions.noStore ? nil : vectors.contentHash()
-            let provided = try IndexProvider.provide(
-                IndexSearchSettings(build: build.settings, rebuild: true), vectors: vectors, distance: distance, store: nil,
-                threads: ExactSearch.defaultThreads, progress: ProgressPrinter().handler)
-            let index = provided.index
-            if let output {
-                let folders = try createFolder(forFile: output)
-                do { try IndexFile.write(index, to: output) } catch { removeFolders(folders); throw error }
-            }
-            var storedID: Int64?
-            if !storeOptions.noStore {
-                storedID = try storeOptions.open().saveIndex(
-                    index, embeddingsHash: hash!, buildSeconds: provided.buildSeconds, buildThreads: provided.buildThreads,
-                    toolVersion: DMLEval.version)
-            }
+            let outcome = try IndexBuildJob(embeddings: embeddings, reading: input.settings, build: build.settings, distance: distance,
+                                            outputPath: output, store: storeOptions.location).run(progress: ProgressPrinter().handler)
+            let (provided, index, hash, storedID) = (outcome.index, outcome.index.index, outcome.embeddingsHash, outcome.storedID)
             let fields: [(String, JSON)] = [
                 ("id", storedID.map { .int(Int($0)) } ?? .null),
                 ("type", .string(index.kind.rawValue)), ("distance", .string(distance.rawValue)),

@@ -218,33 +218,9 @@ struct RunsCommand: ParsableCommand {
         }
 
         func run() throws {
-            let store = try storePath.openExisting()
-            let record = try store.run(id: id)
-            let values = try store.perQueryValues(runID: id)
-            var files: [ArrayWriter.PendingFile] = []
-            defer { files.forEach { $0.discard() } }
+            let (record, clustering) = try RunExportJob(runID: id, store: storePath.location, baselinePath: output,
+                                                        perQueryPath: perQuery).run()
             if let output {
-                let baseline = try Baseline(run: record, perQuery: values)
-                do { try baseline.validate() } catch let error as BaselineFieldError {
-                    throw StoreError("run \(id) in \(store.path) cannot be exported as a baseline: expected \(error.expected), found \(error.found)")
-                }
-                try createFolder(forFile: output)
-                files.append(try ArrayWriter.prepareText(baseline.encoded(), to: output))
-            }
-            if let perQuery, let format = PerQueryExport.Format.fromExtension(of: perQuery) {
-                let (labels, relevant) = try storedQueries(record, store: store)
-                // NMI and AMI have no per-query values.
-                let values = values.filter { !$0.values.isEmpty }
-                guard values.allSatisfy({ $0.values.count == labels.count }) else {
-                    throw StoreError("run \(id) in \(store.path): its per-query values do not match its \(labels.count) queries; the store is damaged")
-                }
-                try createFolder(forFile: perQuery)
-                files.append(try ArrayWriter.prepareText(PerQueryExport.render(
-                    format, metrics: values.map(\.metric), labels: labels, relevantCounts: relevant, perQuery: values.map(\.values)), to: perQuery))
-            }
-            for file in files { try file.commit() }
-            if let output {
-                let clustering = record.metrics.filter { ClusteringMetric(rawValue: $0.metric) != nil }.map(\.metric)
                 if !clustering.isEmpty {
                     printError("note: \(clustering.joined(separator: " and ")) left out: a baseline holds metrics with per-query values only")
                 }
@@ -413,15 +389,4 @@ func runJSON(_ r: RunRecord) -> JSON {
     }
     fields.append(("timings", .object(r.timings.map { ($0.0, .number($0.1)) })))
     return .object(fields)
-}
-
-/// The labels and R of a stored run's queries: the query set's in query/reference mode, else
-/// the dataset's (self-retrieval), from the labels the store holds.
-func storedQueries(_ record: RunRecord, store: Store) throws -> (Labels, [Int]) {
-    let references = try store.labels(of: record.dataset)
-    if let queryDataset = record.queryDataset {
-        let queries = try store.labels(of: queryDataset)
-        return (queries, RelevanceJudgments(queries: queries, references: references).relevantCounts)
-    }
-    return (references, RelevanceJudgments(selfRetrieval: references).relevantCounts)
 }
