@@ -112,6 +112,12 @@ let package = Package(
                 "RetrievalEval", "RetrievalEvalStore", "DMLEvalJobs", .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // Every job's one entry point, run on small synthetic data and temporary stores,
+        // without the CLI.
+        .testTarget(
+            name: "DMLEvalJobsTests",
+            dependencies: ["DMLEvalJobs", "RetrievalEval", "RetrievalEvalStore", "MetricLearning"]
+        ),
         // Analytic gradients of every loss against central finite differences.
         .testTarget(
             name: "MetricLearningTests",

@@ -27,8 +27,9 @@ public final class Store: @unchecked Sendable {
     /// Opens the store at `path`, checking that it is a sound dmleval store this version can
     /// use (`checkIdentity`): a foreign database, a damaged one, or one written by a newer
     /// dmleval is refused rather than read or written. `.readWrite` creates it when missing.
+    /// - Parameter toolVersion: the version of the tool opening it, named when the store is newer.
     /// - Throws: `StoreError` naming the store and the problem.
-    public init(path: String, access: Access = .readWrite) throws {
+    public init(path: String, access: Access = .readWrite, toolVersion: String = "of this build") throws {
         self.path = path
         var st = stat()
         if stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
@@ -52,7 +53,7 @@ public final class Store: @unchecked Sendable {
                 var readOnly = configuration
                 readOnly.readonly = true
                 reader = try DatabaseQueue(path: path, configuration: readOnly)
-                (state, stamped) = try Store.checkIdentity(reader!, path: path)
+                (state, stamped) = try Store.checkIdentity(reader!, path: path, toolVersion: toolVersion)
             }
             switch access {
             case .readOnly:
@@ -102,7 +103,7 @@ public final class Store: @unchecked Sendable {
     /// - `PRAGMA quick_check` must pass the first time this process opens the store.
     /// - Returns: the state, and whether the file carries dmleval's application id (stores
     ///   made before it was set do not; the next write sets it).
-    static func checkIdentity(_ reader: DatabaseQueue, path: String) throws -> (State, stamped: Bool) {
+    static func checkIdentity(_ reader: DatabaseQueue, path: String, toolVersion: String) throws -> (State, stamped: Bool) {
         let known = Set(migrator.migrations)
         let (tables, applicationID, applied, pending): ([String], Int32, [String], Bool) = try reader.read { db in
             let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
@@ -117,14 +118,11 @@ public final class Store: @unchecked Sendable {
             throw StoreError("\(path): this SQLite database is not a dmleval store (it has other tables: \(tables.prefix(3).joined(separator: ", "))); dmleval leaves it alone: pass --store with another path")
         }
         if let unknown = applied.first(where: { !known.contains($0) }) {
-            throw StoreError("\(path): written by a newer dmleval (its schema has the migration '\(unknown)', unknown to dmleval \(toolVersionForErrors)); upgrade dmleval, or pass --store with another path")
+            throw StoreError("\(path): written by a newer dmleval (its schema has the migration '\(unknown)', unknown to dmleval \(toolVersion)); upgrade dmleval, or pass --store with another path")
         }
         try quickCheck(reader, path: path)
         return (pending ? .needsMigration : .current, applicationID == Store.applicationID)
     }
-
-    /// The version named in errors about newer stores (set by the tool that links the store).
-    nonisolated(unsafe) public static var toolVersionForErrors = "of this build"
 
     private static func quickCheck(_ writer: any DatabaseWriter, path: String) throws {
         let key = path

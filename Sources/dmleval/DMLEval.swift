@@ -60,11 +60,11 @@ struct CheckFailed: Error {}
 @main
 enum Entry {
     static func main() {
-        Store.toolVersionForErrors = DMLEval.version
         do {
             var command = try DMLEval.parseAsRoot()
             do {
-                try command.run()
+                // The jobs' refusals, in the CLI's words (naming its flags).
+                do { try command.run() } catch let error as JobError { throw error.cliError }
             } catch is CheckFailed {
                 checkStandardOutput()
                 exit(1)

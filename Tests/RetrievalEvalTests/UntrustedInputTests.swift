@@ -77,6 +77,8 @@ struct UntrustedInputTests {
         #expect(try db.read { try Int32.fetchOne($0, sql: "PRAGMA application_id") } == Store.applicationID)
         try db.write { try $0.execute(sql: "INSERT INTO grdb_migrations VALUES ('v9: later')") }
         #expect { try Store(path: path) } throws: { "\($0)".contains("newer dmleval") }
+        // The version that opens it is named: the one given at open, not a global.
+        #expect { try Store(path: path, toolVersion: "9.8.7") } throws: { "\($0)".contains("unknown to dmleval 9.8.7)") }
         // An older store (its last migration not yet applied, as a store killed while being
         // made): a writer upgrades it, and so does a reader, once.
         try db.write {

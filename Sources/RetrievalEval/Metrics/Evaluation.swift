@@ -52,6 +52,22 @@ public struct MetricReport: Sendable {
     }
 }
 
+extension MetricReport {
+    /// The report of `perQuery` (NaN for excluded queries) whose scored values add up to
+    /// `sums` over `scored` of `queries` queries: the means, and the per-class means when
+    /// `queryClasses` is given. The one tail of `Evaluator.evaluate` and `MetricStream.report`.
+    init(metrics: [Metric], perQuery: [[Double]], sums: [Double], scored: Int, queries: Int,
+         queryClasses: [Int32]?, classCount: Int) {
+        var perClass: PerClassReport?
+        if let queryClasses {
+            precondition(queryClasses.count == queries)
+            perClass = Evaluator.macro(perQuery: perQuery, classes: queryClasses, classCount: classCount)
+        }
+        self.init(metrics: metrics, perQuery: perQuery, means: sums.map { scored > 0 ? $0 / Double(scored) : .nan },
+                  scoredQueries: scored, excludedQueries: queries - scored, perClass: perClass)
+    }
+}
+
 /// Per-class means and their macro average.
 public struct PerClassReport: Sendable {
     /// For each class index: the number of scored queries of that class.
@@ -107,15 +123,8 @@ public enum Evaluator {
                 scored += 1
             }
         }
-        let means = sums.map { scored > 0 ? $0 / Double(scored) : .nan }
-        var perClass: PerClassReport?
-        if let queryClasses {
-            precondition(queryClasses.count == n)
-            perClass = macro(perQuery: perQuery, classes: queryClasses, classCount: classCount)
-        }
-        return MetricReport(
-            metrics: metrics, perQuery: perQuery, means: means, scoredQueries: scored,
-            excludedQueries: n - scored, perClass: perClass)
+        return MetricReport(metrics: metrics, perQuery: perQuery, sums: sums, scored: scored, queries: n,
+                            queryClasses: queryClasses, classCount: classCount)
     }
 
     static func macro(perQuery: [[Double]], classes: [Int32], classCount: Int) -> PerClassReport {

@@ -140,14 +140,7 @@ public struct MetricStream {
             }
             scored += 1
         }
-        let means = sums.map { scored > 0 ? $0 / Double(scored) : .nan }
-        var perClass: PerClassReport?
-        if let queryClasses {
-            precondition(queryClasses.count == n)
-            perClass = Evaluator.macro(perQuery: perQuery, classes: queryClasses, classCount: classCount)
-        }
-        return MetricReport(
-            metrics: metrics, perQuery: perQuery, means: means, scoredQueries: scored,
-            excludedQueries: n - scored, perClass: perClass)
+        return MetricReport(metrics: metrics, perQuery: perQuery, sums: sums, scored: scored, queries: n,
+                            queryClasses: queryClasses, classCount: classCount)
     }
 }

@@ -92,78 +92,54 @@ struct CheckCommand: ParsableCommand {
     }
 
     func run() throws {
-        let started = now()
-        // 1. The baseline, and which of its metrics to check.
-        let base: Baseline
-        let baseName: String
-        if let file = baseline {
-            base = try Baseline.read(file)
-            baseName = file
-        } else {
-            let store = try storeOptions.path.openExisting()
-            let record = try store.run(id: baselineRun!)
-            base = try Baseline(run: record, perQuery: try store.perQueryValues(runID: record.id))
-            baseName = "run \(record.id) in \(store.path)"
-            let clustering = record.metrics.filter { ClusteringMetric(rawValue: $0.metric) != nil }.map(\.metric)
-            if !clustering.isEmpty {
-                printError("note: the run's \(clustering.joined(separator: " and ")) are not checked: check gates metrics with per-query values only")
-            }
-            // A stored run is as untrusted as a file: the store may have been edited or damaged.
-            do { try base.validate() } catch let error as BaselineFieldError {
-                throw StoreError("\(baseName): cannot serve as a baseline: expected \(error.expected), found \(error.found); check against another run or a baseline file")
-            }
-        }
-        var selected = base.metrics.indices.map { $0 }
-        if !metricNames.isEmpty {
-            selected = []
-            for name in metricNames {
-                guard let metric = Metric(name: name), let i = base.metrics.firstIndex(of: metric) else {
-                    throw InputError(.baselineMismatch, file: baseName, expected: "one of the baseline's metrics (\(base.metrics.map(\.name).joined(separator: ", ")))",
-                                     found: "--metric \(name)", remedy: "check a metric the baseline recorded")
-                }
-                selected.append(i)
-            }
-        }
-        let metrics = selected.map { base.metrics[$0] }
+        var gate = BaselineGate(
+            baseline: baseline.map(BaselineGate.BaselineSource.file) ?? .storedRun(baselineRun!), source: source.evaluationSource,
+            queries: source.queryFiles, reading: input.settings, store: storeOptions.path.location, recordRun: !storeOptions.noStore,
+            toolVersion: DMLEval.version)
+        gate.metricNames = metricNames
+        gate.tolerancePoints = tolerance
+        gate.significance = significance
+        gate.permutations = permutations
+        gate.seed = seed
+        gate.interval = interval.settings
+        gate.allowDatasetChange = allowDatasetChange
+        gate.threads = threads ?? ExactSearch.defaultThreads
+        let outcome = try gate.run(progress: ProgressPrinter().handler, notify: { printError(Self.wording($0)) })
+        print(render(outcome))
+        if let runID = outcome.runID, let path = outcome.storePath { printError("run \(runID) stored in \(path)") }
+        if !outcome.passed { throw CheckFailed() }
+    }
 
-        // 2. The same evaluation, under the baseline's conventions.
-        let rerun = base.isTrec ? try rescoreTrecRun(base, baseName: baseName, metrics: metrics)
-            : try reevaluate(base, baseName: baseName, metrics: metrics)
-        let report = rerun.report
-        let sameLabels = rerun.sameTestSet
-        // A current mean that is not a number cannot show that nothing dropped: fail closed.
-        if let m = metrics.indices.first(where: { !report.means[$0].isFinite }) {
-            throw MetricError(.invalidInput, "\(metrics[m].name): no query could be scored on the new \(base.isTrec ? "run" : "embeddings") (the mean is \(report.means[m])), so the check cannot pass; check the \(base.isTrec ? "qrels" : "labels")")
+    /// A notice of the gate, as printed on stderr.
+    static func wording(_ notice: BaselineGate.Notice) -> String {
+        switch notice {
+        case .clusteringNotChecked(let names):
+            "note: the run's \(names.joined(separator: " and ")) are not checked: check gates metrics with per-query values only"
+        case .approximateBaseline(let search): "note: the baseline used the \(search) index; the check uses exact search"
+        case .unpaired: "note: the queries differ from the baseline's, so no paired test is possible; only the tolerance applies"
         }
-        let paired = sameLabels && report.perQuery.first?.count == base.perQuery.first?.count
-        if !paired && significance != nil {
-            printError("note: the queries differ from the baseline's, so no paired test is possible; only the tolerance applies")
-        }
+    }
 
-        // 3. The verdicts.
-        let results = RegressionGate.check(
-            metrics: metrics, baselineMeans: selected.map { base.means[$0] }, baselinePerQuery: selected.map { base.perQuery[$0] },
-            currentMeans: report.means, currentPerQuery: report.perQuery, paired: paired,
-            tolerancePoints: tolerance, significance: significance, permutations: permutations, seed: seed,
-            interval: interval.settings)
+    /// The verdicts in the chosen format (the GitHub format also appends the step summary).
+    private func render(_ outcome: BaselineGate.Outcome) -> String {
+        let (base, baseName, results) = (outcome.baseline, outcome.baselineName, outcome.results)
         let failed = results.filter(\.regressed)
-        let sameEmbeddings = rerun.systemHash == base.dataset.embeddingsHash
         let header = "check against \(DisplayText.escape(baseName)) (dmleval \(base.toolVersion)\(base.sourceRun.map { ", run \($0)" } ?? "")): "
             + "tolerance \(formatFixed(tolerance, decimals: 2)) points"
             + (significance.map { ", significance \($0) (one-sided paired randomization, \(permutations) sign flips, Holm)" } ?? "")
-            + (sameEmbeddings ? (base.isTrec ? "; the run file is the baseline's own" : "; the embeddings are the baseline's own") : "")
+            + (outcome.sameEmbeddings ? (base.isTrec ? "; the run file is the baseline's own" : "; the embeddings are the baseline's own") : "")
         let verdict = failed.isEmpty
             ? "PASS: no metric dropped by more than \(formatFixed(tolerance, decimals: 2)) points" + (significance != nil ? " significantly" : "")
             : "FAIL: " + failed.map { "\($0.metric.name) dropped \(formatFixed(-$0.deltaPoints, decimals: 2)) points" + ($0.adjustedPValue.map { " (p = \(pText($0)))" } ?? "") }.joined(separator: "; ")
 
         switch format {
         case .json:
-            print(JSON.object([
+            return JSON.object([
                 ("baseline", .string(baseName)),
-                ("run", rerun.runID.map { .int(Int($0)) } ?? .null),
+                ("run", outcome.runID.map { .int(Int($0)) } ?? .null),
                 ("tolerance_points", .number(tolerance)),
                 ("significance", significance.map { .number($0) } ?? .null),
-                ("paired", .bool(paired)),
+                ("paired", .bool(outcome.paired)),
                 ("passed", .bool(failed.isEmpty)),
                 ("metrics", .array(results.map { r in
                     .object([
@@ -174,119 +150,24 @@ struct CheckCommand: ParsableCommand {
                         ("delta_ci_points", r.deltaInterval.map { .array([.number($0.lower), .number($0.upper)]) } ?? .null),
                     ]))
                 })),
-            ]).rendered())
+            ]).rendered()
         case .table, .markdown:
-            print(header + "\n")
-            print(table(results).render(format == .markdown ? .markdown : .table))
-            print("\n" + verdict)
+            return header + "\n\n" + table(results).render(format == .markdown ? .markdown : .table) + "\n\n" + verdict
         case .junit:
-            print(junit(results, header: header, verdict: verdict, seconds: now() - started))
+            return junit(results, header: header, verdict: verdict, seconds: outcome.seconds)
         case .github:
-            for r in results {
+            var lines = results.map { r in
                 let line = "\(r.metric.name): \(percent(r.baseline, decimals: 2)) -> \(percent(r.current, decimals: 2)) (\(signed(r.deltaPoints)) points"
                     + (r.adjustedPValue.map { ", p = \(pText($0))" } ?? "") + ")"
-                print((r.regressed ? "::error title=dmleval check::" : "::notice title=dmleval check::") + workflowCommandData(line))
+                return (r.regressed ? "::error title=dmleval check::" : "::notice title=dmleval check::") + workflowCommandData(line)
             }
-            print(workflowCommandData(verdict))
+            lines.append(workflowCommandData(verdict))
             if let path = getenv("GITHUB_STEP_SUMMARY").map({ String(cString: $0) }), !path.isEmpty {
                 let summary = "### dmleval check\n\n" + header + "\n\n" + table(results).markdown() + "\n\n**" + verdict + "**\n"
                 appendText(summary, to: path)
             }
+            return lines.joined(separator: "\n")
         }
-        if let runID = rerun.runID, let path = rerun.storePath { printError("run \(runID) stored in \(path)") }
-        if !failed.isEmpty { throw CheckFailed() }
-    }
-
-    /// What re-running a baseline's evaluation produced.
-    private struct Rerun {
-        let report: MetricReport
-        /// Whether the test set is the baseline's (labels, or qrels, hash equal).
-        let sameTestSet: Bool
-        /// The embeddings' (or the run file's) hash.
-        let systemHash: String
-        let runID: Int64?
-        let storePath: String?
-    }
-
-    /// The main job on EMBEDDINGS and LABELS (or --dataset), with the baseline's metrics and distance.
-    private func reevaluate(_ base: Baseline, baseName: String, metrics: [Metric]) throws -> Rerun {
-        if base.search != "exact" {
-            printError("note: the baseline used the \(base.search) index; the check uses exact search")
-        }
-        if (base.queryDataset == nil) != (source.queries == nil) && !allowDatasetChange {
-            throw InputError(.baselineMismatch, file: baseName,
-                             expected: base.queryDataset == nil ? "self-retrieval, as the baseline" : "--queries and --query-labels, as the baseline used a query set",
-                             found: source.queries == nil ? "self-retrieval" : "a query set",
-                             remedy: "evaluate the same protocol, or pass --allow-dataset-change")
-        }
-        let distance = base.distance ?? .cosine
-        let job = EvaluationJob(
-            source: source, input: input, storeOptions: storeOptions, metrics: metrics, distance: distance, perClass: false,
-            threads: threads ?? ExactSearch.defaultThreads, tileSize: 1024, name: "check against \(baseName)",
-            saveNeighbors: nil)
-        let parameters: [(String, String)] = [("metrics", metrics.map(\.name).joined(separator: ",")),
-                                               ("distance", distance.rawValue), ("search", "exact"),
-                                               ("baseline", baseName)]
-        // The test set must be the baseline's (the labels and their order), checked on the
-        // data as read, before the search.
-        var sameLabels = false
-        let outcome = try job.run(parameters: { _ in parameters }, beforeSearch: { references, queries in
-            let hash = LabeledEmbeddings.labelsHash(references.labels)
-            let queryHash = queries.map { LabeledEmbeddings.labelsHash($0.labels) }
-            sameLabels = hash == base.dataset.labelsHash && queryHash == base.queryDataset?.labelsHash
-            // The labels hash covers the rows and their classes: a baseline that claims this test
-            // set with other counts was edited.
-            if sameLabels && (base.dataset.rows != references.labels.count || base.dataset.classes != references.labels.classCount
-                              || (queries.map { $0.labels.count != base.queryDataset?.rows } ?? false)) {
-                throw InputError(
-                    .baselineMismatch, file: baseName,
-                    expected: "\(references.labels.count) rows in \(references.labels.classCount) classes, as the labels whose hash it names",
-                    found: "\(base.dataset.rows) rows in \(base.dataset.classes) classes",
-                    remedy: "the baseline was edited: write it again with 'dmleval runs export' or '--save-baseline'")
-            }
-            if !sameLabels && !allowDatasetChange {
-                throw InputError(
-                    .baselineMismatch, file: baseName,
-                    expected: "the baseline's test set (labels hash \(base.dataset.labelsHash.prefix(12)), \(base.dataset.rows) items)",
-                    found: "labels hash \(hash.prefix(12)), \(references.labels.count) items"
-                        + (queryHash.map { ", query labels hash \($0.prefix(12))" } ?? ""),
-                    remedy: "check against a baseline of this test set, or pass --allow-dataset-change")
-            }
-        })
-        return Rerun(report: outcome.evaluation.report, sameTestSet: sameLabels, systemHash: outcome.references.embeddingsHash,
-                     runID: outcome.runID, storePath: outcome.storePath)
-    }
-
-    /// `score-run` on the two files, read as RUN and QRELS, with the baseline's metrics,
-    /// relevance level and query set: a baseline made by `score-run` gates a new run file.
-    private func rescoreTrecRun(_ base: Baseline, baseName: String, metrics: [Metric]) throws -> Rerun {
-        guard let runFile = source.embeddings, let qrelsFile = source.labels, source.queries == nil else {
-            throw InputError(.baselineMismatch, file: baseName, expected: "a new TREC run and the qrels as the two files (dmleval check RUN QRELS --baseline ...), as the baseline was made by score-run",
-                             found: source.dataset != nil ? "--dataset" : "--queries", remedy: "give the run file and the qrels file")
-        }
-        let stored = Dictionary(base.parameters, uniquingKeysWith: { a, _ in a })
-        guard let level = stored["relevance_level"].flatMap({ Int($0) }), (1...TrecQrels.maximumGrade).contains(level),
-              let querySet = stored["query_set"].flatMap(TrecQuerySet.init(rawValue:)) else {
-            throw InputError(.baselineMismatch, file: baseName, expected: "\"parameters\" with relevance_level and query_set, as score-run records them",
-                             found: "relevance_level \(stored["relevance_level"] ?? "none"), query_set \(stored["query_set"] ?? "none")",
-                             remedy: Baseline.remedy)
-        }
-        var sameQrels = false
-        let job = TrecRunJob(runPath: runFile, qrelsPath: qrelsFile, metrics: metrics, relevanceLevel: level, querySet: querySet,
-                             name: "check against \(baseName)", toolVersion: DMLEval.version, extraParameters: [("baseline", baseName)])
-        try storeOptions.checkWritable()
-        let outcome = try job.run(openStore: storeOptions.noStore ? nil : { try storeOptions.open() }, beforeScoring: { _, qrels in
-            sameQrels = qrels.contentHash == base.dataset.labelsHash
-            if !sameQrels && !allowDatasetChange {
-                throw InputError(
-                    .baselineMismatch, file: baseName,
-                    expected: "the baseline's qrels (hash \(base.dataset.labelsHash.prefix(12)), \(base.dataset.rows) judged queries)",
-                    found: "\(qrelsFile) (hash \(qrels.contentHash.prefix(12)), \(qrels.judgments.count) judged queries)",
-                    remedy: "check against a baseline of these qrels, or pass --allow-dataset-change")
-            }
-        })
-        return Rerun(report: outcome.evaluation.report, sameTestSet: sameQrels, systemHash: outcome.dataset.embeddingsHash,
-                     runID: outcome.runID, storePath: outcome.storePath)
     }
 
     private func table(_ results: [RegressionGate.Result]) -> TextTable {

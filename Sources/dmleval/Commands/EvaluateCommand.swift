@@ -152,66 +152,42 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     var job: EvaluationJob {
-        EvaluationJob(
-            source: source, input: input, storeOptions: storeOptions, metrics: requestedMetrics, distance: distance,
-            perClass: perClass, threads: threads ?? ExactSearch.defaultThreads, tileSize: tileSize, name: name,
-            saveNeighbors: saveNeighbors, saveBaseline: saveBaseline, perQuery: perQuery, indexOptions: indexOptions, annCheck: annCheck,
-            searchPath: searchPath,
-            trecOutput: saveRun == nil && saveQrels == nil ? nil
-                : TrecOutput(runPath: saveRun, qrelsPath: saveQrels, idsPath: ids, queryIDsPath: queryIds),
-            clustering: clustering)
+        var job = EvaluationJob(source: source.evaluationSource, queries: source.queryFiles, reading: input.settings,
+                                store: storeOptions.location, metrics: requestedMetrics, distance: distance, toolVersion: DMLEval.version)
+        job.perClass = perClass
+        job.threads = threads ?? ExactSearch.defaultThreads
+        job.tileSize = tileSize
+        job.name = name
+        job.saveNeighbors = saveNeighbors
+        job.saveBaseline = saveBaseline
+        job.perQuery = perQuery
+        job.search = indexOptions.settings
+        job.annCheck = annCheck
+        job.searchPath = searchPath
+        job.trecOutput = saveRun == nil && saveQrels == nil ? nil
+            : TrecOutput(runPath: saveRun, qrelsPath: saveQrels, idsPath: ids, queryIDsPath: queryIds)
+        job.clustering = clustering
+        job.confidence = interval.settings
+        job.recallConvention = metricOptions.recallConvention
+        job.mapDenominator = metricOptions.mapDenominator
+        return job
     }
 
     /// The clustering stage, when --nmi or --ami asks for it.
-    var clustering: ClusteringOptions? {
+    var clustering: ClusteringSettings? {
         let metrics = (nmi ? [ClusteringMetric.nmi] : []) + (ami ? [.ami] : [])
         guard !metrics.isEmpty else { return nil }
-        return ClusteringOptions(metrics: metrics, restarts: kmeansRestarts, iterations: kmeansIterations, seed: kmeansSeed)
+        return ClusteringSettings(metrics: metrics, restarts: kmeansRestarts, iterations: kmeansIterations, seed: kmeansSeed)
     }
 
     func run() throws {
-        let settings = interval.settings
-        var classes: [Int32]?
-        let outcome = try job.run(parameters: parameters(depth:), beforeSearch: { references, queries in
-            // Refused before any search, so that nothing is stored.
-            if settings != nil { classes = try IntervalOptions.checkScored(references: references, queries: queries) }
-        })
-        var summary = outcome.summary
-        if let settings {
-            let report = outcome.evaluation.report
-            let (means, macro) = Bootstrap.intervals(
-                report.perQuery, classes: perClass ? classes : nil, classCount: summary.classNames.count, settings: settings)
-            summary.confidence = .init(settings: settings, means: means, macro: macro)
-        }
-        print(summary.render(format))
+        let job = self.job
+        let outcome = try job.run(progress: ProgressPrinter().handler)
+        print(EvaluationSummary(outcome, job: job).render(format))
         if let runID = outcome.runID, let path = outcome.storePath {
             printError("run \(runID) stored in \(path)")
         }
         if let saveBaseline { printError("baseline written to \(saveBaseline)") }
         if let perQuery { printError("per-query values written to \(perQuery)") }
-    }
-
-    /// Every setting and convention of the run, as stored.
-    private func parameters(depth: Int) -> [(String, String)] {
-        var p: [(String, String)] = [
-            ("metrics", requestedMetrics.map(\.name).joined(separator: ",")),
-            ("recall_convention", metricOptions.recallConvention.rawValue),
-            ("map_denominator", metricOptions.mapDenominator.rawValue),
-            ("distance", distance.rawValue),
-            ("search", indexOptions.index.rawValue),
-            ("depth", String(depth)),
-            ("mode", source.queries == nil ? "self-retrieval" : "query-reference"),
-            ("self_excluded", source.queries == nil ? "true" : "false"),
-            ("ties", "lower reference index first"),
-            ("r_zero_queries", "excluded"),
-            ("per_class", perClass ? "true" : "false"),
-        ]
-        if let embeddings = source.embeddings { p.append(("embeddings", embeddings)) }
-        if let labels = source.labels { p.append(("labels", labels)) }
-        if let dataset = source.dataset { p.append(("dataset", dataset)) }
-        if let clustering { p += clustering.parameters }
-        if let queries = source.queries { p.append(("queries", queries)) }
-        if let queryLabels = source.queryLabels { p.append(("query_labels", queryLabels)) }
-        return p
     }
 }

@@ -50,24 +50,9 @@ struct IndexCommand: ParsableCommand {
         }
 
         func run() throws {
-            try storeOptions.checkWritable()
-            let vectors = try input.readEmbeddings(embeddings)
-            // The embeddings' identity in the store (skipped when nothing is stored: it reads every value).
-            let hash = storeOptions.noStore ? nil : vectors.contentHash()
-            let provided = try IndexProvider.provide(
-                build, rebuild: true, vectors: vectors, distance: distance, storeOptions: nil,
-                threads: ExactSearch.defaultThreads)
-            let index = provided.index
-            if let output {
-                let folders = try createFolder(forFile: output)
-                do { try IndexFile.write(index, to: output) } catch { removeFolders(folders); throw error }
-            }
-            var storedID: Int64?
-            if !storeOptions.noStore {
-                storedID = try storeOptions.open().saveIndex(
-                    index, embeddingsHash: hash!, buildSeconds: provided.buildSeconds, buildThreads: provided.buildThreads,
-                    toolVersion: DMLEval.version)
-            }
+            let outcome = try IndexBuildJob(embeddings: embeddings, reading: input.settings, build: build.settings, distance: distance,
+                                            outputPath: output, store: storeOptions.location).run(progress: ProgressPrinter().handler)
+            let (provided, index, hash, storedID) = (outcome.index, outcome.index.index, outcome.embeddingsHash, outcome.storedID)
             let fields: [(String, JSON)] = [
                 ("id", storedID.map { .int(Int($0)) } ?? .null),
                 ("type", .string(index.kind.rawValue)), ("distance", .string(distance.rawValue)),
@@ -83,7 +68,7 @@ struct IndexCommand: ParsableCommand {
                 print("""
                     \(index.kind.rawValue) index of \(embeddings) (\(index.count) x \(index.dimension), \(distance.rawValue))
                     settings  \(settingsText(index.settings))
-                    built     in \(IndexProvider.seconds(provided.buildSeconds)) on \(provided.buildThreads) thread\(provided.buildThreads == 1 ? "" : "s"), \(megabytes(index.memoryBytes)) in memory
+                    built     in \(secondsText(provided.buildSeconds)) on \(provided.buildThreads) thread\(provided.buildThreads == 1 ? "" : "s"), \(megabytes(index.memoryBytes)) in memory
                     """)
                 if let storedID { printError("index \(storedID) stored in \(storeOptions.resolvedPath)") }
                 if let output { printError("index written to \(output)") }
@@ -142,7 +127,7 @@ struct IndexCommand: ParsableCommand {
                 rows: infos.map { i in
                     [String(i.id), i.kind.rawValue, i.distance.rawValue, String(i.rows), String(i.dimensions),
                      settingsText(i.settings),
-                     IndexProvider.seconds(i.buildSeconds) + " x\(i.buildThreads)", megabytes(i.memoryBytes), i.createdAt,
+                     secondsText(i.buildSeconds) + " x\(i.buildThreads)", megabytes(i.memoryBytes), i.createdAt,
                      String(i.embeddingsHash.prefix(12))]
                 }, rightAligned: [0, 3, 4])
             print(table.render(format))
@@ -202,7 +187,8 @@ struct IndexCommand: ParsableCommand {
 
         @OptionGroup var input: InputOptions
 
-        var efforts: [Int] = []
+        /// The values given (nil: the sweep's defaults).
+        var efforts: [Int]?
 
         enum CodingKeys: String, CodingKey {
             case embeddings, queries, build, efSearch, nprobe, distance, k, threads, repeats, format, input
@@ -215,15 +201,13 @@ struct IndexCommand: ParsableCommand {
                 if nprobe != nil { throw ValidationError("--nprobe is an IVF setting: add --index ivf") }
                 if let efSearch {
                     efforts = try parseCutoffs(efSearch, flag: "--ef-search")
-                    if let low = efforts.first(where: { $0 < k }) {
+                    if let low = efforts?.first(where: { $0 < k }) {
                         throw ValidationError("--ef-search: every value must be at least --k (\(k)), found \(low)")
                     }
-                } else {
-                    efforts = Set([16, 32, 64, 128, 256].map { max($0, k) }).sorted()
                 }
             case .ivf:
                 if efSearch != nil { throw ValidationError("--ef-search is an HNSW setting: add --index hnsw") }
-                efforts = try nprobe.map { try parseCutoffs($0, flag: "--nprobe") } ?? [1, 2, 4, 8, 16, 32, 64]
+                efforts = try nprobe.map { try parseCutoffs($0, flag: "--nprobe") }
             }
             if k < 1 { throw ValidationError("--k: expected at least 1, found \(k)") }
             if repeats < 1 { throw ValidationError("--repeats: expected at least 1, found \(repeats)") }
@@ -231,56 +215,30 @@ struct IndexCommand: ParsableCommand {
         }
 
         func run() throws {
-            let references = try input.readEmbeddings(embeddings)
-            let queryMatrix = try queries.map { try input.readEmbeddings($0) }
-            var efforts = self.efforts
-            if build.index == .ivf {
-                // Checked before the build: nprobe cannot exceed the number of lists.
-                let lists = build.ivfParameters.lists(for: references.rows)
-                if nprobe == nil {
-                    efforts = Set(efforts.map { min($0, lists) }).sorted()
-                } else if let high = efforts.first(where: { $0 > lists }) {
-                    throw SearchError("--nprobe: every value must be at most nlist (\(lists)), found \(high)")
-                }
-            }
-            let searchThreads = threads ?? ExactSearch.defaultThreads
-            let provided = try IndexProvider.provide(
-                build, rebuild: true, vectors: references, distance: distance, storeOptions: nil, threads: searchThreads)
-            let index = provided.index
-            let exact = try ExactSearch(references: references, queries: queryMatrix, distance: distance, threads: searchThreads)
-                .search(k: k)
-            let search = try IndexedSearch(index: index, queries: queryMatrix, threads: searchThreads)
-            let queryCount = exact.queries
-            var points: [(effort: Int, recall: Double, seconds: Double)] = []
-            let bar = ProgressBar("sweeping")
-            for (i, effort) in efforts.enumerated() {
-                var s = search
-                s.effort = effort
-                var times: [Double] = []
-                var found: Neighbors?
-                for _ in 0 ..< repeats {
-                    let t = now()
-                    found = try s.search(k: k, progress: nil)
-                    times.append(now() - t)
-                }
-                times.sort()
-                points.append((effort, ApproximationCheck.overlap(found!, exact, first: exact.depth), times[times.count / 2]))
-                bar.update(Double(i + 1) / Double(efforts.count))
-            }
-            bar.finish()
+            let sweep = IndexSweep(references: embeddings, queries: queries, reading: input.settings, build: build.settings,
+                                   efforts: efforts, distance: distance, k: k, threads: threads ?? ExactSearch.defaultThreads,
+                                   repeats: repeats)
+            let outcome = try sweep.run(progress: ProgressPrinter().handler)
+            show(outcome)
+        }
+
+        /// Prints the measured points in the chosen format.
+        private func show(_ outcome: IndexSweep.Outcome) {
+            let (provided, index, points) = (outcome.index, outcome.index.index, outcome.points)
+            let (queryCount, depth, searchThreads) = (outcome.queryCount, outcome.depth, outcome.searchThreads)
             let effortName = build.index == .hnsw ? "efSearch" : "nprobe"
             if format == .json {
                 var indexFields: [(String, JSON)] = [("type", .string(index.kind.rawValue))]
                 if build.index == .hnsw {
-                    indexFields += [("m", .int(build.hnswParameters.m)), ("efConstruction", .int(build.hnswParameters.efConstruction))]
+                    indexFields += [("m", .int(build.settings.hnswParameters.m)), ("efConstruction", .int(build.settings.hnswParameters.efConstruction))]
                 } else {
                     indexFields.append(("nlist", .int((index as? IVFIndex)?.lists ?? 0)))
                 }
                 indexFields.append(("seed", .int(Int(build.seed))))
                 let json = JSON.object([
                     ("index", .object(indexFields)),
-                    ("references", .int(references.rows)), ("queries", .int(queryCount)), ("dimension", .int(references.columns)),
-                    ("k", .int(exact.depth)), ("distance", .string(distance.rawValue)),
+                    ("references", .int(outcome.referenceRows)), ("queries", .int(queryCount)), ("dimension", .int(outcome.dimension)),
+                    ("k", .int(depth)), ("distance", .string(distance.rawValue)),
                     ("build", .object([("seconds", .number(provided.buildSeconds)), ("threads", .int(provided.buildThreads)),
                                        ("bytes", .int(index.memoryBytes))])),
                     ("searchThreads", .int(searchThreads)), ("kernel", .string(IndexFile.kernelInstructionSet)),
@@ -293,12 +251,12 @@ struct IndexCommand: ParsableCommand {
                 return
             }
             print("""
-                \(index.kind.rawValue) (\(settingsText(index.settings))) of \(references.rows) x \(references.columns), \(distance.rawValue)
-                built in \(IndexProvider.seconds(provided.buildSeconds)) on \(provided.buildThreads) thread\(provided.buildThreads == 1 ? "" : "s"), \(megabytes(index.memoryBytes)); \(queryCount) queries, k = \(exact.depth), \(searchThreads) search thread\(searchThreads == 1 ? "" : "s"), median of \(repeats)
+                \(index.kind.rawValue) (\(settingsText(index.settings))) of \(outcome.referenceRows) x \(outcome.dimension), \(distance.rawValue)
+                built in \(secondsText(provided.buildSeconds)) on \(provided.buildThreads) thread\(provided.buildThreads == 1 ? "" : "s"), \(megabytes(index.memoryBytes)); \(queryCount) queries, k = \(depth), \(searchThreads) search thread\(searchThreads == 1 ? "" : "s"), median of \(repeats)
 
                 """)
             let table = TextTable(
-                header: [effortName, "recall@\(exact.depth)", "seconds", "queries/s"],
+                header: [effortName, "recall@\(depth)", "seconds", "queries/s"],
                 rows: points.map { [String($0.effort), formatFixed($0.recall, decimals: 4), formatFixed($0.seconds, decimals: 4),
                                     formatFixed(Double(queryCount) / $0.seconds, decimals: 0)] },
                 rightAligned: [0, 1, 2, 3])

@@ -3,12 +3,6 @@ import DMLEvalJobs
 import RetrievalEval
 import RetrievalEvalStore
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension IndexKind: ExpressibleByArgument {}
 extension KMeans.Initialization: ExpressibleByArgument {}
 
@@ -49,17 +43,10 @@ struct IndexBuildOptions: ParsableArguments {
         }
     }
 
-    var hnswParameters: HNSWParameters {
-        HNSWParameters(m: m ?? 16, efConstruction: efConstruction ?? 200, seed: seed)
-    }
-
-    var ivfParameters: IVFParameters {
-        IVFParameters(nlist: nlist, initialization: kmeansInit ?? .random, seed: seed)
-    }
-
-    /// The settings an index built with these options on `rows` vectors records.
-    func settings(rows: Int) -> [(String, String)] {
-        index == .hnsw ? hnswParameters.description : ivfParameters.description(references: rows)
+    /// The build settings as the jobs take them.
+    var settings: IndexBuildSettings {
+        IndexBuildSettings(kind: index, m: m, efConstruction: efConstruction, nlist: nlist, kmeansInit: kmeansInit,
+                           seed: seed, buildThreads: buildThreads)
     }
 }
 
@@ -93,95 +80,32 @@ struct IndexOptions: ParsableArguments {
         }
     }
 
-    /// efSearch or nprobe, as given.
-    var effort: Int? { index == .hnsw ? efSearch : index == .ivf ? nprobe : nil }
-
-    /// The search-time setting as stored with a run.
-    func effortDescription(depth: Int, index built: any VectorIndex) -> (String, String) {
-        if let ivf = built as? IVFIndex { return ("nprobe", String(nprobe ?? IVFParameters.defaultProbes(lists: ivf.lists))) }
-        return ("ef_search", String(efSearch ?? HNSWParameters.defaultEfSearch(k: depth)))
+    /// The search settings as the jobs take them; nil for exact search.
+    var settings: IndexSearchSettings? {
+        index == .exact ? nil
+            : IndexSearchSettings(build: build.settings, efSearch: efSearch, nprobe: nprobe, indexFile: indexFile, rebuild: rebuildIndex)
     }
 }
 
-/// An index ready to search, and where it came from.
-struct ProvidedIndex {
-    let index: any VectorIndex
-    /// "built in 1.23 s", "stored index 4", "file x.idx".
-    let origin: String
-    let buildSeconds: Double
-    let buildThreads: Int
-    /// Built here, so worth storing.
-    let isNew: Bool
-    let storedID: Int64?
-    let embeddingsHash: String?
+/// Seconds as printed: "1.23 s", "12.3 s".
+func secondsText(_ s: Double) -> String { formatFixed(s, decimals: s < 10 ? 2 : 1) + " s" }
+
+extension IndexOrigin {
+    /// "built in 1.23 s on 4 threads", "stored index 4 (built in 1.23 s)", "file x.idx".
+    var text: String {
+        switch self {
+        case .file(let file): "file \(file)"
+        case .stored(let id, let seconds): "stored index \(id) (built in \(secondsText(seconds)))"
+        case .built(let seconds, let threads): "built in \(secondsText(seconds)) on \(threads) thread\(threads == 1 ? "" : "s")"
+        }
+    }
 }
 
-enum IndexProvider {
-    /// The index for `vectors`: from --index-file, else the store's for the same embeddings
-    /// and settings (unless --rebuild-index), else a new build. The store is only read here,
-    /// and only if it exists; a new index is stored by the caller once its run has succeeded.
-    static func provide(
-        _ options: IndexBuildOptions, indexFile: String? = nil, rebuild: Bool = false, vectors: Matrix, distance: Distance,
-        storeOptions: StoreOptions?, threads: Int
-    ) throws -> ProvidedIndex {
-        if let file = indexFile {
-            let index = try IndexFile.read(file, vectors: vectors)
-            try check(index, options: options, distance: distance, source: file)
-            return ProvidedIndex(index: index, origin: "file \(file)", buildSeconds: 0, buildThreads: 0, isNew: false,
-                                 storedID: nil, embeddingsHash: nil)
-        }
-        var hash: String?
-        if let storeOptions, !storeOptions.noStore {
-            hash = vectors.contentHash()
-            let path = storeOptions.resolvedPath
-            if !rebuild, access(path, F_OK) == 0 {
-                let store = try storeOptions.open()
-                if let (info, data) = try store.findIndex(
-                    embeddingsHash: hash!, kind: options.index, distance: distance, settings: options.settings(rows: vectors.rows)) {
-                    let index = try IndexFile.load(data, vectors: vectors, name: "\(path): stored index \(info.id)")
-                    return ProvidedIndex(index: index, origin: "stored index \(info.id) (built in \(seconds(info.buildSeconds)))",
-                                         buildSeconds: info.buildSeconds, buildThreads: info.buildThreads, isNew: false,
-                                         storedID: info.id, embeddingsHash: hash)
-                }
-            }
-        }
-        let buildThreads = options.buildThreads ?? threads
-        let bar = ProgressBar("building \(options.index.rawValue) index")
-        let clock = ContinuousClock()
-        let start = clock.now
-        let index: any VectorIndex
-        do {
-            switch options.index {
-            case .hnsw:
-                index = try HNSWIndex.build(vectors, distance: distance, parameters: options.hnswParameters, threads: buildThreads,
-                                            progress: { bar.update($0) })
-            case .ivf:
-                index = try IVFIndex.build(vectors, distance: distance, parameters: options.ivfParameters, threads: buildThreads,
-                                           progress: { bar.update($0) })
-            case .exact:
-                preconditionFailure("no index to build for exact search")
-            }
-        } catch {
-            bar.finish()
-            throw error
-        }
-        bar.finish()
-        let elapsed = (clock.now - start).seconds
-        return ProvidedIndex(index: index, origin: "built in \(seconds(elapsed)) on \(buildThreads) thread\(buildThreads == 1 ? "" : "s")",
-                             buildSeconds: elapsed, buildThreads: buildThreads, isNew: true, storedID: nil, embeddingsHash: hash)
+extension SearchDescription {
+    /// "exact", or "hnsw (m 16, ef_construction 200, seed 1, ef_search 64; built in 1.20 s)".
+    var text: String {
+        guard kind != .exact else { return "exact" }
+        let list = settingsText(settings)
+        return "\(kind.rawValue) (\(list)" + (origin.map { "; \($0.text)" } ?? "") + ")"
     }
-
-    /// A loaded index must be what the options ask for.
-    private static func check(_ index: any VectorIndex, options: IndexBuildOptions, distance: Distance, source: String) throws {
-        guard index.kind == options.index else {
-            throw InputError(.baselineMismatch, file: source, expected: "an \(options.index.rawValue) index (--index)",
-                             found: "an \(index.kind.rawValue) index", remedy: "pass --index \(index.kind.rawValue), or another file")
-        }
-        guard index.distance == distance else {
-            throw InputError(.baselineMismatch, file: source, expected: "an index built for --distance \(distance.rawValue)",
-                             found: "one built for \(index.distance.rawValue)", remedy: "pass --distance \(index.distance.rawValue), or build the index again")
-        }
-    }
-
-    static func seconds(_ s: Double) -> String { formatFixed(s, decimals: s < 10 ? 2 : 1) + " s" }
 }

@@ -41,11 +41,9 @@ struct IngestCommand: ParsableCommand {
     }
 
     func run() throws {
-        let data = try input.read(embeddings: embeddings, labels: labels)
-        let store = try storePath.open()
-        let stall = stallHook()
-        let (record, created) = try store.ingest(
-            data, name: name, embeddingsPath: embeddings, labelsPath: labels, afterChunk: stall)
+        let (record, created, storePath) = try IngestJob(
+            embeddings: embeddings, labels: labels, name: name, reading: input.settings, store: self.storePath.location
+        ).run(afterChunk: stallHook())
         switch format {
         case .json:
             print(JSON.object([
@@ -53,12 +51,12 @@ struct IngestCommand: ParsableCommand {
                 ("created", .bool(created)),
                 ("names", .array(record.names.map { .string($0) })),
                 ("rows", .int(record.rows)), ("dimensions", .int(record.dimensions)), ("classes", .int(record.classCount)),
-                ("store", .string(store.path)),
+                ("store", .string(storePath)),
             ]).rendered())
         default:
             let what = created ? "stored" : "already stored"
             let named = record.names.isEmpty ? "" : " as " + record.names.map { "'\($0)'" }.joined(separator: ", ")
-            print("dataset \(record.shortHash) (\(record.rows) x \(record.dimensions), \(record.classCount) classes) \(what) in \(store.path)\(named)")
+            print("dataset \(record.shortHash) (\(record.rows) x \(record.dimensions), \(record.classCount) classes) \(what) in \(storePath)\(named)")
         }
     }
 

@@ -29,17 +29,4 @@ struct IntervalOptions: ParsableArguments {
     var settings: Bootstrap.Settings? {
         ci.map { Bootstrap.Settings(level: $0 / 100, resamples: bootstrap, seed: bootstrapSeed) }
     }
-
-    /// Refuses --ci when fewer than 2 queries can be scored (R > 0): nothing to resample.
-    /// - Returns: each query's class in the references' class space (for macro intervals).
-    @discardableResult
-    static func checkScored(references: LabeledEmbeddings, queries: LabeledEmbeddings?) throws -> [Int32] {
-        let judgments = queries.map { RelevanceJudgments(queries: $0.labels, references: references.labels) }
-            ?? RelevanceJudgments(selfRetrieval: references.labels)
-        let scored = judgments.relevantCounts.filter { $0 > 0 }.count
-        if scored < 2 {
-            throw MetricError(.invalidInput, "--ci: a bootstrap interval needs at least 2 scored queries to resample, found \(scored) (queries with R = 0 are not scored); drop --ci")
-        }
-        return judgments.queryClasses.map { max($0, 0) }
-    }
 }

@@ -218,33 +218,9 @@ struct RunsCommand: ParsableCommand {
         }
 
         func run() throws {
-            let store = try storePath.openExisting()
-            let record = try store.run(id: id)
-            let values = try store.perQueryValues(runID: id)
-            var files: [ArrayWriter.PendingFile] = []
-            defer { files.forEach { $0.discard() } }
+            let (record, clustering) = try RunExportJob(runID: id, store: storePath.location, baselinePath: output,
+                                                        perQueryPath: perQuery).run()
             if let output {
-                let baseline = try Baseline(run: record, perQuery: values)
-                do { try baseline.validate() } catch let error as BaselineFieldError {
-                    throw StoreError("run \(id) in \(store.path) cannot be exported as a baseline: expected \(error.expected), found \(error.found)")
-                }
-                try createFolder(forFile: output)
-                files.append(try ArrayWriter.prepareText(baseline.encoded(), to: output))
-            }
-            if let perQuery, let format = PerQueryExport.Format.fromExtension(of: perQuery) {
-                let (labels, relevant) = try storedQueries(record, store: store)
-                // NMI and AMI have no per-query values.
-                let values = values.filter { !$0.values.isEmpty }
-                guard values.allSatisfy({ $0.values.count == labels.count }) else {
-                    throw StoreError("run \(id) in \(store.path): its per-query values do not match its \(labels.count) queries; the store is damaged")
-                }
-                try createFolder(forFile: perQuery)
-                files.append(try ArrayWriter.prepareText(PerQueryExport.render(
-                    format, metrics: values.map(\.metric), labels: labels, relevantCounts: relevant, perQuery: values.map(\.values)), to: perQuery))
-            }
-            for file in files { try file.commit() }
-            if let output {
-                let clustering = record.metrics.filter { ClusteringMetric(rawValue: $0.metric) != nil }.map(\.metric)
                 if !clustering.isEmpty {
                     printError("note: \(clustering.joined(separator: " and ")) left out: a baseline holds metrics with per-query values only")
                 }
@@ -301,27 +277,19 @@ struct RunsCommand: ParsableCommand {
         }
 
         func run() throws {
-            let store = try storePath.openExisting()
-            let runs = try ids.map { try store.run(id: $0) }
-            let values = try ids.map { try store.perQueryValues(runID: $0) }
-            // The metrics every run has, in the first run's order.
-            let names = runs[0].metrics.map(\.metric).filter { name in runs.allSatisfy { $0.metrics.contains { $0.metric == name } } }
-            guard !names.isEmpty else {
-                throw StoreError("runs \(ids.map(String.init).joined(separator: ", ")) share no metric; compare runs of the same metrics")
+            let job = RunComparisonJob(runIDs: ids, store: storePath.location, permutations: permutations, seed: seed,
+                                       interval: interval.settings, pairwiseSignificance: format == .latex ? significance : nil)
+            let outcome = try job.run()
+            for id in outcome.unpairedRuns {
+                printError("note: run \(id) was made on another test set than run \(ids[0]); it has no p-values")
             }
-            // Every shared name, including values without per-query values (nmi, ami).
-            let metrics = names
-            let tested = names.filter { Metric(name: $0) != nil }.count
-            let means = runs.map { r in names.map { n in r.metrics.first { $0.metric == n }!.mean } }
-            let perQuery = values.map { v in names.map { n in v.first { $0.metric == n }?.values ?? [] } }
-            let pairable = runs.map { r in
-                r.dataset.labelsHash == runs[0].dataset.labelsHash && r.queryDataset?.labelsHash == runs[0].queryDataset?.labelsHash
-            }
-            let cells = RunComparison.compare(metricCount: names.count, means: means, perQuery: perQuery, pairable: pairable,
-                                              permutations: permutations, seed: seed, interval: interval.settings)
-            for (i, ok) in pairable.enumerated() where !ok {
-                printError("note: run \(ids[i]) was made on another test set than run \(ids[0]); it has no p-values")
-            }
+            show(outcome)
+        }
+
+        /// Prints the comparison in the chosen format.
+        private func show(_ outcome: RunComparisonJob.Outcome) {
+            let (runs, names, metrics, cells, means, tested) = (outcome.runs, outcome.metrics, outcome.metrics, outcome.cells,
+                                                                outcome.means, outcome.testedMetrics)
             switch format {
             case .json:
                 print(JSON.object([
@@ -368,12 +336,7 @@ struct RunsCommand: ParsableCommand {
             case .latex:
                 // ranx-style: run k is letter k; a value carries the letters of the runs it is
                 // significantly better than.
-                let pairs = (0 ..< runs.count).map { i in (0 ..< runs.count).map { j in
-                    runs[i].dataset.labelsHash == runs[j].dataset.labelsHash && runs[i].queryDataset?.labelsHash == runs[j].queryDataset?.labelsHash
-                } }
-                let better = RunComparison.pairwiseSignificance(
-                    metricCount: names.count, means: means, perQuery: perQuery, pairable: pairs, alpha: significance,
-                    permutations: permutations, seed: seed)
+                let better = outcome.better!
                 let letters = (0 ..< runs.count).map { String(UnicodeScalar(UInt8(97 + $0))) }
                 var lines = ["\\begin{tabular}{l" + String(repeating: "r", count: ids.count) + "}", "\\toprule",
                              "Metric & " + runs.indices.map { r in
@@ -426,15 +389,4 @@ func runJSON(_ r: RunRecord) -> JSON {
     }
     fields.append(("timings", .object(r.timings.map { ($0.0, .number($0.1)) })))
     return .object(fields)
-}
-
-/// The labels and R of a stored run's queries: the query set's in query/reference mode, else
-/// the dataset's (self-retrieval), from the labels the store holds.
-func storedQueries(_ record: RunRecord, store: Store) throws -> (Labels, [Int]) {
-    let references = try store.labels(of: record.dataset)
-    if let queryDataset = record.queryDataset {
-        let queries = try store.labels(of: queryDataset)
-        return (queries, RelevanceJudgments(queries: queries, references: references).relevantCounts)
-    }
-    return (references, RelevanceJudgments(selfRetrieval: references).relevantCounts)
 }

@@ -27,17 +27,14 @@ struct StorePath: ParsableArguments {
         return "dmleval.sqlite"
     }
 
-    func open() throws -> Store { try Store(path: resolvedPath) }
+    /// The store as the jobs receive it.
+    var location: StoreLocation { StoreLocation(path: resolvedPath, toolVersion: DMLEval.version) }
+
+    func open() throws -> Store { try location.open() }
 
     /// Opens the store for a command that only reads it; a store that does not exist is an
     /// error rather than a new empty file.
-    func openExisting() throws -> Store {
-        let path = resolvedPath
-        guard access(path, F_OK) == 0 else {
-            throw StoreError("\(path): no store here yet; record a run first ('dmleval EMBEDDINGS LABELS'), or pass --store (or set $DMLEVAL_STORE) with the store's path")
-        }
-        return try Store(path: path, access: .readOnly)
-    }
+    func openExisting() throws -> Store { try location.openExisting() }
 }
 
 /// The store of a command that records runs, which --no-store skips.
@@ -51,17 +48,11 @@ struct StoreOptions: ParsableArguments {
 
     func open() throws -> Store { try path.open() }
 
-    /// Fails early, before any work, when the store could not be created where asked: a
-    /// missing or unwritable folder would otherwise only show once the run is done.
-    func checkWritable() throws {
-        guard !noStore else { return }
-        let path = resolvedPath
-        if access(path, F_OK) == 0 { return }
-        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        guard access(folder.isEmpty ? "/" : folder, W_OK) == 0 else {
-            throw StoreError("\(path): cannot create the store: the folder '\(folder)' does not exist or is not writable; create it, or pass --store with another path (or --no-store)")
-        }
-    }
+    /// The store the jobs record in; nil with --no-store.
+    var location: StoreLocation? { noStore ? nil : path.location }
+
+    /// Fails early, before any work, when the store could not be created where asked.
+    func checkWritable() throws { try location?.checkCreatable() }
 }
 
 /// What is evaluated: embedding and label files, or a stored dataset, and optionally a
@@ -81,6 +72,14 @@ struct DataSourceOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Labels of the --queries embeddings.", valueName: "file"))
     var queryLabels: String?
+
+    /// The references as the evaluation job takes them.
+    var evaluationSource: EvaluationSource {
+        dataset.map(EvaluationSource.dataset) ?? .files(embeddings: embeddings!, labels: labels)
+    }
+
+    /// The query set as the evaluation job takes it.
+    var queryFiles: QueryFiles? { queries.map { QueryFiles(embeddings: $0, labels: queryLabels) } }
 
     func validate() throws {
         switch (embeddings, labels, dataset) {
@@ -138,15 +137,17 @@ struct InputOptions: ParsableArguments {
         return format == .npz || format == .safetensors
     }
 
+    /// How the jobs read files.
+    var settings: ReadSettings {
+        ReadSettings(format: inputFormat, dimension: dim, member: member, labelsArray: labelsArray)
+    }
+
     func read(embeddings: String, labels: String?) throws -> LabeledEmbeddings {
-        try LabeledEmbeddings.read(embeddings: embeddings, labels: labels, format: inputFormat, dimension: dim,
-                                   array: member, labelsArray: labelsArray)
+        try settings.read(embeddings: embeddings, labels: labels)
     }
 
     /// Reads embeddings alone (no labels).
-    func readEmbeddings(_ path: String) throws -> Matrix {
-        try EmbeddingReader.read(path, format: inputFormat, dimension: dim, array: member)
-    }
+    func readEmbeddings(_ path: String) throws -> Matrix { try settings.readEmbeddings(path) }
 }
 
 /// Parses "1,2,4,8" into positive integers, for a ValidationError naming the flag.
@@ -176,53 +177,17 @@ func checkPermutations(_ permutations: Int) throws {
 var stderrIsTerminal: Bool { isatty(2) == 1 }
 
 /// A monotonic clock in seconds.
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
+func now() -> Double { JobClock.now() }
 
 /// The current time as ISO 8601 UTC, e.g. 2026-11-29T21:50:19Z.
-func isoNow() -> String {
-    var t = time(nil)
-    var parts = tm()
-    gmtime_r(&t, &parts)
-    func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-    return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
-}
+func isoNow() -> String { JobClock.isoNow() }
 
 /// Creates `path` and its missing parents, as `mkdir -p` does.
-/// - Throws: `InputError` naming the folder that could not be made.
-func createFolder(_ path: String) throws {
-    var built = path.hasPrefix("/") ? "/" : ""
-    for part in path.split(separator: "/") {
-        built += (built.isEmpty || built.hasSuffix("/") ? "" : "/") + part
-        if mkdir(built, 0o755) != 0 && errno != EEXIST {
-            throw InputError(.cannotWrite, file: built, expected: "a folder that can be created",
-                             found: String(cString: strerror(errno)).lowercased(), remedy: "check the path and its permissions")
-        }
-    }
-}
+func createFolder(_ path: String) throws { try OutputFolders.create(path) }
 
-/// Creates the missing folders above the file `path` (`mkdir -p` of its folder), so that
-/// `-o out/run-3/report.html` works in a fresh checkout.
-/// - Returns: the folders it created, outermost first, for `removeFolders` to take away again
-///   when the command fails (exit 2 leaves the file system as it was).
+/// Creates the missing folders above the file `path`; returns them for `removeFolders`.
 @discardableResult
-func createFolder(forFile path: String) throws -> [String] {
-    guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return [] }
-    let folder = String(path[..<slash])
-    var created: [String] = []
-    var built = folder.hasPrefix("/") ? "/" : ""
-    for part in folder.split(separator: "/") {
-        built += (built.isEmpty || built.hasSuffix("/") ? "" : "/") + part
-        if access(built, F_OK) != 0 { created.append(built) }
-    }
-    try createFolder(folder)
-    return created
-}
+func createFolder(forFile path: String) throws -> [String] { try OutputFolders.create(forFile: path) }
 
 /// Removes folders `createFolder(forFile:)` made, innermost first, if they are still empty.
-func removeFolders(_ folders: [String]) {
-    for folder in folders.reversed() { rmdir(folder) }
-}
+func removeFolders(_ folders: [String]) { OutputFolders.remove(folders) }

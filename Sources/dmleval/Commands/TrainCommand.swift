@@ -126,27 +126,7 @@ struct TrainCommand: ParsableCommand {
         loss == .proxyAnchor && proxyCounts.count > 1 ? [1] : proxyCounts
     }
 
-    func run() throws {
-        // Files are read by their extension: --dim here is the head's output dimension.
-        try storeOptions.checkWritable()
-        let training = try LabeledEmbeddings.read(embeddings: features, labels: labels)
-        let testData = test.count == 2 ? try LabeledEmbeddings.read(embeddings: test[0], labels: test[1]) : nil
-        // What the largest run of the grid holds, checked before anything is allocated: the head
-        // and the proxies with their two AdamW moments each, the projected sets, a batch's
-        // similarities to every proxy.
-        for l in losses {
-            for k in proxyCounts(for: l) {
-                let proxiesPerClass = try hyperparameters.make(l, proxies: k).proxiesPerClass
-                let proxyRows = MemoryBudget.product(training.labels.classCount, proxiesPerClass)
-                let floats = MemoryBudget.sum(
-                    MemoryBudget.product(3, training.embeddings.columns, dim),
-                    proxyRows.flatMap { MemoryBudget.product(3, $0, dim) },
-                    MemoryBudget.product(training.embeddings.rows + (testData?.embeddings.rows ?? 0), dim),
-                    proxyRows.flatMap { MemoryBudget.product(4, min(batchSize, training.embeddings.rows), $0) })
-                try MemoryBudget.require(floats.flatMap { MemoryBudget.product(4, $0) },
-                                         for: "training \(l.rawValue) with --dim \(dim) and K = \(proxiesPerClass)")
-            }
-        }
+    var job: TrainingJob {
         var configuration = TrainingConfiguration()
         configuration.epochs = epochs
         configuration.batchSize = batchSize
@@ -155,176 +135,118 @@ struct TrainCommand: ParsableCommand {
         configuration.proxyLearningRate = proxyLr
         configuration.weightDecay = weightDecay
         configuration.initialization = initialization
-        configuration.evaluateEvery = isGrid ? 0 : evaluateEvery
-        let names = configuration.testMetrics.map(\.name)
+        configuration.evaluateEvery = evaluateEvery
+        configuration.seed = seed
+        var job = TrainingJob(
+            features: features, labels: labels, test: test.count == 2 ? (test[0], test[1]) : nil, losses: losses,
+            proxyCounts: proxyCounts, hyperparameters: hyperparameters.overrides(proxies: nil), configuration: configuration,
+            repeats: repeats, store: storeOptions.location, toolVersion: DMLEval.version)
+        job.headPath = out
+        return job
+    }
 
+    func run() throws {
+        let job = self.job
+        var printer = EpochPrinter(format: format, hasTest: test.count == 2, dimension: dim,
+                                   names: job.configuration.testMetrics.map(\.name))
+        let outcome = try job.run(progress: ProgressPrinter().handler, events: { printer.show($0) })
+        let names = outcome.metricNames
         if !isGrid {
-            let lossFunction = try hyperparameters.make(losses[0], proxies: proxyCounts[0])
-            configuration.seed = seed
-            printError("training \(losses[0].rawValue) (K = \(lossFunction.proxiesPerClass)): head \(training.embeddings.columns) -> \(dim), "
-                + "\(training.embeddings.rows) items in \(training.labels.classCount) classes"
-                + (testData.map { "; test \($0.embeddings.rows) items in \($0.labels.classCount) classes" } ?? "; no test set"))
-            var table = TextTable(header: ["epoch", "loss"] + (testData == nil ? [] : names) + ["seconds"], rows: [],
-                                  rightAligned: Set(0 ..< names.count + 3))
-            // Epoch lines are printed as they come, so every column gets a fixed width.
-            let widths = table.header.map { max($0.count, 8) }
-            func line(_ cells: [String]) -> String {
-                zip(cells, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: "  ")
-            }
-            if format == .table {
-                print(line(table.header))
-                print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
-            }
-            let bar = ProgressBar("epoch")
-            let result = try Trainer.train(
-                loss: lossFunction, training: training, test: testData, configuration: configuration,
-                onEpoch: { record in
-                    bar.finish()
-                    let test = record.test.isEmpty && testData != nil ? names.map { _ in "" } : record.test.map { percent($0) }
-                    let row = [String(record.epoch), record.loss.map { formatFixed($0, decimals: 4) } ?? "-"]
-                        + test + [formatFixed(record.seconds, decimals: 2)]
-                    table.rows.append(row)
-                    if format == .table {
-                        print(line(row))
-                        fflush(nil)
-                    }
-                },
-                onBatch: { bar.update($0) })
-            if format != .table {
-                print(format == .json ? historyJSON(result.history, names: names).rendered() : table.render(format))
-            }
-            if let out {
-                try createFolder(forFile: out)
-                try ArrayWriter.writeNpy(result.head.weights, to: out)
-                let proxiesPath = (out.hasSuffix(".npy") ? String(out.dropLast(4)) : out) + "-proxies.npy"
-                try ArrayWriter.writeNpy(result.proxies, to: proxiesPath)
-                printError("head written to \(out) (\(result.head.inputDimension) x \(result.head.outputDimension)), proxies to \(proxiesPath) (\(result.proxies.rows) x \(result.proxies.columns))")
-            }
-            if !storeOptions.noStore {
-                let inputs = try storeInputs(training: training, test: testData)
-                let (id, evaluationRun) = try record(
-                    result, in: inputs, lossName: losses[0].rawValue, loss: lossFunction, configuration: configuration)
-                printError("training run \(id) stored in \(inputs.store.path)" + (evaluationRun.map { "; the final head's test evaluation is run \($0)" } ?? ""))
+            if let id = outcome.trainingRunID, let path = outcome.storePath {
+                printError("training run \(id) stored in \(path)" + (outcome.evaluationRunID.map { "; the final head's test evaluation is run \($0)" } ?? ""))
             }
             return
         }
-
-        // The grid: final test metrics, mean (std) over repeats.
-        guard testData != nil else { throw ValidationError("a grid compares test metrics: give --test FEATURES LABELS") }
-        var grid = TextTable(header: ["loss", "K"] + names, rows: [], rightAligned: Set(1 ..< names.count + 2))
-        var jsonRows: [JSON] = []
-        // Every run of the grid is stored with its settings (naming the grid and the repeat) and
-        // curves, whose last epoch holds the final test metrics. Unlike a single run, the
-        // projected test embeddings are not stored as a dataset with an evaluation run: a grid
-        // of 60 runs would add 60 copies of the test set. The store is opened, and the inputs
-        // stored, once the first run has succeeded.
-        var inputs: StoredInputs?
-        let gridSetting = ("grid", "losses \(losses.map(\.rawValue).joined(separator: ",")); proxies \(proxyCounts.map { $0.map(String.init) ?? "default" }.joined(separator: ",")); repeats \(repeats)")
-        for l in losses {
-            for k in proxyCounts(for: l) {
-                let lossFunction = try hyperparameters.make(l, proxies: k)
-                var finals: [[Double]] = []
-                var storedRuns: [Int64] = []
-                for r in 0 ..< repeats {
-                    configuration.seed = seed &+ UInt64(r)
-                    let bar = ProgressBar("\(l.rawValue) K=\(lossFunction.proxiesPerClass) run \(r + 1)/\(repeats)")
-                    let result = try Trainer.train(loss: lossFunction, training: training, test: testData,
-                                                   configuration: configuration,
-                                                   onBatch: { bar.update($0) })
-                    bar.finish()
-                    finals.append(result.history.last!.test)
-                    if !storeOptions.noStore {
-                        if inputs == nil { inputs = try storeInputs(training: training, test: testData) }
-                        storedRuns.append(try record(
-                            result, in: inputs!, lossName: l.rawValue, loss: lossFunction, configuration: configuration,
-                            extra: [gridSetting, ("repeat", "\(r + 1) of \(repeats)")], storeEvaluation: false).0)
-                    }
-                }
-                let stats = names.indices.map { m -> (Double, Double) in
-                    let values = finals.map { $0[m] }
-                    let mean = values.reduce(0, +) / Double(values.count)
-                    let variance = values.count > 1 ? values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1) : 0
-                    return (mean, variance.squareRoot())
-                }
-                grid.rows.append([l.rawValue, String(lossFunction.proxiesPerClass)]
-                    + stats.map { repeats > 1 ? percent($0.0) + " (" + percent($0.1) + ")" : percent($0.0) })
-                jsonRows.append(.object([("loss", .string(l.rawValue)), ("proxies", .int(lossFunction.proxiesPerClass)),
-                                         ("runs", .int(repeats)),
-                                         ("training_runs", storeOptions.noStore ? .null : .array(storedRuns.map { .int(Int($0)) })),
-                                         ("mean", .object(zip(names, stats).map { ($0, .number($1.0)) })),
-                                         ("std", .object(zip(names, stats).map { ($0, .number($1.1)) }))]))
-                if format == .table {
-                    printError("done: \(grid.rows.last!.joined(separator: "  "))"
-                        + (storedRuns.isEmpty ? "" : " (training runs \(storedRuns.map(String.init).joined(separator: ", ")))"))
-                }
-            }
-        }
-        print(format == .json ? JSON.array(jsonRows).rendered() : grid.render(format))
+        print(format == .json ? JSON.array(outcome.cells.map { gridJSON($0, names: names) }).rendered() : gridTable(outcome).render(format))
         if format == .table || format == .markdown {
             print("\nfinal test metrics after \(epochs) epochs, x100" + (repeats > 1 ? ": mean (std) over \(repeats) runs" : ", one run"))
         }
-        if let inputs { printError("every run stored in \(inputs.store.path): 'dmleval runs training' lists them") }
+        if let path = outcome.storePath { printError("every run stored in \(path): 'dmleval runs training' lists them") }
     }
 
-    /// Stores the training data, the run's curves and, with a test set, the final head's test
-    /// evaluation (the trainer's own, not a second one) as an ordinary run, so it can be
-    /// compared, exported and checked.
-    /// - Returns: the training run's id and its test evaluation run's.
-    private func record(
-        _ result: TrainingResult, in inputs: StoredInputs, lossName: String, loss: any ProxyLoss,
-        configuration: TrainingConfiguration, extra: [(String, String)] = [], storeEvaluation: Bool = true
-    ) throws -> (Int64, Int64?) {
-        let store = inputs.store
-        let settings = parameters(lossName: lossName, loss: loss, configuration: configuration) + extra
-        var evaluation: RunInput?
-        if storeEvaluation, let (projected, result) = result.finalTest {
-            let projectedRecord = try store.ingest(projected, embeddingsPath: out).dataset
-            evaluation = RunInput(
-                datasetID: projectedRecord.id, name: "\(lossName) head on \(self.test[0])", toolVersion: DMLEval.version,
-                search: "exact", distance: .cosine, depth: result.depth,
-                parameters: [("metrics", configuration.testMetrics.map(\.name).joined(separator: ","))] + settings,
-                report: result.report, timings: [("search", result.searchSeconds), ("metrics", result.metricSeconds)])
-        }
-        // The training run and its test evaluation in one transaction: never one without the other.
-        let ids = try store.record(TrainingInput(
-            trainingDatasetID: inputs.training.id, testDatasetID: inputs.test?.id, evaluationRunID: nil,
-            loss: lossName, toolVersion: DMLEval.version, parameters: settings,
-            metricNames: configuration.testMetrics.map(\.name),
-            epochs: result.history.map { ($0.epoch, $0.loss, $0.test, $0.seconds) }), evaluation: evaluation)
-        return (ids.training, ids.evaluation)
+    /// A grid cell's row: "mean (std)" of each metric x100, or the mean of one run.
+    static func gridRow(_ cell: TrainingJob.GridCell) -> [String] {
+        [cell.loss.rawValue, String(cell.proxiesPerClass)]
+            + zip(cell.means, cell.spreads).map { cell.runs > 1 ? percent($0) + " (" + percent($1) + ")" : percent($0) }
     }
 
-    /// The store and the training and test sets as stored (once per command, however many runs).
-    private struct StoredInputs {
-        let store: Store
-        let training: DatasetRecord
-        let test: DatasetRecord?
+    private func gridTable(_ outcome: TrainingJob.Outcome) -> TextTable {
+        TextTable(header: ["loss", "K"] + outcome.metricNames, rows: outcome.cells.map(Self.gridRow),
+                  rightAligned: Set(1 ..< outcome.metricNames.count + 2))
     }
 
-    private func storeInputs(training: LabeledEmbeddings, test: LabeledEmbeddings?) throws -> StoredInputs {
-        let store = try storeOptions.open()
-        return StoredInputs(
-            store: store, training: try store.ingest(training, embeddingsPath: features, labelsPath: labels).dataset,
-            test: try test.map { try store.ingest($0, embeddingsPath: self.test[0], labelsPath: self.test[1]).dataset })
+    private func gridJSON(_ cell: TrainingJob.GridCell, names: [String]) -> JSON {
+        .object([("loss", .string(cell.loss.rawValue)), ("proxies", .int(cell.proxiesPerClass)), ("runs", .int(cell.runs)),
+                 ("training_runs", storeOptions.noStore ? .null : .array(cell.storedRuns.map { .int(Int($0)) })),
+                 ("mean", .object(zip(names, cell.means).map { ($0, .number($1)) })),
+                 ("std", .object(zip(names, cell.spreads).map { ($0, .number($1)) }))])
     }
 
-    /// Every setting of a training run, as stored.
-    private func parameters(lossName: String, loss: any ProxyLoss, configuration c: TrainingConfiguration) -> [(String, String)] {
-        let p: [(String, String)] = [
-            ("loss", lossName), ("proxies", String(loss.proxiesPerClass)), ("dim", String(c.outputDimension)),
-            ("epochs", String(c.epochs)), ("batch_size", String(c.batchSize)), ("lr", "\(c.headLearningRate)"),
-            ("proxy_lr", "\(c.proxyLearningRate)"), ("weight_decay", "\(c.weightDecay)"),
-            ("decay", "x\(c.decayFactor) every \(c.decayEvery) epochs"), ("initialization", c.initialization.rawValue),
-            ("seed", String(c.seed)), ("features", features), ("labels", labels),
-        ]
-        return p + hyperparameters.given
+}
+
+/// Prints a training job's events as they come: the run's heading, its epochs (a table with
+/// fixed column widths), the head written, and each grid cell.
+struct EpochPrinter {
+    let format: OutputFormat
+    let hasTest: Bool
+    /// The head's output dimension, and the test metrics' names.
+    let dimension: Int
+    let names: [String]
+    /// The epochs so far, for the formats printed once training ends.
+    private var table = TextTable(header: [], rows: [])
+    private var widths: [Int] = []
+
+    init(format: OutputFormat, hasTest: Bool, dimension: Int, names: [String]) {
+        self.format = format
+        self.hasTest = hasTest
+        self.dimension = dimension
+        self.names = names
     }
 
-    private func historyJSON(_ history: [EpochRecord], names: [String]) -> JSON {
+    private func historyJSON(_ history: [EpochRecord]) -> JSON {
         .array(history.map { r in
             .object([("epoch", .int(r.epoch)), ("loss", r.loss.map { .number($0) } ?? .null),
                      ("test", .object(zip(names, r.test).map { ($0, .number($1)) })), ("seconds", .number(r.seconds))])
         })
+    }
+
+    private func line(_ cells: [String]) -> String {
+        zip(cells, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: "  ")
+    }
+
+    mutating func show(_ event: TrainingJob.Event) {
+        switch event {
+        case .started(let loss, let k, let inputDimension, let rows, let classes, let test):
+            printError("training \(loss.rawValue) (K = \(k)): head \(inputDimension) -> \(dimension), "
+                + "\(rows) items in \(classes) classes"
+                + (test.map { "; test \($0.rows) items in \($0.classes) classes" } ?? "; no test set"))
+            table = TextTable(header: ["epoch", "loss"] + (hasTest ? names : []) + ["seconds"], rows: [],
+                              rightAligned: Set(0 ..< names.count + 3))
+            // Epoch lines are printed as they come, so every column gets a fixed width.
+            widths = table.header.map { max($0.count, 8) }
+            if format == .table {
+                print(line(table.header))
+                print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+            }
+        case .epoch(let record):
+            let test = record.test.isEmpty && hasTest ? names.map { _ in "" } : record.test.map { percent($0) }
+            let row = [String(record.epoch), record.loss.map { formatFixed($0, decimals: 4) } ?? "-"]
+                + test + [formatFixed(record.seconds, decimals: 2)]
+            table.rows.append(row)
+            if format == .table {
+                print(line(row))
+                fflush(nil)
+            }
+        case .trained(let history):
+            if format != .table { print(format == .json ? historyJSON(history).rendered() : table.render(format)) }
+        case .headWritten(let head, let rows, let columns, let proxies, let proxyRows, let proxyColumns):
+            printError("head written to \(head) (\(rows) x \(columns)), proxies to \(proxies) (\(proxyRows) x \(proxyColumns))")
+        case .cellFinished(let cell):
+            if format == .table {
+                printError("done: \(TrainCommand.gridRow(cell).joined(separator: "  "))"
+                    + (cell.storedRuns.isEmpty ? "" : " (training runs \(cell.storedRuns.map(String.init).joined(separator: ", ")))"))
+            }
+        }
     }
 }
 

@@ -45,7 +45,7 @@ struct EvaluationSummary {
         }
     }
     var clustering: ClusteringQuality? = nil
-    var clusteringOptions: ClusteringOptions? = nil
+    var clusteringOptions: ClusteringSettings? = nil
 
     func render(_ format: OutputFormat) -> String {
         switch format {
@@ -185,7 +185,7 @@ struct EvaluationSummary {
                 ("mode", .string(queryCount == nil ? "self-retrieval" : "query-reference")), ("depth", .int(depth)),
             ] + (search.kind == .exact ? [] : [
                 ("settings", settingsJSON(search.settings)),
-                ("origin", search.origin.map(JSON.string) ?? .null),
+                ("origin", search.origin.map { .string($0.text) } ?? .null),
                 ("memory_bytes", search.memoryBytes.map(JSON.int) ?? .null),
             ]))),
             ("queries", .int(report.scoredQueries + report.excludedQueries)),
@@ -231,5 +231,27 @@ struct EvaluationSummary {
         }
         fields.append(("timings", .object(timings.map { ($0.0, .number($0.1)) })))
         return .object(fields)
+    }
+}
+
+extension EvaluationSummary {
+    /// What `job` produced, as printed.
+    init(_ outcome: EvaluationJob.Outcome, job: EvaluationJob) {
+        let source: String
+        switch job.source {
+        case .dataset:
+            let record = outcome.datasetRecord!
+            source = "stored dataset " + (record.names.first.map { "'\($0)' " } ?? "") + record.shortHash
+        case .files(let embeddings, let labels):
+            source = "\(embeddings) + \(labels ?? job.reading.labelsArray.map { "labels '\($0)'" } ?? "")"
+        }
+        self.init(
+            run: outcome.runID, source: source, dataset: outcome.references, datasetNames: outcome.datasetRecord?.names ?? [],
+            embeddingsPath: outcome.datasetRecord?.embeddingsPath ?? job.source.embeddingsPath,
+            labelsPath: outcome.datasetRecord?.labelsPath ?? job.source.labelsPath,
+            classNames: outcome.classNames, queryCount: outcome.queryCount, distance: job.distance, depth: outcome.evaluation.depth,
+            report: outcome.evaluation.report, timings: outcome.timings, search: outcome.search, approximation: outcome.approximation,
+            confidence: outcome.confidence.map { Confidence(settings: $0.settings, means: $0.means, macro: $0.macro) },
+            clustering: outcome.clustering, clusteringOptions: job.clustering)
     }
 }
