@@ -120,13 +120,14 @@ struct EvaluateCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
     @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup(title: "Sharding (one query shard per task; then dmleval merge)") var shardOptions: ShardOptions
 
     var requestedMetrics: [Metric] = []
 
     enum CodingKeys: String, CodingKey {
         case source, metricOptions, perClass, nmi, ami, kmeansRestarts, kmeansIterations, kmeansSeed, distance, threads, tileSize, searchPath, indexOptions, annCheck, saveNeighbors,
              saveRun, saveQrels, ids, queryIds,
-             format, name, saveBaseline, perQuery, interval, input, storeOptions
+             format, name, saveBaseline, perQuery, interval, input, storeOptions, shardOptions
     }
 
     mutating func validate() throws {
@@ -146,6 +147,7 @@ struct EvaluateCommand: ParsableCommand {
         if !(1...1000).contains(kmeansRestarts) { throw ValidationError("--kmeans-restarts: expected 1 to 1000, found \(kmeansRestarts)") }
         if !(1...100_000).contains(kmeansIterations) { throw ValidationError("--kmeans-iterations: expected 1 to 100,000, found \(kmeansIterations)") }
         if queryIds != nil && source.queries == nil { throw ValidationError("--query-ids names the rows of --queries; add --queries") }
+        try validateShard()
         var metrics = try metricOptions.metrics()
         if metrics.isEmpty { metrics = Metric.paperSet }
         requestedMetrics = metrics
@@ -170,6 +172,7 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
+        if shardOptions.shard != nil { return try runShard() }
         let settings = interval.settings
         var classes: [Int32]?
         let outcome = try job.run(parameters: parameters(depth:), beforeSearch: { references, queries in
@@ -192,7 +195,7 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     /// Every setting and convention of the run, as stored.
-    private func parameters(depth: Int) -> [(String, String)] {
+    func parameters(depth: Int) -> [(String, String)] {
         var p: [(String, String)] = [
             ("metrics", requestedMetrics.map(\.name).joined(separator: ",")),
             ("recall_convention", metricOptions.recallConvention.rawValue),
