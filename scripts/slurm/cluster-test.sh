@@ -6,6 +6,10 @@
 # daemons started here are stopped on exit.
 #
 #   scripts/slurm/cluster-test.sh [SHARDS]        ($DMLEVAL: the binary, default .build/debug/dmleval)
+#
+# $SLURM_TEST_DATA="EMBEDDINGS LABELS" evaluates other files than the digits fixture; with
+# $SLURM_TEST_BENCH=1 it also runs the unsharded plain search (the same file as --queries:
+# no symmetry, as the shards search) and prints the search timings side by side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -108,10 +112,13 @@ echo "one-node cluster up: $(sinfo -h -o '%P %D %c CPUs %T')"
 
 # The sharded run, through the project's own submit script, then the unsharded run.
 flags=(--recall 1,4 --map-r --ndcg 2,4,8 --map 10 --map-denominator r)
+read -r emb labels <<< "${SLURM_TEST_DATA:-$repo/fixtures/digits.fbin $repo/fixtures/digits-labels.txt}"
+emb=$(cd "$(dirname "$emb")" && pwd)/$(basename "$emb")
+labels=$(cd "$(dirname "$labels")" && pwd)/$(basename "$labels")
 store=$work/runs.sqlite
 cd "$work/jobs"
 merge=$(DMLEVAL=$dmleval "$repo/scripts/slurm/submit.sh" "$shards" "$work/parts" \
-    "$repo/fixtures/digits.fbin" "$repo/fixtures/digits-labels.txt" "${flags[@]}" -- --store "$store" --name sharded)
+    "$emb" "$labels" "${flags[@]}" -- --store "$store" --name sharded)
 for i in $(seq 600); do
     state=$(scontrol show job "$merge" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
     case "$state" in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY) break ;; esac
@@ -121,7 +128,7 @@ echo "merge job $merge: $state"
 [ "$state" = COMPLETED ] || { echo "error: the merge job ended $state" >&2; exit 1; }
 cat "$work"/jobs/dmleval-merge-*.out
 ls "$work/parts"
-"$dmleval" "$repo/fixtures/digits.fbin" "$repo/fixtures/digits-labels.txt" "${flags[@]}" --store "$store" --name whole > /dev/null
+"$dmleval" "$emb" "$labels" "${flags[@]}" --store "$store" --name whole > /dev/null
 
 # Per-query values (the stored float64 blobs), means and curves: bit for bit.
 values() {
@@ -137,3 +144,12 @@ if [ "$(values 1)" != "$(values 2)" ]; then
 fi
 echo "slurm-test: $shards shards merged == unsharded, bit for bit ($(values 1 | wc -l) rows of values compared)"
 "$dmleval" runs show 1 --store "$store" | sed -n '1,6p'
+
+if [ "${SLURM_TEST_BENCH:-0}" = 1 ]; then
+    "$dmleval" "$emb" "$labels" "${flags[@]}" --queries "$emb" --query-labels "$labels" --store "$store" --name plain > /dev/null
+    search() { sqlite3 "$store" "SELECT json_extract(value, '\$[1]') FROM json_each((SELECT timings FROM run WHERE id = $1)) WHERE json_extract(value, '\$[0]') = 'search'"; }
+    per_shard=$(for p in "$work"/jobs/dmleval-shard-*.out; do sed -n 's/.*search \([0-9.]*\) s;.*/\1/p' "$p"; done | tr '\n' ' ')
+    echo "bench: shards $shards, per-shard search s: $per_shard"
+    echo "bench: sum of shard searches $(search 1) s; unsharded symmetric self-retrieval $(search 2) s; unsharded plain (--queries = references) $(search 3) s"
+    awk -v a="$(search 1)" -v b="$(search 3)" 'BEGIN { printf "bench: sum of shards / unsharded plain = %.3f\n", a / b }'
+fi
