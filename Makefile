@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := libopenblas-dev libsqlite3-dev libssl-dev zlib1g-dev pkg-conf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build demo test fuzz bench compare ann-bench man docs report-check clean
+.PHONY: help deps build demo test slurm-test fuzz bench compare ann-bench man docs report-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,13 @@ demo: build ## Install what is missing, build, and run the main job on the bundl
 
 test: deps ## Run the whole test suite (what CI runs)
 	$(SWIFT) test
+
+# Shards of the array job in `make slurm-test`.
+SLURM_SHARDS ?= 4
+
+slurm-test: deps ## One-node Slurm cluster (slurm-wlm, munge; installed if missing): sharded array + merge == unsharded, bit for bit
+	[ -x .build/debug/dmleval ] || $(SWIFT) build --product dmleval
+	bash scripts/slurm/cluster-test.sh $(SLURM_SHARDS)
 
 # Seconds of fuzzing per reader for `make fuzz` (make test spends 2).
 FUZZ_SECONDS ?= 120

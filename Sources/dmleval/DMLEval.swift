@@ -47,7 +47,7 @@ struct DMLEval: ParsableCommand {
         subcommands: [
             EvaluateCommand.self, IngestCommand.self, IndexCommand.self, RunsCommand.self, ReportCommand.self, CheckCommand.self, TrainCommand.self,
             ProjectCommand.self, LossCommand.self,
-            ScoreCommand.self, ScoreRunCommand.self,
+            ScoreCommand.self, ScoreRunCommand.self, MergeCommand.self,
             Table3Command.self,
         ],
         defaultSubcommand: EvaluateCommand.self
@@ -71,7 +71,7 @@ enum Entry {
             }
             checkStandardOutput()
         } catch where error is InputError || error is MetricError || error is SearchError || error is StoreError
-                    || error is ProxyLossError || error is MemoryError {
+                    || error is ProxyLossError || error is MemoryError || error is ShardError {
             // The libraries' errors describe themselves in one line for the user.
             fail("error: \(error)", code: 2)
         } catch is CheckFailed {

@@ -165,6 +165,9 @@ public struct SearchDescription: Sendable {
     /// The index's memory (nil for exact search).
     public let memoryBytes: Int?
 
+    /// The exact search's description.
+    public static let exact = SearchDescription(kind: .exact, settings: [], origin: nil, memoryBytes: nil)
+
     /// What a stored run records about the index and its check.
     public func storedParameters(_ check: ApproximationCheck?) -> [(String, String)] {
         guard kind != .exact else { return [] }

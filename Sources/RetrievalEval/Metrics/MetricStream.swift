@@ -37,7 +37,20 @@ public struct MetricStream {
     /// The curves k = 1 ... `curveDepth` over the queries consumed so far (nil without a depth).
     /// Integer counts, so the same whatever the blocks and threads.
     public func curves() -> RetrievalCurves? {
+        MetricStream.curves(firstHits: firstHits, hitsAt: hitsAt)
+    }
+
+    /// The integer counts behind `curves()` (empty without a curve depth): what a query
+    /// shard records, so that the merge can sum them.
+    public var curveCounts: (firstHits: [Int], hitsAt: [Int]) {
+        curveDepth > 0 ? (firstHits, hitsAt) : ([], [])
+    }
+
+    /// The curves of counts summed over queries (see `curveCounts`); nil when `hitsAt` is empty.
+    public static func curves(firstHits: [Int], hitsAt: [Int]) -> RetrievalCurves? {
+        let curveDepth = hitsAt.count
         guard curveDepth > 0 else { return nil }
+        precondition(firstHits.count == curveDepth + 1)
         let scored = firstHits.reduce(0, +)
         var recall: [Double] = [], precision: [Double] = []
         var found = 0, hits = 0

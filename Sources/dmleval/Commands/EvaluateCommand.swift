@@ -120,13 +120,14 @@ struct EvaluateCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
     @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup(title: "Sharding (one query shard per task; then dmleval merge)") var shardOptions: ShardOptions
 
     var requestedMetrics: [Metric] = []
 
     enum CodingKeys: String, CodingKey {
         case source, metricOptions, perClass, nmi, ami, kmeansRestarts, kmeansIterations, kmeansSeed, distance, threads, tileSize, searchPath, indexOptions, annCheck, saveNeighbors,
              saveRun, saveQrels, ids, queryIds,
-             format, name, saveBaseline, perQuery, interval, input, storeOptions
+             format, name, saveBaseline, perQuery, interval, input, storeOptions, shardOptions
     }
 
     mutating func validate() throws {
@@ -146,6 +147,7 @@ struct EvaluateCommand: ParsableCommand {
         if !(1...1000).contains(kmeansRestarts) { throw ValidationError("--kmeans-restarts: expected 1 to 1000, found \(kmeansRestarts)") }
         if !(1...100_000).contains(kmeansIterations) { throw ValidationError("--kmeans-iterations: expected 1 to 100,000, found \(kmeansIterations)") }
         if queryIds != nil && source.queries == nil { throw ValidationError("--query-ids names the rows of --queries; add --queries") }
+        try validateShard()
         var metrics = try metricOptions.metrics()
         if metrics.isEmpty { metrics = Metric.paperSet }
         requestedMetrics = metrics
@@ -181,6 +183,7 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
+        if shardOptions.shard != nil { return try runShard() }
         let job = self.job
         let outcome = try job.run(progress: ProgressPrinter().handler)
         print(EvaluationSummary(outcome, job: job).render(format))
