@@ -79,6 +79,9 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: .hidden)
     var tileSize: Int = 1024
 
+    @Flag(help: "Read the embeddings from disk in tiles (memory-mapped) instead of loading them: for sets larger than memory. Automatic with --no-store when they would not fit. Same values; .npy float32, .fbin, .fvecs or raw only; self-retrieval or with --queries; needs --no-store.")
+    var streamReferences = false
+
     /// Forces the exact search's path (candidate buffers or whole score rows), for measurements.
     @Option(help: .hidden)
     var searchPath: ExactSearchPath = .automatic
@@ -124,7 +127,7 @@ struct EvaluateCommand: ParsableCommand {
     var requestedMetrics: [Metric] = []
 
     enum CodingKeys: String, CodingKey {
-        case source, metricOptions, perClass, nmi, ami, kmeansRestarts, kmeansIterations, kmeansSeed, distance, threads, tileSize, searchPath, indexOptions, annCheck, saveNeighbors,
+        case source, metricOptions, perClass, nmi, ami, kmeansRestarts, kmeansIterations, kmeansSeed, distance, threads, tileSize, streamReferences, searchPath, indexOptions, annCheck, saveNeighbors,
              saveRun, saveQrels, ids, queryIds,
              format, name, saveBaseline, perQuery, interval, input, storeOptions
     }
@@ -146,6 +149,15 @@ struct EvaluateCommand: ParsableCommand {
         if !(1...1000).contains(kmeansRestarts) { throw ValidationError("--kmeans-restarts: expected 1 to 1000, found \(kmeansRestarts)") }
         if !(1...100_000).contains(kmeansIterations) { throw ValidationError("--kmeans-iterations: expected 1 to 100,000, found \(kmeansIterations)") }
         if queryIds != nil && source.queries == nil { throw ValidationError("--query-ids names the rows of --queries; add --queries") }
+        if streamReferences {
+            let refused = [(!storeOptions.noStore, "a store (add --no-store: a dataset larger than memory is not copied into the store)"),
+                           (source.dataset != nil, "--dataset"), (indexOptions.index != .exact, "--index \(indexOptions.index.rawValue)"),
+                           (nmi || ami, "--nmi/--ami"), (saveRun != nil || saveQrels != nil, "--save-run/--save-qrels"),
+                           (interval.settings != nil, "confidence intervals")]
+            if let what = refused.first(where: \.0) {
+                throw ValidationError("--stream-references reads the embeddings in tiles and cannot go with \(what.1)")
+            }
+        }
         var metrics = try metricOptions.metrics()
         if metrics.isEmpty { metrics = Metric.paperSet }
         requestedMetrics = metrics
@@ -156,7 +168,9 @@ struct EvaluateCommand: ParsableCommand {
             source: source, input: input, storeOptions: storeOptions, metrics: requestedMetrics, distance: distance,
             perClass: perClass, threads: threads ?? ExactSearch.defaultThreads, tileSize: tileSize, name: name,
             saveNeighbors: saveNeighbors, saveBaseline: saveBaseline, perQuery: perQuery, indexOptions: indexOptions, annCheck: annCheck,
-            searchPath: searchPath,
+            searchPath: searchPath, streamReferences: streamReferences,
+            automaticStreaming: storeOptions.noStore && indexOptions.index == .exact && !nmi && !ami && saveRun == nil
+                && saveQrels == nil && interval.settings == nil,
             trecOutput: saveRun == nil && saveQrels == nil ? nil
                 : TrecOutput(runPath: saveRun, qrelsPath: saveQrels, idsPath: ids, queryIDsPath: queryIds),
             clustering: clustering)

@@ -27,6 +27,10 @@ struct EvaluationJob {
     var annCheck = 1000
     /// The exact search's path; automatic unless a measurement forces one.
     var searchPath: ExactSearchPath = .automatic
+    /// Read the embeddings from disk in tiles (`--stream-references`); or do so when they do
+    /// not fit in memory and nothing else the job does needs them loaded.
+    var streamReferences = false
+    var automaticStreaming = false
     /// The k-NN lists as a TREC run and the labels' judgments as TREC qrels.
     var trecOutput: TrecOutput? = nil
     /// The clustering stage (--nmi, --ami).
@@ -54,6 +58,7 @@ struct EvaluationJob {
         parameters: (Int) -> [(String, String)],
         beforeSearch: ((LabeledEmbeddings, LabeledEmbeddings?) throws -> Void)? = nil
     ) throws -> Outcome {
+        if let mapped = try streamedReferences() { return try runStreamed(mapped, parameters: parameters) }
         let (embeddings, labels, dataset) = (source.embeddings, source.labels, source.dataset)
         let (queries, queryLabels) = (source.queries, source.queryLabels)
         let started = now()
