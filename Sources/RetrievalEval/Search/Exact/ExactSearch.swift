@@ -54,8 +54,9 @@ public struct ExactSearch: NeighborSearch, Sendable {
     public var candidateMemoryBudget: Int = 384 << 20
     /// When both the queries and the references are read from a mapped file (self-retrieval
     /// streamed), the most a block of copied queries takes: each block reads the references
-    /// once, so larger blocks read the file fewer times.
-    public var queryBlockBytes: Int = 256 << 20
+    /// once, so larger blocks read the file fewer times. By default 256 MiB, or an eighth of
+    /// the memory the process may have when that is less.
+    public var queryBlockBytes: Int = min(256 << 20, MemoryBudget.limitBytes / 8)
     /// Row path: queries per block and per ranking chunk, when set (tests: many small blocks).
     var rowBlockRows: Int?
     var rankingChunk: Int?
