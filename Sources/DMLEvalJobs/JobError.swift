@@ -38,6 +38,8 @@ public enum JobError: Error, Sendable, CustomStringConvertible {
     case trainingExceedsMemory(loss: String, dimension: Int, proxiesPerClass: Int, bytes: Int?, limit: Int)
     /// Runs to compare that share no metric.
     case noSharedMetric(runs: [Int64])
+    /// Streaming the embeddings asked for with a setting that needs them loaded or stored.
+    case streamingUnsupported(setting: String)
 
     public var description: String {
         switch self {
@@ -73,6 +75,8 @@ public enum JobError: Error, Sendable, CustomStringConvertible {
             return "training \(loss) with outputDimension \(dimension) and K = \(k) needs \(bytes.map(MemoryBudget.describe) ?? "more than 2^63 bytes"), more than the \(MemoryBudget.describe(limit)) this process can have; choose a smaller setting"
         case .noSharedMetric(let runs):
             return "runs \(runs.map(String.init).joined(separator: ", ")) share no metric; compare runs of the same metrics"
+        case .streamingUnsupported(let setting):
+            return "streaming reads the embeddings in tiles and cannot go with \(setting); load them instead"
         }
     }
 }

@@ -39,6 +39,8 @@ public struct EvaluationJob: Sendable {
     public var annCheck: Int
     /// The exact search's path; automatic unless a measurement forces one.
     public var searchPath: ExactSearchPath
+    /// Whether the embeddings are read from disk in tiles (memory-mapped) instead of loaded.
+    public var streaming: Streaming
     /// The k-NN lists as a TREC run and the labels' judgments as TREC qrels.
     public var trecOutput: TrecOutput?
     /// The clustering stage (NMI, AMI).
@@ -52,6 +54,18 @@ public struct EvaluationJob: Sendable {
     public var purpose: Purpose
     /// The tool version recorded with the run and the baseline.
     public var toolVersion: String
+
+    /// When the job reads the embeddings from disk in tiles (`MappedEmbeddings`) rather than
+    /// loading them. The values are the same either way, bit for bit.
+    public enum Streaming: Sendable {
+        /// Always load.
+        case never
+        /// Always stream (the file must be mappable: float32 .npy, .fbin, .fvecs or raw).
+        case always
+        /// Stream when loading would pass 80% of the memory the process may have and the file
+        /// can be mapped; load otherwise.
+        case whenTooLarge
+    }
 
     /// Why a job runs: an evaluation of its own, or the re-run of a baseline by the gate.
     public enum Purpose: Sendable {
@@ -75,6 +89,7 @@ public struct EvaluationJob: Sendable {
         self.tileSize = 1024
         self.annCheck = 1000
         self.searchPath = .automatic
+        self.streaming = .never
         self.recallConvention = .hit
         self.mapDenominator = .k
         self.purpose = .evaluation
@@ -193,6 +208,7 @@ public struct EvaluationJob: Sendable {
         progress: ProgressHandler? = nil,
         beforeSearch: ((LabeledEmbeddings, LabeledEmbeddings?) throws -> Void)? = nil
     ) throws -> Outcome {
+        if let mapped = try streamedReferences(progress: progress) { return try runStreamed(mapped, progress: progress) }
         let (embeddings, labels) = (source.embeddingsPath, source.labelsPath)
         let started = JobClock.now()
         var timings: [(String, Double)] = []

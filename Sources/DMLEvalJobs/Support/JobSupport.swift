@@ -13,6 +13,9 @@ public enum JobProgress: Sendable, Equatable {
     case update(stage: String, fraction: Double)
     /// `stage` ended, successfully or not.
     case finish(stage: String)
+    /// A line for the user about how the job runs (e.g. that it reads the embeddings from
+    /// disk in tiles).
+    case note(String)
 }
 
 /// Receives a job's progress; may be called from several threads.

@@ -8,15 +8,39 @@ import Darwin
 /// machine's memory (or its cgroup limit) is one error line naming the size, never an abort
 /// in the allocator.
 public enum MemoryBudget {
-    /// The memory this process may use: the smaller of physical memory and the cgroup v2
-    /// limit, when there is one.
+    /// The memory this process may use: the smaller of physical memory and the limit of its
+    /// cgroup (v2 `memory.max`, or v1 `memory.limit_in_bytes`), when there is one.
     public static var limitBytes: Int {
         var limit = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
         if limit <= 0 { limit = Int.max }
-        if let text = try? String(contentsOfCgroupFile: "/sys/fs/cgroup/memory.max"), let cgroup = Int(text), cgroup > 0 {
-            limit = min(limit, cgroup)
+        for path in cgroupLimitFiles() {
+            if let text = try? String(contentsOfCgroupFile: path), let cgroup = Int(text), cgroup > 0 {
+                limit = min(limit, cgroup)
+            }
         }
         return limit
+    }
+
+    /// The files that hold this process's cgroup memory limit: its own cgroup's, found from
+    /// /proc/self/cgroup ("0::/path" in v2, "N:memory:/path" in v1), and the root's as seen
+    /// from inside a container.
+    static func cgroupLimitFiles() -> [String] {
+        var files = ["/sys/fs/cgroup/memory.max"]
+        guard let f = fopen("/proc/self/cgroup", "r") else { return files }
+        defer { fclose(f) }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        while fgets(&buffer, 4096, f) != nil {
+            let line = String(cString: buffer).trimmingCharacters(in: "\n ")
+            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3 else { continue }
+            let path = parts[2] == "/" ? "" : String(parts[2])
+            if parts[0] == "0" && parts[1].isEmpty {
+                files.append("/sys/fs/cgroup\(path)/memory.max")
+            } else if parts[1].split(separator: ",").contains("memory") {
+                files.append("/sys/fs/cgroup/memory\(path)/memory.limit_in_bytes")
+            }
+        }
+        return files
     }
 
     /// Throws unless `bytes` (nil: the size overflowed) fits in memory.

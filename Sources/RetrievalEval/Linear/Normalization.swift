@@ -7,26 +7,31 @@ extension Matrix {
     public func rowNorms() -> [Double] {
         var norms = [Double](repeating: 0, count: rows)
         values.withUnsafeBufferPointer { v in
-            for i in 0 ..< rows {
-                var sum = SIMD8<Double>()
-                let base = i * columns
-                var j = 0
-                while j + 8 <= columns {
-                    var x = SIMD8<Double>()
-                    for l in 0 ..< 8 { x[l] = Double(v[base + j + l]) }
-                    sum += x * x
-                    j += 8
-                }
-                var total = sum.sum()
-                while j < columns {
-                    let x = Double(v[base + j])
-                    total += x * x
-                    j += 1
-                }
-                norms[i] = total.squareRoot()
-            }
+            for i in 0 ..< rows { norms[i] = Matrix.rowNorm(v.baseAddress! + i * columns, columns) }
         }
         return norms
+    }
+
+    /// The Euclidean norm of one row of `columns` values, accumulated in `Double` in a fixed
+    /// order: every reader of rows (in memory or mapped, see `MappedEmbeddings`) gets the same
+    /// bits from it.
+    @inline(__always)
+    static func rowNorm(_ v: UnsafePointer<Float>, _ columns: Int) -> Double {
+        var sum = SIMD8<Double>()
+        var j = 0
+        while j + 8 <= columns {
+            var x = SIMD8<Double>()
+            for l in 0 ..< 8 { x[l] = Double(v[j + l]) }
+            sum += x * x
+            j += 8
+        }
+        var total = sum.sum()
+        while j < columns {
+            let x = Double(v[j])
+            total += x * x
+            j += 1
+        }
+        return total.squareRoot()
     }
 
     /// Scales every row to unit Euclidean length.

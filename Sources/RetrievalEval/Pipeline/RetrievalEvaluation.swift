@@ -83,8 +83,32 @@ public struct RetrievalEvaluation: Sendable {
                 curves: neighbors.depth > 0 ? RetrievalCurves(table) : nil)
         }
 
+        return try run(
+            references: .matrix(references.embeddings), labels: references.labels, queries: queries, metrics: metrics,
+            distance: distance, perClass: perClass, minimumDepth: minimumDepth, threads: threads, tileSize: tileSize,
+            saveNeighbors: saveNeighbors, keepNeighbors: keepNeighbors, path: path, progress: progress)
+    }
+
+    /// Evaluates by exact search with the references read from `references`: in memory, or
+    /// a mapped file read tile by tile (`MappedEmbeddings`), for sets larger than memory. The
+    /// values are the same, bit for bit, whatever the source. Parameters as above.
+    public static func run(
+        references source: EmbeddingSource, labels: Labels, queries: LabeledEmbeddings? = nil, metrics: [Metric],
+        distance: Distance = .cosine, perClass: Bool = false, minimumDepth: Int = 0,
+        threads: Int = ExactSearch.defaultThreads, tileSize: Int = 1024,
+        saveNeighbors: String? = nil, keepNeighbors: Bool = false, path: ExactSearchPath = .automatic,
+        progress: SearchProgress? = nil
+    ) throws -> RetrievalEvaluation {
+        precondition(labels.count == source.rows, "one label per reference row")
+        let judgments = queries.map { RelevanceJudgments(queries: $0.labels, references: labels) }
+            ?? RelevanceJudgments(selfRetrieval: labels)
+        let classes = perClass ? judgments.queryClasses : nil
+        let reportClasses = classes.map { $0.map { max($0, 0) } }
+        let classCount = labels.classCount
+        let requested = max(judgments.depthNeeded(for: metrics), minimumDepth)
+        let clock = ContinuousClock()
         var search = try ExactSearch(
-            references: references.embeddings, queries: queries?.embeddings, distance: distance,
+            references: source, queries: (queries?.embeddings).map { .matrix($0) }, distance: distance,
             tileSize: tileSize, threads: threads)
         search.path = path
         let depth = min(requested, search.availableDepth)

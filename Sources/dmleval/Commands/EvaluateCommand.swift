@@ -79,6 +79,9 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: .hidden)
     var tileSize: Int = 1024
 
+    @Flag(help: "Read the embeddings from disk in tiles (memory-mapped) instead of loading them: for sets larger than memory. Automatic with --no-store when they would not fit. Same values; .npy float32, .fbin, .fvecs or raw only; self-retrieval or with --queries; needs --no-store.")
+    var streamReferences = false
+
     /// Forces the exact search's path (candidate buffers or whole score rows), for measurements.
     @Option(help: .hidden)
     var searchPath: ExactSearchPath = .automatic
@@ -125,7 +128,7 @@ struct EvaluateCommand: ParsableCommand {
     var requestedMetrics: [Metric] = []
 
     enum CodingKeys: String, CodingKey {
-        case source, metricOptions, perClass, nmi, ami, kmeansRestarts, kmeansIterations, kmeansSeed, distance, threads, tileSize, searchPath, indexOptions, annCheck, saveNeighbors,
+        case source, metricOptions, perClass, nmi, ami, kmeansRestarts, kmeansIterations, kmeansSeed, distance, threads, tileSize, streamReferences, searchPath, indexOptions, annCheck, saveNeighbors,
              saveRun, saveQrels, ids, queryIds,
              format, name, saveBaseline, perQuery, interval, input, storeOptions, shardOptions
     }
@@ -148,6 +151,15 @@ struct EvaluateCommand: ParsableCommand {
         if !(1...100_000).contains(kmeansIterations) { throw ValidationError("--kmeans-iterations: expected 1 to 100,000, found \(kmeansIterations)") }
         if queryIds != nil && source.queries == nil { throw ValidationError("--query-ids names the rows of --queries; add --queries") }
         try validateShard()
+        if streamReferences {
+            let refused = [(!storeOptions.noStore, "a store (add --no-store: a dataset larger than memory is not copied into the store)"),
+                           (source.dataset != nil, "--dataset"), (indexOptions.index != .exact, "--index \(indexOptions.index.rawValue)"),
+                           (nmi || ami, "--nmi/--ami"), (saveRun != nil || saveQrels != nil, "--save-run/--save-qrels"),
+                           (interval.settings != nil, "confidence intervals")]
+            if let what = refused.first(where: \.0) {
+                throw ValidationError("--stream-references reads the embeddings in tiles and cannot go with \(what.1)")
+            }
+        }
         var metrics = try metricOptions.metrics()
         if metrics.isEmpty { metrics = Metric.paperSet }
         requestedMetrics = metrics
@@ -172,6 +184,7 @@ struct EvaluateCommand: ParsableCommand {
         job.confidence = interval.settings
         job.recallConvention = metricOptions.recallConvention
         job.mapDenominator = metricOptions.mapDenominator
+        job.streaming = streamReferences ? .always : .whenTooLarge
         return job
     }
 

@@ -17,6 +17,7 @@ final class ProgressPrinter: @unchecked Sendable {
         switch event {
         case .update(let stage, let fraction): bar(stage).update(fraction)
         case .finish(let stage): bar(stage).finish()
+        case .note(let line): printError(line)
         }
     }
 
@@ -85,6 +86,8 @@ extension JobError {
             return MemoryError("training \(loss) with --dim \(dimension) and K = \(k) needs \(bytes.map(MemoryBudget.describe) ?? "more than 2^63 bytes"), more than the \(MemoryBudget.describe(limit)) this process can have; choose a smaller setting")
         case .noSharedMetric(let runs):
             return StoreError("runs \(runs.map(String.init).joined(separator: ", ")) share no metric; compare runs of the same metrics")
+        case .streamingUnsupported(let setting):
+            return ValidationError("--stream-references reads the embeddings in tiles and cannot go with \(setting)")
         }
     }
 }

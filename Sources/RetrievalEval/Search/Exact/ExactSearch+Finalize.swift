@@ -1,4 +1,11 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The final ranking: canonical scores, so that the result is the same on every path.
 ///
@@ -42,15 +49,17 @@ extension ExactSearch {
             var block = NeighborBlock(queries: q0 ..< q1, depths: depths[q0 ..< q1])
             let count = q1 - q0
             let workers = min(threads, max(1, entries / 4096), count)
-            let queryMatrix = queries ?? references
-            let (first, maximumK) = (q0, candidates.maximumK)
-            queryMatrix.values.withUnsafeBufferPointer { qv in
-            references.values.withUnsafeBufferPointer { rv in
-            candidates.withHandle { h in
-                block.withUnsafeOutput { out in
-                    let pointers = UnsafeSendableBox((qv.baseAddress!, rv.baseAddress!))
+            let (first, maximumK, offset, d) = (q0, candidates.maximumK, queryOffset, dimensions)
+            try withAccess { ra, qa in
+            try candidates.withHandle { h in
+                try block.withUnsafeOutput { out in
+                    // Rows read from a file are copied (and scaled) into each worker's own
+                    // scratch rows: one for the query, one for the reference being scored.
+                    let scratch = ra.copies || qa.copies ? try allocate(Float.self, count: 2 * d * workers, for: "scratch rows") : nil
+                    defer { free(scratch) }
+                    let box = UnsafeSendableBox(scratch)
                     DispatchQueue.concurrentPerform(iterations: workers) { w in
-                        let (qv, rv) = pointers.value
+                        let own = box.value.map { $0 + 2 * d * w }
                         var pairs: [(Float, Int32)] = []
                         pairs.reserveCapacity(maximumK)
                         for i in count * w / workers ..< count * (w + 1) / workers {
@@ -59,12 +68,12 @@ extension ExactSearch {
                             guard kept > 0 else { continue }
                             pairs.removeAll(keepingCapacity: true)
                             for j in 0 ..< kept { pairs.append((h.scores[start + j], h.indices[start + j])) }
-                            ranking.rank(q, query: qv + q * ranking.d, references: rv, &pairs, depth: depths[q])
+                            ranking.rank(q, query: qa.row(offset + q, buffer: own), references: ra, scratch: own.map { $0 + d },
+                                         &pairs, depth: depths[q])
                             out.write(i, pairs)
                         }
                     }
                 }
-            }
             }
             }
             try body(block)
@@ -127,14 +136,14 @@ struct CanonicalRanking {
     let referenceRows: Int
     let available: Int
     let selfRetrieval: Bool
+    /// In self-retrieval, the reference row of query 0 (the query excluded from its own list).
+    let queryOffset: Int
 
     init(_ search: ExactSearch) {
-        let references = search.references, queries = search.queries
-        d = references.columns
+        d = search.dimensions
         distance = search.distance
         let gamma = 1.01 * Double(d + 4) / 16_777_216.0  // (d + 4) u, u = 2^-24
-        let referenceNormsD = references.rowNorms()
-        let queryNormsD = queries?.rowNorms() ?? referenceNormsD
+        let (referenceNormsD, queryNormsD) = search.marginNorms()
         let maxReference = referenceNormsD.max() ?? 0
         let distance = search.distance
         margins = queryNormsD.map { a in
@@ -147,9 +156,10 @@ struct CanonicalRanking {
                 return 2 * gamma * a * maxReference + 6 * gamma * scale
             }
         }
-        referenceRows = references.rows
+        referenceRows = search.referenceCount
         available = search.availableDepth
         selfRetrieval = search.isSelfRetrieval
+        queryOffset = search.queryOffset
     }
 
     /// Sorts `pairs` (a complete candidate set, see `rank`) by sgemm score and appends to
@@ -175,15 +185,17 @@ struct CanonicalRanking {
     /// Orders query `q`'s kept candidates so that its list is `pairs[0 ..< depth]`.
     ///
     /// - Parameters:
-    ///   - query: the query's row; `references`: every reference row.
+    ///   - query: the query's row; `references`: every reference row, read into `scratch`
+    ///     (room for one row) when they are not in memory.
     ///   - pairs: (sgemm score, index) of exactly the best `pairs.count` references by
     ///     (sgemm score, lower index), in any order.
     func rank(
-        _ q: Int, query: UnsafePointer<Float>, references rv: UnsafePointer<Float>, _ pairs: inout [(Float, Int32)], depth: Int
+        _ q: Int, query: UnsafePointer<Float>, references ra: RowAccess, scratch: UnsafeMutablePointer<Float>?,
+        _ pairs: inout [(Float, Int32)], depth: Int
     ) {
         let kept = pairs.count
         let (d, distance) = (d, distance)
-        let g = { (r: Int32) in ExactSearch.canonicalScore(query, rv + Int(r) * d, d, distance) }
+        let g = { (r: Int32) in ExactSearch.canonicalScore(query, ra.row(Int(r), buffer: scratch), d, distance) }
         pairs.sort(by: ExactSearch.ranksBefore)
         let worstKept = pairs[kept - 1].0
         let link = Float(2.02 * margins[q])
@@ -207,7 +219,7 @@ struct CanonicalRanking {
             if !(Double(worstKept) + 1.01 * margins[q] < Double(pairs[depth - 1].0)) {
                 // A crowd of near-ties at the boundary: score every reference.
                 pairs.removeAll(keepingCapacity: true)
-                for r in 0 ..< referenceRows where !(selfRetrieval && r == q) {
+                for r in 0 ..< referenceRows where !(selfRetrieval && r == queryOffset + q) {
                     pairs.append((g(Int32(r)), Int32(r)))
                 }
                 pairs.sort(by: ExactSearch.ranksBefore)

@@ -55,10 +55,10 @@ extension ExactSearch {
     /// rows win.
     func chosenPath(kept: [Int]) -> ExactSearchPath {
         if path != .automatic { return path }
-        let references = Double(self.references.rows)
+        let references = Double(referenceCount)
         let meanKept = Double(kept.reduce(0, +)) / Double(max(1, kept.count))
         if TopKBuffers.bytes(kept) > candidateMemoryBudget { return .rows }
-        let crossover = isSelfRetrieval && useSymmetry ? ExactSearch.symmetricCrossover : ExactSearch.plainCrossover
+        let crossover = symmetric ? ExactSearch.symmetricCrossover : ExactSearch.plainCrossover
         return meanKept >= crossover * references ? .rows : .candidates
     }
 
@@ -69,8 +69,7 @@ extension ExactSearch {
 
     /// The row path (see above).
     func rowSearch(depths: [Int], kept: [Int], progress: SearchProgress?, body: (NeighborBlock) throws -> Void) throws {
-        let queryMatrix = queries ?? references
-        let nq = queryMatrix.rows, nr = references.rows, d = references.columns
+        let nq = queryCount, nr = referenceCount, d = dimensions, t = tileSize, offset = queryOffset
         let blockRows = min(nq, rowBlockRows ?? ExactSearch.rowBlock(references: nr))
         let chunk = rankingChunk ?? BatchedRanking.chunk
         guard nq > 0 else { return }
@@ -81,49 +80,69 @@ extension ExactSearch {
         // Candidates ranked together per worker: 2^22 in all (32 bytes each with their
         // records), so the chunks take at most 128 MiB whatever the threads.
         let entryBudget = max(1 << 16, (1 << 22) / max(1, threads))
-        try queryMatrix.values.withUnsafeBufferPointer { qv in
-            try references.values.withUnsafeBufferPointer { rv in
-                let pointers = UnsafeSendableBox((qv.baseAddress!, rv.baseAddress!, rows))
-                for b0 in stride(from: 0, to: nq, by: blockRows) {
-                    let count = min(blockRows, nq - b0)
-                    var block = NeighborBlock(queries: b0 ..< b0 + count, depths: depths[b0 ..< b0 + count])
-                    if kept[b0 ..< b0 + count].contains(where: { $0 > 0 }) {
-                        block.withUnsafeOutput { out in
+        try withAccess { ra, qa in
+            let queryBuffer = qa.copies ? try allocate(Float.self, count: blockRows * d, for: "a block of \(blockRows) queries") : nil
+            defer { free(queryBuffer) }
+            let referenceBuffer = ra.copies ? try allocate(Float.self, count: min(t, nr) * d, for: "one tile of references") : nil
+            defer { free(referenceBuffer) }
+            for b0 in stride(from: 0, to: nq, by: blockRows) {
+                let count = min(blockRows, nq - b0)
+                var block = NeighborBlock(queries: b0 ..< b0 + count, depths: depths[b0 ..< b0 + count])
+                if kept[b0 ..< b0 + count].contains(where: { $0 > 0 }) {
+                    let qp = qa.rows(offset + b0, offset + b0 + count, buffer: queryBuffer)
+                    if ra.copies {
+                        // References read from a file: tile by tile, each read once per block.
+                        for j0 in stride(from: 0, to: nr, by: t) {
+                            let cols = min(t, nr - j0)
+                            let rp = ra.rows(j0, j0 + cols, buffer: referenceBuffer)
                             parallelRanges(count) { lo, hi in
-                                let (qv, rv, rows) = pointers.value
-                                computeTile(qv + (b0 + lo) * d, rv, rows: hi - lo, cols: nr, i0: b0 + lo, j0: 0, into: rows + lo * nr)
-                                var scratchScores = [Float](repeating: 0, count: nr)
-                                var scratchIndices = [Int32](repeating: 0, count: nr)
-                                var work = BatchedRanking(ranking)
-                                scratchScores.withUnsafeMutableBufferPointer { ss in
-                                    scratchIndices.withUnsafeMutableBufferPointer { si in
-                                        // Chunks of queries whose canonical scores are computed together,
-                                        // reference by reference (see `BatchedRanking`).
-                                        var i = lo
-                                        while i < hi {
-                                            work.reset()
-                                            let first = i
-                                            while i < hi && i - first < chunk && work.flat.count < entryBudget {
-                                                let q = b0 + i
-                                                i += 1
-                                                guard depths[q] > 0 else { continue }
-                                                ExactSearch.selectFromRow(
-                                                    rows + (q - b0) * nr, count: nr, skip: skipSelf ? q : -1, depth: depths[q],
-                                                    margin: ranking.selectionMargin(q),
-                                                    scratchScores: ss.baseAddress!, scratchIndices: si.baseAddress!,
-                                                    sample: &work.sample, into: &work.pairs)
-                                                work.add(q, slot: q - b0, depth: depths[q])
-                                            }
-                                            work.finish(queries: qv, references: rv, into: out)
-                                        }
-                                    }
-                                }
+                                computeTile(qp + lo * d, rp, rows: hi - lo, cols: cols, i0: b0 + lo, j0: j0,
+                                            into: rows + lo * nr + j0, ldc: nr)
                             }
                         }
                     }
-                    try body(block)
-                    progress?(Double(b0 + count) / Double(nq))
+                    let pointers = UnsafeSendableBox((qp, rows))
+                    block.withUnsafeOutput { out in
+                        parallelRanges(count) { lo, hi in
+                            let (qp, rows) = pointers.value
+                            if !ra.copies {
+                                computeTile(qp + lo * d, ra.memory!, rows: hi - lo, cols: nr, i0: b0 + lo, j0: 0, into: rows + lo * nr)
+                            }
+                            // A row for a reference read from a file when it is scored.
+                            var referenceRow = [Float](repeating: 0, count: ra.copies ? d : 0)
+                            var scratchScores = [Float](repeating: 0, count: nr)
+                            var scratchIndices = [Int32](repeating: 0, count: nr)
+                            var work = BatchedRanking(ranking)
+                            referenceRow.withUnsafeMutableBufferPointer { own in
+                            scratchScores.withUnsafeMutableBufferPointer { ss in
+                                scratchIndices.withUnsafeMutableBufferPointer { si in
+                                    // Chunks of queries whose canonical scores are computed together,
+                                    // reference by reference (see `BatchedRanking`).
+                                    var i = lo
+                                    while i < hi {
+                                        work.reset()
+                                        let first = i
+                                        while i < hi && i - first < chunk && work.flat.count < entryBudget {
+                                            let q = b0 + i
+                                            i += 1
+                                            guard depths[q] > 0 else { continue }
+                                            ExactSearch.selectFromRow(
+                                                rows + (q - b0) * nr, count: nr, skip: skipSelf ? offset + q : -1, depth: depths[q],
+                                                margin: ranking.selectionMargin(q),
+                                                scratchScores: ss.baseAddress!, scratchIndices: si.baseAddress!,
+                                                sample: &work.sample, into: &work.pairs)
+                                            work.add(q, slot: q - b0, depth: depths[q])
+                                        }
+                                        work.finish(queries: qp, firstQuery: b0, references: ra, scratch: own.baseAddress, into: out)
+                                    }
+                                }
+                            }
+                            }
+                        }
+                    }
                 }
+                try body(block)
+                progress?(Double(b0 + count) / Double(nq))
             }
         }
     }
@@ -295,7 +314,14 @@ struct BatchedRanking {
     }
 
     /// Computes every g needed, orders the runs by it, and writes each list.
-    mutating func finish(queries qv: UnsafePointer<Float>, references rv: UnsafePointer<Float>, into out: NeighborBlock.Output) {
+    /// - Parameters:
+    ///   - queries: the rows of the block's queries, from query `firstQuery`.
+    ///   - references: every reference, read into `scratch` (room for one row) when they
+    ///     are not in memory.
+    mutating func finish(
+        queries qp: UnsafePointer<Float>, firstQuery: Int, references ra: RowAccess, scratch: UnsafeMutablePointer<Float>?,
+        into out: NeighborBlock.Output
+    ) {
         // The needs in reference order, by a counting sort (one pass to count, one to place).
         let referenceCount = ranking.referenceRows
         if counts.count != referenceCount + 1 { counts = [Int32](repeating: 0, count: referenceCount + 1) }
@@ -311,8 +337,16 @@ struct BatchedRanking {
         }
         let d = ranking.d, distance = ranking.distance
         flat.withUnsafeMutableBufferPointer { flat in
+            // In reference order: a reference read from a file is read once for all its needs.
+            var last = -1
+            var reference = ra.copies ? UnsafePointer(scratch!) : ra.memory!
             for need in ordered {
-                flat[Int(need.p)].0 = ExactSearch.canonicalScore(qv + Int(need.q) * d, rv + Int(need.r) * d, d, distance)
+                let r = Int(need.r)
+                if r != last {
+                    reference = ra.row(r, buffer: scratch)
+                    last = r
+                }
+                flat[Int(need.p)].0 = ExactSearch.canonicalScore(qp + (Int(need.q) - firstQuery) * d, reference, d, distance)
             }
         }
         for run in runs { flat[run].sort(by: ExactSearch.ranksBefore) }

@@ -31,11 +31,15 @@ import Darwin
 /// kept to one thread, so its idle threads never spin on the cores the folds need.
 public struct ExactSearch: NeighborSearch, Sendable {
     public let distance: Distance
-    /// The references (normalised for cosine).
-    let references: Matrix
+    /// The references (normalised for cosine: in memory at once, a mapped file tile by tile).
+    let references: SearchRows
     /// The queries, or nil in self-retrieval.
-    let queries: Matrix?
+    let queries: SearchRows?
+    /// In self-retrieval, the reference rows that are the queries: query i is row
+    /// `selfQueries.lowerBound + i`. All the rows unless a range was asked for.
+    let selfQueries: Range<Int>
     let referenceNorms: [Float]
+    /// Indexed by query (0 ..< queryCount).
     let queryNorms: [Float]
     /// Rows and columns per tile.
     public var tileSize: Int
@@ -48,12 +52,25 @@ public struct ExactSearch: NeighborSearch, Sendable {
     /// The most the candidate buffers may take before the row path is chosen whatever the
     /// cost model says.
     public var candidateMemoryBudget: Int = 384 << 20
+    /// When both the queries and the references are read from a mapped file (self-retrieval
+    /// streamed), the most a block of copied queries takes: each block reads the references
+    /// once, so larger blocks read the file fewer times. By default 256 MiB, or an eighth of
+    /// the memory the process may have when that is less.
+    public var queryBlockBytes: Int = min(256 << 20, MemoryBudget.limitBytes / 8)
     /// Row path: queries per block and per ranking chunk, when set (tests: many small blocks).
     var rowBlockRows: Int?
     var rankingChunk: Int?
 
     public var isSelfRetrieval: Bool { queries == nil }
     public var availableDepth: Int { isSelfRetrieval ? references.rows - 1 : references.rows }
+    /// The number of references.
+    var referenceCount: Int { references.rows }
+    /// The number of dimensions.
+    var dimensions: Int { references.columns }
+    /// The first reference row that is a query (self-retrieval; 0 otherwise).
+    var queryOffset: Int { isSelfRetrieval ? selfQueries.lowerBound : 0 }
+    /// Whether the references are read from a mapped file.
+    public var streamsReferences: Bool { references.isMapped }
 
     /// Prepares a search of `queries` (or of the references themselves when nil).
     ///
@@ -63,31 +80,61 @@ public struct ExactSearch: NeighborSearch, Sendable {
         references: Matrix, queries: Matrix? = nil, distance: Distance = .cosine,
         tileSize: Int = 1024, threads: Int = ExactSearch.defaultThreads, useSymmetry: Bool = true
     ) throws {
+        try self.init(references: .matrix(references), queries: queries.map { .matrix($0) }, distance: distance,
+                      tileSize: tileSize, threads: threads, useSymmetry: useSymmetry)
+    }
+
+    /// Prepares a search whose references (and queries) are read from `references` (and
+    /// `queries`): in memory, or a mapped file read tile by tile. The lists are the same, bit
+    /// for bit, whatever the source.
+    ///
+    /// - Parameters:
+    ///   - queries: the queries, or nil for self-retrieval.
+    ///   - queryRows: in self-retrieval, the reference rows to use as queries (each still
+    ///     searched against every reference, itself excluded): query i of the search is row
+    ///     `queryRows.lowerBound + i`. All rows when nil. A part of the rows loses the
+    ///     symmetric path (each pair is then computed by the query's own side).
+    /// - Throws: `SearchError` when the dimensions differ, or, for cosine, when a row has
+    ///   zero norm.
+    public init(
+        references: EmbeddingSource, queries: EmbeddingSource? = nil, queryRows: Range<Int>? = nil, distance: Distance = .cosine,
+        tileSize: Int = 1024, threads: Int = ExactSearch.defaultThreads, useSymmetry: Bool = true
+    ) throws {
         if let queries, queries.columns != references.columns {
             throw SearchError("the queries have \(queries.columns) dimensions but the references \(references.columns); embed both with the same model")
         }
+        precondition(queries == nil || queryRows == nil, "a query range is for self-retrieval")
+        let selfQueries = queryRows ?? 0 ..< references.rows
+        precondition(selfQueries.lowerBound >= 0 && selfQueries.upperBound <= references.rows, "query rows within the references")
         precondition(tileSize > 0 && threads > 0)
         self.distance = distance
         self.tileSize = tileSize
         self.threads = threads
         self.useSymmetry = useSymmetry
+        self.selfQueries = selfQueries
+        self.references = try SearchRows(references, distance: distance, rowName: "reference row")
+        self.queries = try queries.map { try SearchRows($0, distance: distance, rowName: "query row") }
         switch distance {
-        case .cosine:
-            self.references = try references.unitRows(rowName: "reference row", alternatives: "ip or l2")
-            self.queries = try queries?.unitRows(rowName: "query row", alternatives: "ip or l2")
-            referenceNorms = []
-            queryNorms = []
-        case .innerProduct:
-            self.references = references
-            self.queries = queries
+        case .cosine, .innerProduct:
             referenceNorms = []
             queryNorms = []
         case .squaredL2:
-            self.references = references
-            self.queries = queries
             referenceNorms = references.rowNorms().map { Float($0 * $0) }
-            queryNorms = queries.map { $0.rowNorms().map { Float($0 * $0) } } ?? referenceNorms
+            queryNorms = queries.map { $0.rowNorms().map { Float($0 * $0) } } ?? Array(referenceNorms[selfQueries])
         }
+    }
+
+    /// The norms the canonical ranking's bounds use, of the rows as searched (normalised for
+    /// cosine, whose bound needs none): references, and queries indexed by query.
+    func marginNorms() -> (references: [Double], queries: [Double]) {
+        func norms(_ rows: SearchRows) -> [Double] {
+            switch rows {
+            case .memory(let m): m.rowNorms()
+            case .mapped(let m, let scales): scales.isEmpty ? m.norms : [Double](repeating: 1, count: m.rows)
+            }
+        }
+        let r = norms(references)
+        return (r, queries.map(norms) ?? Array(r[selfQueries]))
     }
 
     /// The number of active processors.
@@ -110,12 +157,14 @@ public struct ExactSearch: NeighborSearch, Sendable {
         return Neighbors(queries: n, depth: depth, indices: indices, scores: scores)
     }
 
-    /// The number of queries (the references themselves in self-retrieval).
-    public var queryCount: Int { (queries ?? references).rows }
+    /// The number of queries (the references themselves, or the asked part of them, in
+    /// self-retrieval).
+    public var queryCount: Int { queries?.rows ?? selfQueries.count }
 
     /// Finds the `depths[q]` best references of every query q and hands the lists to `body`
     /// block by block, in query order, as soon as they are final; no list outlives its block
-    /// here. The lists are the same, bit for bit, whatever the path, tile size or threads.
+    /// here. The lists are the same, bit for bit, whatever the path, tile size, threads or
+    /// source of the rows.
     ///
     /// - Parameters:
     ///   - depths: one depth per query, each at most `availableDepth`; 0 asks for nothing.
@@ -141,6 +190,9 @@ public struct ExactSearch: NeighborSearch, Sendable {
         progress?(1)
     }
 
+    /// Whether the symmetric pass applies: self-retrieval of every row, symmetry allowed.
+    var symmetric: Bool { isSelfRetrieval && useSymmetry && selfQueries == 0 ..< references.rows }
+
     /// The candidate-buffer path: tile passes folding into per-query buffers, then the final
     /// ranking block by block.
     private func candidateSearch(
@@ -151,17 +203,38 @@ public struct ExactSearch: NeighborSearch, Sendable {
         // The share of the work in the tile passes, the rest being the final ranking: the
         // passes cost about n^2 d, the ranking about n kept d with more memory traffic per
         // candidate (a rough model; it only steers the progress bar's ETA).
-        let passShare = Double(references.rows) / (Double(references.rows) + 8 * meanKept)
+        let passShare = Double(referenceCount) / (Double(referenceCount) + 8 * meanKept)
         let passProgress = ExactSearch.scaled(progress, from: 0, to: passShare)
         if candidates.maximumK > 0 {
-            if isSelfRetrieval && useSymmetry {
-                symmetricPass(candidates, progress: passProgress)
+            if symmetric {
+                try symmetricPass(candidates, progress: passProgress)
             } else {
-                plainPass(queries ?? references, candidates, progress: passProgress)
+                try plainPass(candidates, progress: passProgress)
             }
             candidates.finish()
         }
         try finalize(candidates, depths: depths, progress: ExactSearch.scaled(progress, from: passShare, to: 1), body: body)
+    }
+
+    /// Runs `body` with access to the references and to the queries (the references
+    /// themselves in self-retrieval; query i is then row `queryOffset + i`).
+    func withAccess<R>(_ body: (_ references: RowAccess, _ queries: RowAccess) throws -> R) rethrows -> R {
+        try references.withAccess { ra in
+            if let queries { return try queries.withAccess { qa in try body(ra, qa) } }
+            return try body(ra, ra)
+        }
+    }
+
+    /// Queries per block of the tile passes: one tile's worth when the references are in
+    /// memory (each query tile meets every reference tile in turn, as it always has); when
+    /// they are read from a file, every query in memory, or as many copied queries as
+    /// `queryBlockBytes` allows, so that the file is read as few times as can be. Always a
+    /// multiple of the tile size, so the tiles, and the products, are the same.
+    func queryBlockRows(_ ra: RowAccess, _ qa: RowAccess) -> Int {
+        let t = tileSize, nq = max(1, queryCount)
+        guard ra.copies else { return t }
+        let wanted = qa.copies ? queryBlockBytes / (4 * max(1, dimensions)) : nq
+        return max(1, min((nq + t - 1) / t, wanted / t)) * t
     }
 
     /// The products of `search` alone: the same tiles (upper triangle in self-retrieval with
@@ -171,24 +244,13 @@ public struct ExactSearch: NeighborSearch, Sendable {
     /// - Returns: a checksum of the last tile, so that the work cannot be optimised away.
     public func productsOnly() throws -> Float {
         BLAS.setThreads(1)
-        let queryMatrix = queries ?? references
-        let t = tileSize, d = references.columns, nq = queryMatrix.rows, nr = references.rows
-        let symmetric = isSelfRetrieval && useSymmetry
+        let t = tileSize, nq = queryCount, nr = referenceCount
         let tile = try allocate(Float.self, count: min(t, nq) * min(t, nr), for: "one tile")
         defer { free(tile) }
-        queryMatrix.values.withUnsafeBufferPointer { qv in
-            references.values.withUnsafeBufferPointer { rv in
-                let c = UnsafePointerBox(tile)
-                for i0 in stride(from: 0, to: nq, by: t) {
-                    let rows = min(t, nq - i0)
-                    for j0 in stride(from: symmetric ? i0 : 0, to: nr, by: t) {
-                        let cols = min(t, nr - j0)
-                        parallelRanges(rows) { lo, hi in
-                            computeTile(qv.baseAddress! + (i0 + lo) * d, rv.baseAddress! + j0 * d,
-                                        rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.pointer + lo * cols)
-                        }
-                    }
-                }
+        let c = UnsafePointerBox(tile)
+        try tilePasses(symmetric: symmetric) { qp, rp, i0, rows, j0, cols in
+            parallelRanges(rows) { lo, hi in
+                computeTile(qp + lo * dimensions, rp, rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.pointer + lo * cols)
             }
         }
         return tile[0]
@@ -202,38 +264,63 @@ public struct ExactSearch: NeighborSearch, Sendable {
 
     // MARK: - Passes
 
+    /// Walks the tiles of a pass: for each (query tile, reference tile) calls `body` with the
+    /// query tile's first row, the reference tile's first row (both `dimensions` apart), the
+    /// first query i0 and the tile's rows, the first reference j0 and the tile's columns.
+    ///
+    /// Plain: every query tile against every reference tile. Symmetric (self-retrieval of
+    /// every row): the upper triangle, reference tile J >= query tile I. Queries go in blocks
+    /// (`queryBlockRows`); within a block each reference tile is read once and meets the
+    /// block's query tiles in turn. Every query still meets the reference tiles in the same
+    /// order, and every tile is the same product, whatever the block.
+    func tilePasses(
+        symmetric: Bool,
+        _ body: (_ queries: UnsafePointer<Float>, _ references: UnsafePointer<Float>, _ i0: Int, _ rows: Int, _ j0: Int, _ cols: Int) -> Void
+    ) throws {
+        let t = tileSize, d = dimensions, nq = queryCount, nr = referenceCount, offset = queryOffset
+        try withAccess { ra, qa in
+            let blockRows = queryBlockRows(ra, qa)
+            let queryBuffer = qa.copies ? try allocate(Float.self, count: min(blockRows, nq) * d, for: "a block of \(blockRows) queries") : nil
+            defer { free(queryBuffer) }
+            let referenceBuffer = ra.copies ? try allocate(Float.self, count: min(t, nr) * d, for: "one tile of references") : nil
+            defer { free(referenceBuffer) }
+            for b0 in stride(from: 0, to: nq, by: blockRows) {
+                let b1 = min(nq, b0 + blockRows)
+                let qp = qa.rows(offset + b0, offset + b1, buffer: queryBuffer)
+                for j0 in stride(from: symmetric ? b0 : 0, to: nr, by: t) {
+                    let cols = min(t, nr - j0)
+                    let rp = ra.rows(j0, j0 + cols, buffer: referenceBuffer)
+                    for i0 in stride(from: b0, to: symmetric ? min(b1, j0 + 1) : b1, by: t) {
+                        body(qp + (i0 - b0) * d, rp, i0, min(t, b1 - i0), j0, cols)
+                    }
+                }
+            }
+        }
+    }
+
     /// Every query tile against every reference tile.
-    private func plainPass(_ queryMatrix: Matrix, _ candidates: TopKBuffers, progress: SearchProgress?) {
-        let t = tileSize, d = references.columns
-        let nq = queryMatrix.rows, nr = references.rows
+    private func plainPass(_ candidates: TopKBuffers, progress: SearchProgress?) throws {
+        let t = tileSize, d = dimensions
+        let nq = queryCount, nr = referenceCount
         var tile = [Float](repeating: 0, count: min(t, nq) * min(t, nr))
         let totalTiles = ((nq + t - 1) / t) * ((nr + t - 1) / t)
         var done = 0
-        let excludeSelf = isSelfRetrieval
-        queryMatrix.values.withUnsafeBufferPointer { qv in
-            references.values.withUnsafeBufferPointer { rv in
-                tile.withUnsafeMutableBufferPointer { tb in
-                    candidates.withHandle { h in
-                        for i0 in stride(from: 0, to: nq, by: t) {
-                            let rows = min(t, nq - i0)
-                            for j0 in stride(from: 0, to: nr, by: t) {
-                                let cols = min(t, nr - j0)
-                                let c = UnsafePointerBox(tb.baseAddress!)
-                                // Each worker computes its slice of the tile's rows with a
-                                // single-threaded sgemm, then folds those rows.
-                                parallelRanges(rows) { lo, hi in
-                                    computeTile(qv.baseAddress! + (i0 + lo) * d, rv.baseAddress! + j0 * d,
-                                                rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.pointer + lo * cols)
-                                    for i in lo ..< hi {
-                                        let q = i0 + i
-                                        h.offerRow(q, c.pointer + i * cols, count: cols, firstIndex: j0, skip: excludeSelf ? q : -1)
-                                    }
-                                }
-                                done += 1
-                                progress?(Double(done) / Double(totalTiles))
-                            }
+        let excludeSelf = isSelfRetrieval, offset = queryOffset
+        try tile.withUnsafeMutableBufferPointer { tb in
+            try candidates.withHandle { h in
+                let c = UnsafePointerBox(tb.baseAddress!)
+                try tilePasses(symmetric: false) { qp, rp, i0, rows, j0, cols in
+                    // Each worker computes its slice of the tile's rows with a
+                    // single-threaded sgemm, then folds those rows.
+                    parallelRanges(rows) { lo, hi in
+                        computeTile(qp + lo * d, rp, rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.pointer + lo * cols)
+                        for i in lo ..< hi {
+                            let q = i0 + i
+                            h.offerRow(q, c.pointer + i * cols, count: cols, firstIndex: j0, skip: excludeSelf ? offset + q : -1)
                         }
                     }
+                    done += 1
+                    progress?(Double(done) / Double(totalTiles))
                 }
             }
         }
@@ -242,64 +329,58 @@ public struct ExactSearch: NeighborSearch, Sendable {
     /// Self-retrieval on the upper triangle of tiles: tile (I, J), J >= I, is computed once
     /// and feeds the candidates of its rows (queries of I) and, off the diagonal, of its columns
     /// (queries of J).
-    private func symmetricPass(_ candidates: TopKBuffers, progress: SearchProgress?) {
-        let t = tileSize, d = references.columns, n = references.rows
+    private func symmetricPass(_ candidates: TopKBuffers, progress: SearchProgress?) throws {
+        let t = tileSize, d = dimensions, n = referenceCount
         var tile = [Float](repeating: 0, count: min(t, n) * min(t, n))
         let blocks = (n + t - 1) / t
         let totalTiles = blocks * (blocks + 1) / 2
         var done = 0
-        references.values.withUnsafeBufferPointer { xv in
-            tile.withUnsafeMutableBufferPointer { tb in
-                candidates.withHandle { h in
-                    for i0 in stride(from: 0, to: n, by: t) {
-                        let rows = min(t, n - i0)
-                        for j0 in stride(from: i0, to: n, by: t) {
-                            let cols = min(t, n - j0)
-                            let c = UnsafePointerBox(tb.baseAddress!)
-                            let diagonal = i0 == j0
-                            // Rows: each worker computes its slice of the tile's rows with a
-                            // single-threaded sgemm, then offers queries i0 + i the references
-                            // j0 + j.
-                            parallelRanges(rows) { lo, hi in
-                                computeTile(xv.baseAddress! + (i0 + lo) * d, xv.baseAddress! + j0 * d,
-                                            rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.pointer + lo * cols)
-                                for i in lo ..< hi {
-                                    let q = i0 + i
-                                    h.offerRow(q, c.pointer + i * cols, count: cols, firstIndex: j0, skip: diagonal ? q : -1)
-                                }
-                            }
-                            // Columns: queries j0 + j offered references i0 + i. Each worker
-                            // owns a range of columns and walks the tile row by row.
-                            if !diagonal {
-                                parallelRanges(cols) { lo, hi in
-                                    for i in 0 ..< rows {
-                                        let row = c.pointer + i * cols
-                                        let r = Int32(i0 + i)
-                                        h.offerColumn(row, lo: lo, hi: hi, firstQuery: j0, index: r)
-                                    }
-                                }
-                            }
-                            done += 1
-                            progress?(Double(done) / Double(totalTiles))
+        try tile.withUnsafeMutableBufferPointer { tb in
+            try candidates.withHandle { h in
+                let c = UnsafePointerBox(tb.baseAddress!)
+                try tilePasses(symmetric: true) { qp, rp, i0, rows, j0, cols in
+                    let diagonal = i0 == j0
+                    // Rows: each worker computes its slice of the tile's rows with a
+                    // single-threaded sgemm, then offers queries i0 + i the references
+                    // j0 + j.
+                    parallelRanges(rows) { lo, hi in
+                        computeTile(qp + lo * d, rp, rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.pointer + lo * cols)
+                        for i in lo ..< hi {
+                            let q = i0 + i
+                            h.offerRow(q, c.pointer + i * cols, count: cols, firstIndex: j0, skip: diagonal ? q : -1)
                         }
                     }
+                    // Columns: queries j0 + j offered references i0 + i. Each worker
+                    // owns a range of columns and walks the tile row by row.
+                    if !diagonal {
+                        parallelRanges(cols) { lo, hi in
+                            for i in 0 ..< rows {
+                                let row = c.pointer + i * cols
+                                let r = Int32(i0 + i)
+                                h.offerColumn(row, lo: lo, hi: hi, firstQuery: j0, index: r)
+                            }
+                        }
+                    }
+                    done += 1
+                    progress?(Double(done) / Double(totalTiles))
                 }
             }
         }
     }
 
-    /// Fills `out` (rows x cols, row-major) with the similarities of rows `a` to rows `b`.
+    /// Fills `out` (rows x cols, row-major, rows `ldc` apart; `cols` when nil) with the
+    /// similarities of queries `a` (from query i0) to references `b` (from reference j0).
     func computeTile(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, cols: Int,
-        i0: Int, j0: Int, into out: UnsafeMutablePointer<Float>
+        i0: Int, j0: Int, into out: UnsafeMutablePointer<Float>, ldc: Int? = nil
     ) {
-        let d = references.columns
-        BLAS.gemmNT(m: rows, n: cols, k: d, a: a, lda: d, b: b, ldb: d, c: out, ldc: cols)
+        let d = dimensions, ldc = ldc ?? cols
+        BLAS.gemmNT(m: rows, n: cols, k: d, a: a, lda: d, b: b, ldb: d, c: out, ldc: ldc)
         if distance == .squaredL2 {
             // -||q - r||^2 = 2 q.r - ||q||^2 - ||r||^2
             let qn = queryNorms, rn = referenceNorms
             for i in 0 ..< rows {
-                let row = out + i * cols
+                let row = out + i * ldc
                 let a = qn[i0 + i]
                 for j in 0 ..< cols { row[j] = 2 * row[j] - a - rn[j0 + j] }
             }
