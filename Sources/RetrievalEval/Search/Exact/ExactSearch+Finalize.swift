@@ -48,8 +48,8 @@ extension ExactSearch {
             references.values.withUnsafeBufferPointer { rv in
             candidates.withHandle { h in
                 block.withUnsafeOutput { out in
-                    let pointers = UnsafeSendableBox((qv.baseAddress!, rv.baseAddress!))
-                    DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let pointers = UncheckedSendable((qv.baseAddress!, rv.baseAddress!))
+                    parallelFor(workers: workers) { w in
                         let (qv, rv) = pointers.value
                         var pairs: [(Float, Int32)] = []
                         pairs.reserveCapacity(maximumK)

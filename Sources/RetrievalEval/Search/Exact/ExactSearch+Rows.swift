@@ -83,7 +83,7 @@ extension ExactSearch {
         let entryBudget = max(1 << 16, (1 << 22) / max(1, threads))
         try queryMatrix.values.withUnsafeBufferPointer { qv in
             try references.values.withUnsafeBufferPointer { rv in
-                let pointers = UnsafeSendableBox((qv.baseAddress!, rv.baseAddress!, rows))
+                let pointers = UncheckedSendable((qv.baseAddress!, rv.baseAddress!, rows))
                 for b0 in stride(from: 0, to: nq, by: blockRows) {
                     let count = min(blockRows, nq - b0)
                     var block = NeighborBlock(queries: b0 ..< b0 + count, depths: depths[b0 ..< b0 + count])
