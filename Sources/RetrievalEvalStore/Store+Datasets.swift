@@ -33,7 +33,7 @@ public struct DatasetRecord: Sendable, Equatable {
 extension LabeledEmbeddings {
     /// The content hashes: (dataset, embeddings, labels).
     public func contentHashes() -> (dataset: String, embeddings: String, labels: String) {
-        let embeddingsHash = embeddings.contentHash()
+        let embeddingsHash = self.embeddingsHash ?? embeddings.contentHash()
         let labelsHash = LabeledEmbeddings.labelsHash(labels)
         return (SHA256.hex(Array((embeddingsHash + labelsHash).utf8)), embeddingsHash, labelsHash)
     }

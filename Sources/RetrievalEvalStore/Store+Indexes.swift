@@ -124,13 +124,3 @@ extension Store {
             createdAt: row.createdAt, toolVersion: row.toolVersion)
     }
 }
-
-extension Matrix {
-    /// SHA-256 of the shape and values: the embeddings' identity in the store.
-    public func contentHash() -> String {
-        var e = SHA256()
-        e.update("dmleval embeddings float32 \(rows)x\(columns)\n")
-        values.withUnsafeBytes { e.update($0) }
-        return e.finalizeHex()
-    }
-}
