@@ -5,6 +5,10 @@ import PackageDescription
 
 let package = Package(
     name: "dmleval",
+    // What the code needs on Apple platforms: Synchronization's Atomic (macOS 15, iOS 18) in
+    // the core's indexes; ContinuousClock (macOS 13, iOS 16) and GRDB 7 (macOS 10.15,
+    // iOS 13) need less. Linux has no minimum.
+    platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         .library(name: "RetrievalEval", targets: ["RetrievalEval"]),
         .library(name: "MetricLearning", targets: ["MetricLearning"]),

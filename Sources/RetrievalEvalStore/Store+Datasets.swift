@@ -33,7 +33,7 @@ public struct DatasetRecord: Sendable, Equatable {
 extension LabeledEmbeddings {
     /// The content hashes: (dataset, embeddings, labels).
     public func contentHashes() -> (dataset: String, embeddings: String, labels: String) {
-        let embeddingsHash = embeddings.contentHash()
+        let embeddingsHash = self.embeddingsHash ?? embeddings.contentHash()
         let labelsHash = LabeledEmbeddings.labelsHash(labels)
         return (SHA256.hex(Array((embeddingsHash + labelsHash).utf8)), embeddingsHash, labelsHash)
     }
@@ -74,14 +74,11 @@ extension Store {
             if let existing {
                 id = existing
             } else {
-                try db.execute(
-                    sql: """
-                        INSERT INTO dataset (hash, embeddingsHash, labelsHash, rows, dimensions, classCount, labelKind,
-                                             embeddingsPath, labelsPath, createdAt)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [hashes.dataset, hashes.embeddings, hashes.labels, data.embeddings.rows, data.embeddings.columns,
-                                data.labels.classCount, data.labels.kind, embeddingsPath, labelsPath, Store.now()])
+                try DatasetRow(
+                    id: nil, hash: hashes.dataset, embeddingsHash: hashes.embeddings, labelsHash: hashes.labels,
+                    rows: data.embeddings.rows, dimensions: data.embeddings.columns, classCount: data.labels.classCount,
+                    labelKind: data.labels.kind, embeddingsPath: embeddingsPath, labelsPath: labelsPath, createdAt: Store.now()
+                ).insert(db)
                 id = db.lastInsertedRowID
                 try insertEmbeddings(db, id: id, matrix: data.embeddings, afterChunk: afterChunk)
                 try insertLabels(db, id: id, labels: data.labels)
@@ -114,13 +111,10 @@ extension Store {
         let hash = Store.trecDatasetHash(runHash: runHash, qrelsHash: qrelsHash)
         let created: Bool = try write { db in
             if try Int64.fetchOne(db, sql: "SELECT id FROM dataset WHERE hash = ?", arguments: [hash]) != nil { return false }
-            try db.execute(
-                sql: """
-                    INSERT INTO dataset (hash, embeddingsHash, labelsHash, rows, dimensions, classCount, labelKind,
-                                         embeddingsPath, labelsPath, createdAt)
-                    VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?, ?)
-                    """,
-                arguments: [hash, runHash, qrelsHash, queries, DatasetRecord.trecKind, runPath, qrelsPath, Store.now()])
+            try DatasetRow(
+                id: nil, hash: hash, embeddingsHash: runHash, labelsHash: qrelsHash, rows: queries, dimensions: 0, classCount: 0,
+                labelKind: DatasetRecord.trecKind, embeddingsPath: runPath, labelsPath: qrelsPath, createdAt: Store.now()
+            ).insert(db)
             return true
         }
         guard let record = try dataset(hash: hash) else { throw StoreError("dataset vanished after ingest") }
@@ -259,14 +253,14 @@ extension Store {
     }
 
     static func fetchDataset(_ db: Database, whereSQL: String, arguments: StatementArguments, order: String = "id") throws -> [DatasetRecord] {
-        let rows = try Row.fetchAll(db, sql: "SELECT * FROM dataset WHERE \(whereSQL) ORDER BY \(order)", arguments: arguments)
+        let rows = try DatasetRow.fetchAll(db, sql: "SELECT * FROM dataset WHERE \(whereSQL) ORDER BY \(order)", arguments: arguments)
         return try rows.map { row in
-            let id: Int64 = row["id"]
+            let id = row.id ?? 0
             let names = try String.fetchAll(db, sql: "SELECT name FROM datasetName WHERE datasetId = ? ORDER BY name", arguments: [id])
             return DatasetRecord(
-                id: id, hash: row["hash"], embeddingsHash: row["embeddingsHash"], labelsHash: row["labelsHash"],
-                rows: row["rows"], dimensions: row["dimensions"], classCount: row["classCount"], labelKind: row["labelKind"],
-                embeddingsPath: row["embeddingsPath"], labelsPath: row["labelsPath"], createdAt: row["createdAt"], names: names)
+                id: id, hash: row.hash, embeddingsHash: row.embeddingsHash, labelsHash: row.labelsHash, rows: row.rows,
+                dimensions: row.dimensions, classCount: row.classCount, labelKind: row.labelKind,
+                embeddingsPath: row.embeddingsPath, labelsPath: row.labelsPath, createdAt: row.createdAt, names: names)
         }
     }
 }

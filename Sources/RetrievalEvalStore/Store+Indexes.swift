@@ -53,21 +53,21 @@ extension Store {
         embeddingsHash: String, kind: IndexKind, distance: Distance, settings: [(String, String)]
     ) throws -> (info: StoredIndexInfo, data: [UInt8])? {
         try read { db in
-            guard let row = try Row.fetchOne(
+            guard let row = try IndexRow.fetchOne(
                 db, sql: "SELECT * FROM annIndex WHERE embeddingsHash = ? AND kind = ? AND distance = ? AND settingsKey = ?",
                 arguments: [embeddingsHash, kind.rawValue, distance.rawValue, Store.settingsKey(settings)])
             else { return nil }
-            return (Store.indexInfo(row), [UInt8](row["data"] as Data))
+            return Store.withBytes(row)
         }
     }
 
     /// A stored index by id, with its bytes.
     public func index(id: Int64) throws -> (info: StoredIndexInfo, data: [UInt8]) {
         try read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM annIndex WHERE id = ?", arguments: [id]) else {
+            guard let row = try IndexRow.fetchOne(db, key: id) else {
                 throw StoreError("no index \(id) in \(path); 'dmleval index info' lists them")
             }
-            return (Store.indexInfo(row), [UInt8](row["data"] as Data))
+            return Store.withBytes(row)
         }
     }
 
@@ -78,7 +78,7 @@ extension Store {
                 SELECT id, kind, distance, embeddingsHash, rows, dimensions, settingsKey, settings, memoryBytes, buildSeconds,
                        buildThreads, createdAt, toolVersion, length(data) AS bytes
                 FROM annIndex ORDER BY id
-                """).map(Store.indexInfo)
+                """).map { row in Store.indexInfo(try IndexRow(row: row), bytes: row["bytes"]) }
         }
     }
 
@@ -95,15 +95,12 @@ extension Store {
             try db.execute(
                 sql: "DELETE FROM annIndex WHERE embeddingsHash = ? AND kind = ? AND distance = ? AND settingsKey = ?",
                 arguments: [embeddingsHash, index.kind.rawValue, index.distance.rawValue, key])
-            try db.execute(
-                sql: """
-                    INSERT INTO annIndex (kind, distance, embeddingsHash, rows, dimensions, settingsKey, settings, memoryBytes,
-                                          buildSeconds, buildThreads, createdAt, toolVersion, data)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [index.kind.rawValue, index.distance.rawValue, embeddingsHash, index.count, index.dimension, key,
-                            Store.encodeObject(index.settings.map { ($0.0, $0.1 as Any) }), index.memoryBytes,
-                            buildSeconds, buildThreads, Store.now(), toolVersion, data])
+            try IndexRow(
+                id: nil, kind: index.kind.rawValue, distance: index.distance.rawValue, embeddingsHash: embeddingsHash,
+                rows: index.count, dimensions: index.dimension, settingsKey: key, settings: NamedValues(index.settings),
+                memoryBytes: index.memoryBytes, buildSeconds: buildSeconds, buildThreads: buildThreads, createdAt: Store.now(),
+                toolVersion: toolVersion, data: data
+            ).insert(db)
             return db.lastInsertedRowID
         }
     }
@@ -113,23 +110,17 @@ extension Store {
         try write { db in try db.execute(sql: "DELETE FROM annIndex WHERE id = ?", arguments: [id]) }
     }
 
-    private static func indexInfo(_ row: Row) -> StoredIndexInfo {
-        let bytes: Int = row.hasColumn("bytes") ? row["bytes"] : (row["data"] as Data).count
-        return StoredIndexInfo(
-            id: row["id"], kind: IndexKind(rawValue: row["kind"]) ?? .exact, distance: Distance(rawValue: row["distance"]) ?? .cosine,
-            embeddingsHash: row["embeddingsHash"], rows: row["rows"], dimensions: row["dimensions"],
-            settings: decodeObject(row["settings"]).map { ($0.0, "\($0.1)") }, bytes: bytes, memoryBytes: row["memoryBytes"],
-            buildSeconds: row["buildSeconds"], buildThreads: row["buildThreads"], createdAt: row["createdAt"],
-            toolVersion: row["toolVersion"])
+    /// A row read with its bytes: the description and the bytes.
+    private static func withBytes(_ row: IndexRow) -> (info: StoredIndexInfo, data: [UInt8]) {
+        let data = row.data ?? Data()
+        return (indexInfo(row, bytes: data.count), [UInt8](data))
     }
-}
 
-extension Matrix {
-    /// SHA-256 of the shape and values: the embeddings' identity in the store.
-    public func contentHash() -> String {
-        var e = SHA256()
-        e.update("dmleval embeddings float32 \(rows)x\(columns)\n")
-        values.withUnsafeBytes { e.update($0) }
-        return e.finalizeHex()
+    private static func indexInfo(_ row: IndexRow, bytes: Int) -> StoredIndexInfo {
+        StoredIndexInfo(
+            id: row.id ?? 0, kind: IndexKind(rawValue: row.kind) ?? .exact, distance: Distance(rawValue: row.distance) ?? .cosine,
+            embeddingsHash: row.embeddingsHash, rows: row.rows, dimensions: row.dimensions, settings: row.settings.pairs,
+            bytes: bytes, memoryBytes: row.memoryBytes, buildSeconds: row.buildSeconds, buildThreads: row.buildThreads,
+            createdAt: row.createdAt, toolVersion: row.toolVersion)
     }
 }

@@ -91,40 +91,33 @@ extension Store {
 
     /// Inserts a run and its metrics within the caller's transaction.
     static func insert(_ run: RunInput, into db: Database) throws -> Int64 {
-            try db.execute(
-                sql: """
-                    INSERT INTO run (datasetId, queryDatasetId, name, createdAt, toolVersion, search, distance, depth,
-                                     parameters, scoredQueries, excludedQueries, timings)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [run.datasetID, run.queryDatasetID, run.name, Store.now(), run.toolVersion, run.search,
-                            run.distance?.rawValue ?? "none", run.depth, Store.encodeObject(run.parameters.map { ($0.0, $0.1 as Any) }),
-                            run.report.scoredQueries, run.report.excludedQueries,
-                            Store.encodeObject(run.timings.map { ($0.0, $0.1 as Any) })])
-            let id = db.lastInsertedRowID
-            let statement = try db.makeStatement(
-                sql: "INSERT INTO runMetric (runId, position, metric, mean, macroMean, perQuery) VALUES (?, ?, ?, ?, ?, ?)")
-            for (m, metric) in run.report.metrics.enumerated() {
-                let values = run.report.perQuery[m].map { Float($0) }
-                let blob = values.withUnsafeBytes { Data($0) }
-                let mean = run.report.means[m]
-                let macro = run.report.perClass?.macroMeans[m]
-                try statement.execute(arguments: [id, m, metric.name, mean.isFinite ? mean : nil,
-                                                  macro.flatMap { $0.isFinite ? $0 : nil }, blob])
+        try RunRow(
+            id: nil, datasetId: run.datasetID, queryDatasetId: run.queryDatasetID, name: run.name, createdAt: Store.now(),
+            toolVersion: run.toolVersion, search: run.search, distance: run.distance?.rawValue ?? "none", depth: run.depth,
+            parameters: NamedValues(run.parameters), scoredQueries: run.report.scoredQueries,
+            excludedQueries: run.report.excludedQueries, timings: NamedValues(run.timings)
+        ).insert(db)
+        let id = db.lastInsertedRowID
+        for (m, metric) in run.report.metrics.enumerated() {
+            let values = run.report.perQuery[m].map { Float($0) }
+            let macro = run.report.perClass?.macroMeans[m]
+            try RunMetricRow(runId: id, position: m, metric: metric.name, mean: finite(run.report.means[m]),
+                             macroMean: macro.flatMap(finite), perQuery: values.withUnsafeBytes { Data($0) }).insert(db)
+        }
+        if let curves = run.curves {
+            for k in 0 ..< curves.depth {
+                try RunCurveRow(runId: id, k: k + 1, recall: finite(curves.recall[k]), precision: finite(curves.precision[k])).insert(db)
             }
-            if let curves = run.curves {
-                let point = try db.makeStatement(sql: "INSERT INTO runCurve (runId, k, recall, precision) VALUES (?, ?, ?, ?)")
-                for k in 0 ..< curves.depth {
-                    let (r, p) = (curves.recall[k], curves.precision[k])
-                    try point.execute(arguments: [id, k + 1, r.isFinite ? r : nil, p.isFinite ? p : nil])
-                }
-            }
-            for (c, (metric, value)) in run.clustering.enumerated() {
-                try statement.execute(arguments: [id, run.report.metrics.count + c, metric.rawValue,
-                                                  value.isFinite ? value : nil, nil, Data()])
-            }
-            return id
+        }
+        for (c, (metric, value)) in run.clustering.enumerated() {
+            try RunMetricRow(runId: id, position: run.report.metrics.count + c, metric: metric.rawValue, mean: finite(value),
+                             macroMean: nil, perQuery: Data()).insert(db)
+        }
+        return id
     }
+
+    /// `value`, or nil (stored as NULL, read back as NaN) when it is not finite.
+    static func finite(_ value: Double) -> Double? { value.isFinite ? value : nil }
 
     /// The most recent runs, newest first.
     public func runs(limit: Int = 50, dataset: DatasetRecord? = nil) throws -> [RunRecord] {
@@ -137,7 +130,7 @@ extension Store {
             }
             sql += " ORDER BY id DESC LIMIT ?"
             arguments += [limit]
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { try runRecord(db, $0) }
+            return try RunRow.fetchAll(db, sql: sql, arguments: arguments).map { try runRecord(db, $0) }
         }
     }
 
@@ -145,7 +138,7 @@ extension Store {
     /// - Throws: `StoreError` when there is none.
     public func run(id: Int64) throws -> RunRecord {
         try read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]) else {
+            guard let row = try RunRow.fetchOne(db, key: id) else {
                 let last = try Int64.fetchOne(db, sql: "SELECT max(id) FROM run")
                 throw StoreError("no run \(id) in \(path)" + (last.map { "; runs go up to \($0) ('dmleval runs list')" } ?? "; it holds no runs yet"))
             }
@@ -156,12 +149,12 @@ extension Store {
     /// The per-query values of every metric of a run (NaN for excluded queries), in order.
     public func perQueryValues(runID: Int64) throws -> [(metric: String, values: [Float])] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT metric, perQuery FROM runMetric WHERE runId = ? ORDER BY position", arguments: [runID]).map { row in
-                let data: Data = row["perQuery"]
+            try RunMetricRow.fetchAll(db, sql: "SELECT * FROM runMetric WHERE runId = ? ORDER BY position", arguments: [runID]).map { row in
+                let data = row.perQuery ?? Data()
                 let values = data.withUnsafeBytes { raw in
                     (0 ..< data.count / 4).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) }
                 }
-                return (row["metric"], values)
+                return (row.metric, values)
             }
         }
     }
@@ -170,49 +163,30 @@ extension Store {
     /// without them (before migration v4, or from a search that kept no lists).
     public func curves(runID: Int64) throws -> RetrievalCurves? {
         try read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT k, recall, precision FROM runCurve WHERE runId = ? ORDER BY k", arguments: [runID])
+            let rows = try RunCurveRow.fetchAll(db, sql: "SELECT * FROM runCurve WHERE runId = ? ORDER BY k", arguments: [runID])
             guard !rows.isEmpty else { return nil }
             let scored = try Int.fetchOne(db, sql: "SELECT scoredQueries FROM run WHERE id = ?", arguments: [runID]) ?? 0
-            guard rows.enumerated().allSatisfy({ $0.offset + 1 == ($0.element["k"] as Int) }) else {
+            guard rows.enumerated().allSatisfy({ $0.offset + 1 == $0.element.k }) else {
                 throw StoreError("\(path): run \(runID) has damaged curves (a missing k); record the run again")
             }
-            return RetrievalCurves(recall: rows.map { ($0["recall"] as Double?) ?? .nan },
-                                   precision: rows.map { ($0["precision"] as Double?) ?? .nan }, scoredQueries: scored)
+            return RetrievalCurves(recall: rows.map { $0.recall ?? .nan }, precision: rows.map { $0.precision ?? .nan },
+                                   scoredQueries: scored)
         }
     }
 
-    private func runRecord(_ db: Database, _ row: Row) throws -> RunRecord {
-        let datasetID: Int64 = row["datasetId"]
-        let queryID: Int64? = row["queryDatasetId"]
-        guard let dataset = try Store.fetchDataset(db, whereSQL: "id = ?", arguments: [datasetID]).first else {
-            throw StoreError("\(path): run \(row["id"] as Int64) names a missing dataset")
+    private func runRecord(_ db: Database, _ row: RunRow) throws -> RunRecord {
+        let id = row.id ?? 0
+        guard let dataset = try Store.fetchDataset(db, whereSQL: "id = ?", arguments: [row.datasetId]).first else {
+            throw StoreError("\(path): run \(id) names a missing dataset")
         }
-        let queryDataset = try queryID.flatMap { try Store.fetchDataset(db, whereSQL: "id = ?", arguments: [$0]).first }
-        let metrics = try Row.fetchAll(
-            db, sql: "SELECT metric, mean, macroMean FROM runMetric WHERE runId = ? ORDER BY position", arguments: [row["id"] as Int64]
-        ).map { RunRecord.MetricValue(metric: $0["metric"], mean: ($0["mean"] as Double?) ?? .nan, macroMean: $0["macroMean"]) }
+        let queryDataset = try row.queryDatasetId.flatMap { try Store.fetchDataset(db, whereSQL: "id = ?", arguments: [$0]).first }
+        let metrics = try RunMetricRow.fetchAll(
+            db, sql: "SELECT runId, position, metric, mean, macroMean FROM runMetric WHERE runId = ? ORDER BY position", arguments: [id])
+            .map { RunRecord.MetricValue(metric: $0.metric, mean: $0.mean ?? .nan, macroMean: $0.macroMean) }
         return RunRecord(
-            id: row["id"], createdAt: row["createdAt"], dataset: dataset, queryDataset: queryDataset, name: row["name"],
-            toolVersion: row["toolVersion"], search: row["search"], distance: row["distance"], depth: row["depth"],
-            parameters: Store.decodeObject(row["parameters"]).map { ($0.0, "\($0.1)") },
-            scoredQueries: row["scoredQueries"], excludedQueries: row["excludedQueries"], metrics: metrics,
-            timings: Store.decodeObject(row["timings"]).map { ($0.0, ($0.1 as? Double) ?? ($0.1 as? NSNumber)?.doubleValue ?? .nan) })
-    }
-
-    // MARK: - Ordered JSON objects
-
-    /// Encodes ordered pairs as a JSON array of [key, value] pairs, keeping the order.
-    static func encodeObject(_ pairs: [(String, Any)]) -> String {
-        let array = pairs.map { [$0.0, $0.1] as [Any] }
-        guard let data = try? JSONSerialization.data(withJSONObject: array) else { return "[]" }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    static func decodeObject(_ text: String) -> [(String, Any)] {
-        guard let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[Any]] else { return [] }
-        return array.compactMap { pair in
-            guard pair.count == 2, let key = pair[0] as? String else { return nil }
-            return (key, pair[1])
-        }
+            id: id, createdAt: row.createdAt, dataset: dataset, queryDataset: queryDataset, name: row.name,
+            toolVersion: row.toolVersion, search: row.search, distance: row.distance, depth: row.depth,
+            parameters: row.parameters.pairs, scoredQueries: row.scoredQueries, excludedQueries: row.excludedQueries,
+            metrics: metrics, timings: row.timings.pairs)
     }
 }

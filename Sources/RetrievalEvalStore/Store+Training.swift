@@ -71,24 +71,17 @@ extension Store {
                 evaluationID = try Store.insert(evaluation, into: db)
                 training.evaluationRunID = evaluationID
             }
-            try db.execute(
-                sql: """
-                    INSERT INTO trainingRun (createdAt, toolVersion, loss, parameters, trainingDatasetId, testDatasetId,
-                                             evaluationRunId, metricNames)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [Store.now(), training.toolVersion, training.loss,
-                            Store.encodeObject(training.parameters.map { ($0.0, $0.1 as Any) }),
-                            training.trainingDatasetID, training.testDatasetID, training.evaluationRunID,
-                            String(decoding: try JSONSerialization.data(withJSONObject: training.metricNames), as: UTF8.self)])
+            try TrainingRunRow(
+                id: nil, createdAt: Store.now(), toolVersion: training.toolVersion, loss: training.loss,
+                parameters: NamedValues(training.parameters), trainingDatasetId: training.trainingDatasetID,
+                testDatasetId: training.testDatasetID, evaluationRunId: training.evaluationRunID, metricNames: training.metricNames
+            ).insert(db)
             let id = db.lastInsertedRowID
-            let statement = try db.makeStatement(
-                sql: "INSERT INTO trainingEpoch (trainingRunId, epoch, loss, test, seconds) VALUES (?, ?, ?, ?, ?)")
             for e in training.epochs {
                 // A non-finite value (a diverged epoch) is stored as NULL and read back as NaN:
                 // never as 0, which would read as a real, terrible score.
-                let test = String(decoding: try JSONSerialization.data(withJSONObject: e.test.map { $0.isFinite ? $0 as Any : NSNull() }), as: UTF8.self)
-                try statement.execute(arguments: [id, e.epoch, e.loss.flatMap { $0.isFinite ? $0 : nil }, test, e.seconds])
+                try TrainingEpochRow(trainingRunId: id, epoch: e.epoch, loss: e.loss.flatMap(Store.finite),
+                                     test: e.test.map(Store.finite), seconds: e.seconds).insert(db)
             }
             return (id, evaluationID)
         }
@@ -99,15 +92,11 @@ extension Store {
     /// value that was not finite is NaN.
     public func trainingCurves(id: Int64) throws -> [(epoch: Int, loss: Double?, test: [String: Double])] {
         try read { db in
-            guard let names = try String.fetchOne(db, sql: "SELECT metricNames FROM trainingRun WHERE id = ?", arguments: [id]),
-                  let metricNames = try? JSONSerialization.jsonObject(with: Data(names.utf8)) as? [String]
-            else { throw StoreError("no training run \(id) in \(path)") }
-            return try Row.fetchAll(db, sql: "SELECT epoch, loss, test FROM trainingEpoch WHERE trainingRunId = ? ORDER BY epoch",
-                                    arguments: [id]).map { row in
-                let values = Store.decodeValues(row["test"])
-                let epoch: Int = row["epoch"]
-                let loss: Double? = row["loss"] ?? (epoch == 0 ? nil : .nan)
-                return (epoch, loss, Dictionary(uniqueKeysWithValues: zip(metricNames, values)))
+            guard let run = try TrainingRunRow.fetchOne(db, key: id) else { throw StoreError("no training run \(id) in \(path)") }
+            return try TrainingEpochRow.fetchAll(db, sql: "SELECT * FROM trainingEpoch WHERE trainingRunId = ? ORDER BY epoch",
+                                                 arguments: [id]).map { row in
+                let loss = row.loss ?? (row.epoch == 0 ? nil : .nan)
+                return (row.epoch, loss, Dictionary(uniqueKeysWithValues: zip(run.metricNames, row.test.map { $0 ?? .nan })))
             }
         }
     }
@@ -135,29 +124,15 @@ extension Store {
     /// The most recent training runs, newest first.
     public func trainingRuns(limit: Int) throws -> [TrainingRunSummary] {
         try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT r.id, r.createdAt, r.loss, r.parameters, r.metricNames, r.evaluationRunId, e.epoch, e.loss AS lastLoss, e.test
-                FROM trainingRun r
-                LEFT JOIN trainingEpoch e ON e.trainingRunId = r.id
-                    AND e.epoch = (SELECT MAX(epoch) FROM trainingEpoch WHERE trainingRunId = r.id)
-                ORDER BY r.id DESC LIMIT ?
-                """, arguments: [limit]).map { row in
-                let names = (try? JSONSerialization.jsonObject(with: Data((row["metricNames"] as String).utf8)) as? [String]) ?? []
-                let test = (row["test"] as String?).map(Store.decodeValues) ?? []
+            try TrainingRunRow.fetchAll(db, sql: "SELECT * FROM trainingRun ORDER BY id DESC LIMIT ?", arguments: [limit]).map { run in
+                let last = try TrainingEpochRow.fetchOne(
+                    db, sql: "SELECT * FROM trainingEpoch WHERE trainingRunId = ? ORDER BY epoch DESC LIMIT 1", arguments: [run.id])
+                let epoch = last?.epoch ?? 0
                 return TrainingRunSummary(
-                    id: row["id"], createdAt: row["createdAt"], loss: row["loss"],
-                    parameters: Store.decodeObject(row["parameters"]).map { ($0.0, "\($0.1)") }, metricNames: names,
-                    evaluationRunID: row["evaluationRunId"], lastEpoch: row["epoch"] ?? 0,
-                    lastLoss: row["lastLoss"] ?? ((row["epoch"] ?? 0) == 0 ? nil : .nan), lastTest: test)
+                    id: run.id ?? 0, createdAt: run.createdAt, loss: run.loss, parameters: run.parameters.pairs,
+                    metricNames: run.metricNames, evaluationRunID: run.evaluationRunId, lastEpoch: epoch,
+                    lastLoss: last?.loss ?? (epoch == 0 ? nil : .nan), lastTest: last?.test.map { $0 ?? .nan } ?? [])
             }
         }
-    }
-}
-
-extension Store {
-    /// A JSON array of numbers in which `null` stands for a non-finite value: NaN.
-    static func decodeValues(_ text: String) -> [Double] {
-        guard let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any] else { return [] }
-        return array.map { ($0 as? NSNumber)?.doubleValue ?? .nan }
     }
 }

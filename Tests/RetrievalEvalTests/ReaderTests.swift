@@ -743,3 +743,34 @@ struct ArrayWriterTests {
         #expect(try dir.listing() == ["out.npy"])
     }
 }
+
+// MARK: - Content hash while reading
+
+@Suite("The embeddings' content hash, computed while reading")
+struct ReadHashTests {
+    @Test("the digits' hash read with the file equals the hash of the matrix, and hashlib's value")
+    func digitsHash() throws {
+        let root = repositoryRoot.appendingPathComponent("fixtures")
+        let data = try LabeledEmbeddings.read(embeddings: root.appendingPathComponent("digits.fbin").path,
+                                              labels: root.appendingPathComponent("digits-labels.txt").path)
+        // Python: hashlib.sha256(b"dmleval embeddings float32 1797x64\n" + fbin[8:]). 1797 x 64
+        // values span two of the reader's 65,536-value blocks.
+        let expected = "4326e65fccc77ddde7570baa112d9b249ec7a499f491001ee06c243d01a20ef8"
+        #expect(data.embeddingsHash == expected)
+        #expect(data.embeddings.contentHash() == expected)
+    }
+
+    @Test("a converted format (float64, Fortran order) hashes its float32 rows, as the matrix does")
+    func convertedHash() throws {
+        let dir = try TemporaryDirectory()
+        let doubles: [Double] = [0.1, -2.5, 1e-3, 3, 1.0e38, -7.25]
+        // Fortran order: column by column; the matrix is 2 x 3.
+        let npy = Npy.file(descr: "<f8", fortranOrder: true, shape: [2, 3], data: Bytes.float64(doubles))
+        let path = try dir.write("emb.npy", npy)
+        let labels = try dir.write("labels.txt", text: "a\nb\n")
+        let data = try LabeledEmbeddings.read(embeddings: path, labels: labels)
+        #expect(data.embeddings.values == [0.1, 1e-3, 1.0e38, -2.5, 3, -7.25].map { Float($0) })
+        #expect(data.embeddingsHash == data.embeddings.contentHash())
+        #expect(try LabeledEmbeddings(embeddings: data.embeddings, labels: data.labels).embeddingsHash == nil)
+    }
+}

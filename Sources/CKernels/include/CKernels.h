@@ -27,16 +27,12 @@ static inline void dmle_prefetch(const void *p, size_t length) {
     for (size_t offset = 0; offset < length; offset += 64) __builtin_prefetch(c + offset, 0, 3);
 }
 
-/// Takes a one-byte lock: 0 free, 1 held. Spins briefly, then yields the core.
+/// Takes a one-byte lock: 0 free, 1 held. Spins briefly, then yields the core. Swift code
+/// takes it through `ByteLock.with`, which releases it when its body returns.
 void dmle_lock(uint8_t *lock);
 
 /// Releases a lock taken by `dmle_lock`.
 static inline void dmle_unlock(uint8_t *lock) { __atomic_store_n(lock, 0, __ATOMIC_RELEASE); }
-
-/// Atomically adds `value` to `*counter` and returns the previous value.
-static inline int64_t dmle_fetch_add(int64_t *counter, int64_t value) {
-    return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED);
-}
 
 #ifdef __cplusplus
 }

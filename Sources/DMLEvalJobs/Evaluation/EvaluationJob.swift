@@ -230,7 +230,7 @@ public struct EvaluationJob: Sendable {
         var provided: ProvidedIndex?
         if let search, search.kind != .exact {
             t = JobClock.now()
-            provided = try IndexProvider.provide(search, vectors: references.embeddings, distance: distance, store: store,
+            provided = try IndexProvider.provide(search, vectors: references.embeddings, vectorsHash: references.embeddingsHash, distance: distance, store: store,
                                                  threads: threads, progress: progress)
             timings.append(("index", JobClock.now() - t))
         }
@@ -345,7 +345,7 @@ public struct EvaluationJob: Sendable {
                 }
                 if let provided, provided.isNew {
                     savedIndex = try opened.saveIndex(
-                        provided.index, embeddingsHash: provided.embeddingsHash ?? references.embeddings.contentHash(),
+                        provided.index, embeddingsHash: provided.embeddingsHash ?? references.contentHashes().embeddings,
                         buildSeconds: provided.buildSeconds, buildThreads: provided.buildThreads, toolVersion: toolVersion)
                 }
                 timings.append(("store", JobClock.now() - t))

@@ -113,12 +113,14 @@ public enum IndexProvider {
     /// embeddings and settings (unless `rebuild`), else a new build. The store is only read
     /// here, and only if it exists; a new index is stored by the caller once its run has
     /// succeeded.
-    /// - Parameter store: the store to look in; nil when nothing is stored.
+    /// - Parameters:
+    ///   - vectorsHash: the embeddings' content hash when already known (computed while reading).
+    ///   - store: the store to look in; nil when nothing is stored.
     /// - Throws: `JobError.indexMismatch` for a file of another kind or distance; the
     ///   readers' and builders' errors.
     public static func provide(
-        _ settings: IndexSearchSettings, vectors: Matrix, distance: Distance, store: StoreLocation?, threads: Int,
-        progress: ProgressHandler? = nil
+        _ settings: IndexSearchSettings, vectors: Matrix, vectorsHash: String? = nil, distance: Distance, store: StoreLocation?,
+        threads: Int, progress: ProgressHandler? = nil
     ) throws -> ProvidedIndex {
         let options = settings.build
         if let file = settings.indexFile {
@@ -130,7 +132,7 @@ public enum IndexProvider {
         }
         var hash: String?
         if let store {
-            hash = vectors.contentHash()
+            hash = vectorsHash ?? vectors.contentHash()
             if !settings.rebuild, store.exists {
                 if let (info, data) = try store.open().findIndex(
                     embeddingsHash: hash!, kind: options.kind, distance: distance, settings: options.settings(rows: vectors.rows)) {

@@ -21,6 +21,14 @@ public enum EmbeddingReader {
     public static func read(
         _ path: String, format: EmbeddingFormat? = nil, dimension: Int? = nil, array: String? = nil, excluding: String? = nil
     ) throws -> Matrix {
+        try read(path, format: format, dimension: dimension, array: array, excluding: excluding, hashed: false).matrix
+    }
+
+    /// `read`, and with `hashed` the embeddings' content hash (`Matrix.contentHash()`),
+    /// computed in the pass that checks the values rather than in one of its own.
+    static func read(
+        _ path: String, format: EmbeddingFormat?, dimension: Int?, array: String?, excluding: String?, hashed: Bool
+    ) throws -> (matrix: Matrix, contentHash: String?) {
         guard let format = format ?? EmbeddingFormat.fromExtension(of: path) else {
             throw InputError(
                 .unknownFormat, file: path,
@@ -47,8 +55,9 @@ public enum EmbeddingReader {
             shownPath = "\(path): tensor '\(tensor.name)'"
             matrix = try file.matrix(tensor)
         }
-        try checkFinite(matrix, file: shownPath)
-        return matrix
+        var hasher = hashed ? SHA256.embeddings(rows: matrix.rows, columns: matrix.columns) : nil
+        try checkFinite(matrix, file: shownPath, hashing: &hasher)
+        return (matrix, hasher?.finalizeHex())
     }
 
     static func extensionDescription(_ path: String) -> String {
@@ -248,16 +257,24 @@ public enum EmbeddingReader {
     }
 
     /// Rejects the first row that holds a NaN or an infinity (a float64 too large for
-    /// float32 becomes infinite here, and is rejected the same way).
-    static func checkFinite(_ matrix: Matrix, file: String) throws {
+    /// float32 becomes infinite here, and is rejected the same way), feeding `hasher` the
+    /// values as they are checked: block by block, each hashed while still in cache.
+    static func checkFinite(_ matrix: Matrix, file: String, hashing hasher: inout SHA256?) throws {
         let columns = matrix.columns
+        let block = 1 << 16  // values: 256 KiB
         try matrix.values.withUnsafeBufferPointer { v in
-            for i in 0 ..< v.count where !v[i].isFinite {
-                let row = i / columns, column = i % columns
-                throw InputError(
-                    .nonFinite, file: file, at: .row(row), expected: "finite values",
-                    found: "\(v[i]) in column \(column)",
-                    remedy: "remove or repair that row (and its label), or fix the model that produced it")
+            var start = 0
+            while start < v.count {
+                let end = min(v.count, start + block)
+                for i in start ..< end where !v[i].isFinite {
+                    let row = i / columns, column = i % columns
+                    throw InputError(
+                        .nonFinite, file: file, at: .row(row), expected: "finite values",
+                        found: "\(v[i]) in column \(column)",
+                        remedy: "remove or repair that row (and its label), or fix the model that produced it")
+                }
+                hasher?.update(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: v[start ..< end])))
+                start = end
             }
         }
     }

@@ -2,6 +2,9 @@
 public struct LabeledEmbeddings: Sendable {
     public let embeddings: Matrix
     public let labels: Labels
+    /// `embeddings.contentHash()`, when it was computed while reading the file (`read`); nil
+    /// for embeddings built in memory.
+    public private(set) var embeddingsHash: String?
 
     /// Pairs `embeddings` with `labels`.
     /// - Throws: `InputError.countMismatch` naming both files when the counts differ.
@@ -54,10 +57,12 @@ public struct LabeledEmbeddings: Sendable {
             try LabelReader.read(labelsFile, format: labelFormat, member: labelsArray, excluding: sameFile ? array : nil)
         }
         var labels = sameFile ? try readLabels() : nil
-        let matrix = try EmbeddingReader.read(path, format: format, dimension: dimension, array: array,
-                                              excluding: sameFile ? labelsArray : nil)
+        let (matrix, hash) = try EmbeddingReader.read(path, format: format, dimension: dimension, array: array,
+                                                      excluding: sameFile ? labelsArray : nil, hashed: true)
         if labels == nil { labels = try readLabels() }
         let shownLabels = labelsArray.map { "\(labelsFile): '\($0)'" } ?? labelsFile
-        return try LabeledEmbeddings(embeddings: matrix, labels: labels!, embeddingsPath: path, labelsPath: shownLabels)
+        var data = try LabeledEmbeddings(embeddings: matrix, labels: labels!, embeddingsPath: path, labelsPath: shownLabels)
+        data.embeddingsHash = hash
+        return data
     }
 }

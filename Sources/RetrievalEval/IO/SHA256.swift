@@ -68,3 +68,23 @@ public struct SHA256 {
         return h.finalizeHex()
     }
 }
+
+extension SHA256 {
+    /// A hasher primed with the shape of `rows` x `columns` embeddings: fed their float32
+    /// values in row order, it gives their content hash (`Matrix.contentHash()`).
+    static func embeddings(rows: Int, columns: Int) -> SHA256 {
+        var hasher = SHA256()
+        hasher.update("dmleval embeddings float32 \(rows)x\(columns)\n")
+        return hasher
+    }
+}
+
+extension Matrix {
+    /// SHA-256 of the shape and values: the embeddings' identity in the store, whatever file
+    /// or format they came from.
+    public func contentHash() -> String {
+        var hasher = SHA256.embeddings(rows: rows, columns: columns)
+        values.withUnsafeBytes { hasher.update($0) }
+        return hasher.finalizeHex()
+    }
+}

@@ -1,4 +1,3 @@
-import Dispatch
 
 /// Scores queries block by block, as a search hands over their final lists, so that the
 /// N x depth neighbour matrix need never exist.
@@ -78,14 +77,14 @@ public struct MetricStream {
         // Per worker: first-hit counts (curveDepth + 1) then hits per rank (curveDepth).
         var curveCounts = [Int](repeating: 0, count: workers * (2 * curveDepth + 1))
         curveCounts.withUnsafeMutableBufferPointer { curveCounts in
-        let counts = UnsafeSendableBox(curveCounts.baseAddress!)
+        let counts = UncheckedSendable(curveCounts.baseAddress!)
         values.withUnsafeMutableBufferPointer { values in
             block.indices.withUnsafeBufferPointer { ix in
                 judgments.referenceClasses.withUnsafeBufferPointer { refs in
                     failures.withUnsafeMutableBufferPointer { failures in
-                        let shared = UnsafeSendableBox((values.baseAddress!, ix, refs, failures.baseAddress!))
+                        let shared = UncheckedSendable((values.baseAddress!, ix, refs, failures.baseAddress!))
                         let judgments = self.judgments
-                        DispatchQueue.concurrentPerform(iterations: workers) { w in
+                        parallelFor(workers: workers) { w in
                             let (values, ix, refs, failures) = shared.value
                             var relevance = [UInt8](repeating: 0, count: width)
                             relevance.withUnsafeMutableBufferPointer { rel in

@@ -1,4 +1,3 @@
-import Dispatch
 
 /// The kinds of search `dmleval` runs.
 public enum IndexKind: String, Sendable, CaseIterable, Hashable {
@@ -109,7 +108,7 @@ enum ApproximateLists {
         _ n: Int, threads: Int, progress: SearchProgress?, makeState: @Sendable () -> State, _ body: @Sendable (Int, State) -> Void
     ) {
         let workers = max(1, min(threads, n / 64))
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        parallelFor(workers: workers) { w in
             let state = makeState()
             let mine = n * w / workers ..< n * (w + 1) / workers
             for q in mine {

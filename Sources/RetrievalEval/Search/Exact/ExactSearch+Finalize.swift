@@ -57,8 +57,8 @@ extension ExactSearch {
                     // scratch rows: one for the query, one for the reference being scored.
                     let scratch = ra.copies || qa.copies ? try allocate(Float.self, count: 2 * d * workers, for: "scratch rows") : nil
                     defer { free(scratch) }
-                    let box = UnsafeSendableBox(scratch)
-                    DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let box = UncheckedSendable(scratch)
+                    parallelFor(workers: workers) { w in
                         let own = box.value.map { $0 + 2 * d * w }
                         var pairs: [(Float, Int32)] = []
                         pairs.reserveCapacity(maximumK)

@@ -101,7 +101,7 @@ extension ExactSearch {
                             }
                         }
                     }
-                    let pointers = UnsafeSendableBox((qp, rows))
+                    let pointers = UncheckedSendable((qp, rows))
                     block.withUnsafeOutput { out in
                         parallelRanges(count) { lo, hi in
                             let (qp, rows) = pointers.value

@@ -247,10 +247,10 @@ public struct ExactSearch: NeighborSearch, Sendable {
         let t = tileSize, nq = queryCount, nr = referenceCount
         let tile = try allocate(Float.self, count: min(t, nq) * min(t, nr), for: "one tile")
         defer { free(tile) }
-        let c = UnsafePointerBox(tile)
+        let c = UncheckedSendable(tile)
         try tilePasses(symmetric: symmetric) { qp, rp, i0, rows, j0, cols in
             parallelRanges(rows) { lo, hi in
-                computeTile(qp + lo * dimensions, rp, rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.pointer + lo * cols)
+                computeTile(qp + lo * dimensions, rp, rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.value + lo * cols)
             }
         }
         return tile[0]
@@ -308,15 +308,15 @@ public struct ExactSearch: NeighborSearch, Sendable {
         let excludeSelf = isSelfRetrieval, offset = queryOffset
         try tile.withUnsafeMutableBufferPointer { tb in
             try candidates.withHandle { h in
-                let c = UnsafePointerBox(tb.baseAddress!)
+                let c = UncheckedSendable(tb.baseAddress!)
                 try tilePasses(symmetric: false) { qp, rp, i0, rows, j0, cols in
                     // Each worker computes its slice of the tile's rows with a
                     // single-threaded sgemm, then folds those rows.
                     parallelRanges(rows) { lo, hi in
-                        computeTile(qp + lo * d, rp, rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.pointer + lo * cols)
+                        computeTile(qp + lo * d, rp, rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.value + lo * cols)
                         for i in lo ..< hi {
                             let q = i0 + i
-                            h.offerRow(q, c.pointer + i * cols, count: cols, firstIndex: j0, skip: excludeSelf ? offset + q : -1)
+                            h.offerRow(q, c.value + i * cols, count: cols, firstIndex: j0, skip: excludeSelf ? offset + q : -1)
                         }
                     }
                     done += 1
@@ -337,17 +337,17 @@ public struct ExactSearch: NeighborSearch, Sendable {
         var done = 0
         try tile.withUnsafeMutableBufferPointer { tb in
             try candidates.withHandle { h in
-                let c = UnsafePointerBox(tb.baseAddress!)
+                let c = UncheckedSendable(tb.baseAddress!)
                 try tilePasses(symmetric: true) { qp, rp, i0, rows, j0, cols in
                     let diagonal = i0 == j0
                     // Rows: each worker computes its slice of the tile's rows with a
                     // single-threaded sgemm, then offers queries i0 + i the references
                     // j0 + j.
                     parallelRanges(rows) { lo, hi in
-                        computeTile(qp + lo * d, rp, rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.pointer + lo * cols)
+                        computeTile(qp + lo * d, rp, rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.value + lo * cols)
                         for i in lo ..< hi {
                             let q = i0 + i
-                            h.offerRow(q, c.pointer + i * cols, count: cols, firstIndex: j0, skip: diagonal ? q : -1)
+                            h.offerRow(q, c.value + i * cols, count: cols, firstIndex: j0, skip: diagonal ? q : -1)
                         }
                     }
                     // Columns: queries j0 + j offered references i0 + i. Each worker
@@ -355,7 +355,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
                     if !diagonal {
                         parallelRanges(cols) { lo, hi in
                             for i in 0 ..< rows {
-                                let row = c.pointer + i * cols
+                                let row = c.value + i * cols
                                 let r = Int32(i0 + i)
                                 h.offerColumn(row, lo: lo, hi: hi, firstQuery: j0, index: r)
                             }
@@ -387,30 +387,11 @@ public struct ExactSearch: NeighborSearch, Sendable {
         }
     }
 
-    /// Runs `body(lo, hi)` over `count` items split into `threads` contiguous ranges.
+    /// Runs `body(lo, hi)` over `count` items split into `threads` contiguous ranges (at
+    /// least 64 items each).
     func parallelRanges(_ count: Int, _ body: (Int, Int) -> Void) {
-        let workers = min(threads, max(1, count / 64))
-        if workers <= 1 {
-            body(0, count)
-            return
-        }
-        withoutActuallyEscaping(body) { body in
-            let box = UnsafeSendableBox(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                box.value(count * w / workers, count * (w + 1) / workers)
-            }
+        RetrievalEval.parallelRanges(count, workers: threads, minimumPerWorker: 64) { _, range in
+            body(range.lowerBound, range.upperBound)
         }
     }
-}
-
-/// A pointer carried into concurrent workers that only touch disjoint parts of it.
-struct UnsafePointerBox: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
-}
-
-/// A non-Sendable value handed to concurrent workers that use it safely (disjoint ranges).
-struct UnsafeSendableBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -30,7 +30,7 @@ extension HNSWIndex: VectorIndex {
         queryValues.withUnsafeBufferPointer { qv in
             indices.withUnsafeMutableBufferPointer { ix in
                 scores.withUnsafeMutableBufferPointer { sc in
-                    let io = UnsafeSendableBox((qv, ix, sc))
+                    let io = UncheckedSendable((qv, ix, sc))
                     ApproximateLists.forEachQuery(n, threads: threads, progress: progress, makeState: {
                         (HNSWScratch(count: count, capacity: breadth), QueryBuffers())
                     }) { q, state in

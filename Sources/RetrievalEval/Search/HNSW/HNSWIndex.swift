@@ -4,7 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Dispatch
+import Synchronization
 
 /// A hierarchical navigable small-world graph over a set of vectors (Malkov & Yashunin 2018,
 /// "Efficient and robust approximate nearest neighbor search using Hierarchical Navigable
@@ -169,18 +169,15 @@ public final class HNSWIndex: @unchecked Sendable {
         entryPoint = 0
         maxLevel = Int(levels[0])
         guard count > 1 else { progress?(1); return }
-        var next: Int64 = 1
+        let next = Atomic<Int>(1)
         let workers = min(threads, count - 1)
-        withUnsafeMutablePointer(to: &next) { nextPointer in
-            let counter = UnsafeSendableBox(nextPointer)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let scratch = HNSWScratch(count: count, capacity: min(parameters.efConstruction, count))
-                while true {
-                    let node = Int(dmle_fetch_add(counter.value, 1))
-                    if node >= count { break }
-                    insert(Int32(node), scratch: scratch, locking: workers > 1)
-                    if w == 0, node % 1024 == 0 { progress?(Double(node) / Double(count)) }
-                }
+        parallelFor(workers: workers) { w in
+            let scratch = HNSWScratch(count: count, capacity: min(parameters.efConstruction, count))
+            while true {
+                let node = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if node >= count { break }
+                insert(Int32(node), scratch: scratch, locking: workers > 1)
+                if w == 0, node % 1024 == 0 { progress?(Double(node) / Double(count)) }
             }
         }
         connectUnreachable()
@@ -267,15 +264,26 @@ public final class HNSWIndex: @unchecked Sendable {
     /// Inserts `node` (its vector and level are in place; it is not yet linked).
     private func insert(_ node: Int32, scratch: HNSWScratch, locking: Bool) {
         let level = Int(levels[Int(node)])
-        let query = vector(node)
-        if locking { dmle_lock(entryLock) }
-        let top = maxLevel
-        var current = entryPoint
-        // A node above the top level becomes the entry point: the lock is kept until it is
-        // linked, so no one starts from a half-linked entry.
-        let keepsEntryLock = locking && level > top
-        if locking && !keepsEntryLock { dmle_unlock(entryLock) }
+        // A node above the top level becomes the entry point: it is linked while the entry
+        // lock is held, so no one starts from a half-linked entry.
+        let start: (top: Int, entry: Int32)? = ByteLock.with(entryLock, if: locking) {
+            let top = maxLevel, entry = entryPoint
+            guard level > top else { return (top, entry) }
+            link(node, level: level, top: top, entry: entry, scratch: scratch, locking: locking)
+            entryPoint = node
+            maxLevel = level
+            return nil
+        }
+        if let start {
+            link(node, level: level, top: start.top, entry: start.entry, scratch: scratch, locking: locking)
+        }
+    }
 
+    /// Links `node`, at `level`, into the graph whose top level is `top`, descending from
+    /// `entry`.
+    private func link(_ node: Int32, level: Int, top: Int, entry: Int32, scratch: HNSWScratch, locking: Bool) {
+        let query = vector(node)
+        var current = entry
         var currentDistance = distance(query, vector(current))
         if level < top {
             for l in stride(from: top, to: level, by: -1) {
@@ -292,11 +300,12 @@ public final class HNSWIndex: @unchecked Sendable {
             select(from: scratch.sorted, limit: parameters.m, into: &scratch.selected)
             connect(node, to: scratch.selected, level: l, locking: locking, scratch: scratch)
         }
-        if level > top {
-            entryPoint = node
-            maxLevel = level
-        }
-        if keepsEntryLock { dmle_unlock(entryLock) }
+    }
+
+    /// Runs `body` holding `node`'s list lock when `locking`.
+    @inline(__always)
+    private func withLock<R>(_ node: Int32, if locking: Bool, _ body: () -> R) -> R {
+        ByteLock.with(locks + Int(node), if: locking, body)
     }
 
     /// Walks level `level` from `start` to a local minimum of the distance to `query`.
@@ -308,21 +317,21 @@ public final class HNSWIndex: @unchecked Sendable {
         while changed {
             changed = false
             let examined = current
-            if locking { dmle_lock(locks + Int(examined)) }
-            let links = list(examined, level)
-            let n = Int(links[0])
-            var i = 1
-            while i <= n {
-                let candidate = links[i]
-                let d = distance(query, vector(candidate))
-                if d < best || (d == best && candidate < current) {
-                    best = d
-                    current = candidate
-                    changed = true
+            withLock(examined, if: locking) {
+                let links = list(examined, level)
+                let n = Int(links[0])
+                var i = 1
+                while i <= n {
+                    let candidate = links[i]
+                    let d = distance(query, vector(candidate))
+                    if d < best || (d == best && candidate < current) {
+                        best = d
+                        current = candidate
+                        changed = true
+                    }
+                    i += 1
                 }
-                i += 1
             }
-            if locking { dmle_unlock(locks + Int(examined)) }
         }
         return (current, best)
     }
@@ -358,24 +367,25 @@ public final class HNSWIndex: @unchecked Sendable {
                 // The closest candidate is farther than the worst result: nothing left can improve.
                 if results.count >= ef && closest > ~results.top { break }
                 let node = RankedKey.index(closest)
-                if locking { dmle_lock(locks + Int(node)) }
-                let links = list(node, level)
-                let n = Int(links[0])
                 // First the neighbours not seen yet, every one's whole vector requested at once so
                 // the memory system fetches them in parallel (30% more queries per second than
                 // prefetching one neighbour ahead, or only each vector's first lines); then their
                 // distances.
-                var unseen = 0
-                var i = 1
-                while i <= n {
-                    let neighbour = links[i]
-                    i += 1
-                    guard visited.insert(neighbour) else { continue }
-                    dmle_prefetch(vector(neighbour), vectorBytes)
-                    fresh[unseen] = neighbour
-                    unseen += 1
+                let unseen = withLock(node, if: locking) {
+                    let links = list(node, level)
+                    let n = Int(links[0])
+                    var unseen = 0
+                    var i = 1
+                    while i <= n {
+                        let neighbour = links[i]
+                        i += 1
+                        guard visited.insert(neighbour) else { continue }
+                        dmle_prefetch(vector(neighbour), vectorBytes)
+                        fresh[unseen] = neighbour
+                        unseen += 1
+                    }
+                    return unseen
                 }
-                if locking { dmle_unlock(locks + Int(node)) }
                 for j in 0 ..< unseen {
                     let neighbour = fresh[j]
                     let key = RankedKey.make(distance(query, vector(neighbour)), neighbour)
@@ -420,39 +430,39 @@ public final class HNSWIndex: @unchecked Sendable {
     /// full list with the heuristic.
     private func connect(_ node: Int32, to neighbours: [Int32], level: Int, locking: Bool, scratch: HNSWScratch) {
         let capacity = level == 0 ? maxLinks0 : parameters.m
-        if locking { dmle_lock(locks + Int(node)) }
-        let own = list(node, level)
-        // With several threads, a node already linked on a higher level can be found there
-        // and given back-links on this level before it gets here: keep those after its own
-        // choice, as room allows, rather than overwrite them. (One thread never has any.)
-        let earlier = (0 ..< Int(own[0])).map { own[1 + $0] }.filter { !neighbours.contains($0) }
-        let kept = neighbours + earlier.prefix(max(0, capacity - neighbours.count))
-        own[0] = Int32(kept.count)
-        for (i, n) in kept.enumerated() { own[1 + i] = n }
-        if locking { dmle_unlock(locks + Int(node)) }
+        withLock(node, if: locking) {
+            let own = list(node, level)
+            // With several threads, a node already linked on a higher level can be found there
+            // and given back-links on this level before it gets here: keep those after its own
+            // choice, as room allows, rather than overwrite them. (One thread never has any.)
+            let earlier = (0 ..< Int(own[0])).map { own[1 + $0] }.filter { !neighbours.contains($0) }
+            let kept = neighbours + earlier.prefix(max(0, capacity - neighbours.count))
+            own[0] = Int32(kept.count)
+            for (i, n) in kept.enumerated() { own[1 + i] = n }
+        }
 
         for neighbour in neighbours {
-            if locking { dmle_lock(locks + Int(neighbour)) }
-            let links = list(neighbour, level)
-            let n = Int(links[0])
-            if n < capacity {
-                links[1 + n] = node
-                links[0] = Int32(n + 1)
-            } else {
-                // Full: choose the best `capacity` among the old links and the new node.
-                let base = vector(neighbour)
-                var keys: [UInt64] = []
-                swap(&keys, &scratch.pruneKeys)
-                keys.removeAll(keepingCapacity: true)
-                keys.append(RankedKey.make(distance(base, vector(node)), node))
-                for i in 1 ... n { keys.append(RankedKey.make(distance(base, vector(links[i])), links[i])) }
-                keys.sort()
-                select(from: keys, limit: capacity, into: &scratch.pruned)
-                links[0] = Int32(scratch.pruned.count)
-                for (i, kept) in scratch.pruned.enumerated() { links[1 + i] = kept }
-                swap(&keys, &scratch.pruneKeys)
+            withLock(neighbour, if: locking) {
+                let links = list(neighbour, level)
+                let n = Int(links[0])
+                if n < capacity {
+                    links[1 + n] = node
+                    links[0] = Int32(n + 1)
+                } else {
+                    // Full: choose the best `capacity` among the old links and the new node.
+                    let base = vector(neighbour)
+                    var keys: [UInt64] = []
+                    swap(&keys, &scratch.pruneKeys)
+                    keys.removeAll(keepingCapacity: true)
+                    keys.append(RankedKey.make(distance(base, vector(node)), node))
+                    for i in 1 ... n { keys.append(RankedKey.make(distance(base, vector(links[i])), links[i])) }
+                    keys.sort()
+                    select(from: keys, limit: capacity, into: &scratch.pruned)
+                    links[0] = Int32(scratch.pruned.count)
+                    for (i, kept) in scratch.pruned.enumerated() { links[1 + i] = kept }
+                    swap(&keys, &scratch.pruneKeys)
+                }
             }
-            if locking { dmle_unlock(locks + Int(neighbour)) }
         }
     }
 }

@@ -1,5 +1,4 @@
-import CKernels
-import Dispatch
+import Synchronization
 
 extension IVFIndex {
     /// Searches the `effort` (nprobe) lists nearest each query, and further lists, nearest
@@ -48,12 +47,9 @@ extension IVFIndex {
         queryMatrix.values.withUnsafeBufferPointer { qv in
             indices.withUnsafeMutableBufferPointer { ix in
                 scores.withUnsafeMutableBufferPointer { sc in
-                    let io = UnsafeSendableBox((qv, ix, sc))
-                    let done = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
-                    done.initialize(to: 0)
-                    defer { done.deallocate() }
-                    let counter = UnsafeSendableBox(done)
-                    DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let io = UncheckedSendable((qv, ix, sc))
+                    let done = Atomic<Int>(0)
+                    parallelFor(workers: workers) { w in
                         let (qv, ix, sc) = io.value
                         let scan = ListScan(kept: kept, chunk: chunk, dimension: dimension)
                         var c = w
@@ -68,7 +64,7 @@ extension IVFIndex {
                                     depth: depth, dimension: dimension, distance: distance, count: count, vector: vector,
                                     pairs: &scan.pairs, indices: ix.baseAddress! + q * depth, scores: sc.baseAddress! + q * depth)
                             }
-                            let finished = dmle_fetch_add(counter.value, Int64(hi - lo)) + Int64(hi - lo)
+                            let finished = done.wrappingAdd(hi - lo, ordering: .relaxed).newValue
                             if w == 0 { progress?(Double(finished) / Double(n)) }
                             c += workers
                         }

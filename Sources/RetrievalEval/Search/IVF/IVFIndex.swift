@@ -1,5 +1,3 @@
-import Dispatch
-
 /// An inverted file with exhaustive lists (IVF-Flat, as in Jégou et al. 2011 without the
 /// quantisation): k-means cuts the references into `nlist` lists around centroids; a query is
 /// compared with the `nprobe` lists whose centroids are nearest, every reference in them
@@ -125,8 +123,8 @@ public final class IVFIndex: VectorIndex, @unchecked Sendable {
         rows.values.withUnsafeBufferPointer { rv in
             centroids.values.withUnsafeBufferPointer { cv in
                 result.withUnsafeMutableBufferPointer { out in
-                    let io = UnsafeSendableBox((rv, cv, out))
-                    DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let io = UncheckedSendable((rv, cv, out))
+                    parallelFor(workers: workers) { w in
                         let (rv, cv, out) = io.value
                         var scores = [Float](repeating: 0, count: block * k)
                         var keys = [UInt64]()

@@ -24,42 +24,36 @@ enum CosineProducts {
     /// `g p` (N x d) for `g` (N x M) and `p` (M x d).
     /// - Complexity: O(N M d).
     static func multiply(_ g: DoubleMatrix, _ p: DoubleMatrix) -> DoubleMatrix {
-        let n = g.rows, m = g.columns, d = p.columns
-        var out = [Double](repeating: 0, count: n * d)
-        g.values.withUnsafeBufferPointer { gv in
-            p.values.withUnsafeBufferPointer { pv in
-                out.withUnsafeMutableBufferPointer { o in
-                    for i in 0 ..< n {
-                        for r in 0 ..< m {
-                            let coefficient = gv[i * m + r]
-                            if coefficient == 0 { continue }
-                            for j in 0 ..< d { o[i * d + j] += coefficient * pv[r * d + j] }
-                        }
-                    }
-                }
-            }
-        }
-        return DoubleMatrix(rows: n, columns: d, values: out)
+        accumulate(g, p, transposed: false)
     }
 
     /// `g^T z` (M x d) for `g` (N x M) and `z` (N x d).
     /// - Complexity: O(N M d).
     static func multiplyTransposed(_ g: DoubleMatrix, _ z: DoubleMatrix) -> DoubleMatrix {
-        let n = g.rows, m = g.columns, d = z.columns
-        var out = [Double](repeating: 0, count: m * d)
+        accumulate(g, z, transposed: true)
+    }
+
+    /// `g b` (b: M x d), or with `transposed` `g^T b` (b: N x d), for `g` (N x M): for each
+    /// (i, r) with a non-zero coefficient g[i, r], one row of `b` scaled into one row of the
+    /// result (row i of the result from row r of `b`, or row r from row i).
+    private static func accumulate(_ g: DoubleMatrix, _ b: DoubleMatrix, transposed: Bool) -> DoubleMatrix {
+        let n = g.rows, m = g.columns, d = b.columns
+        let outRows = transposed ? m : n
+        var out = [Double](repeating: 0, count: outRows * d)
         g.values.withUnsafeBufferPointer { gv in
-            z.values.withUnsafeBufferPointer { zv in
+            b.values.withUnsafeBufferPointer { bv in
                 out.withUnsafeMutableBufferPointer { o in
                     for i in 0 ..< n {
                         for r in 0 ..< m {
                             let coefficient = gv[i * m + r]
                             if coefficient == 0 { continue }
-                            for j in 0 ..< d { o[r * d + j] += coefficient * zv[i * d + j] }
+                            let (target, source) = transposed ? (r, i) : (i, r)
+                            for j in 0 ..< d { o[target * d + j] += coefficient * bv[source * d + j] }
                         }
                     }
                 }
             }
         }
-        return DoubleMatrix(rows: m, columns: d, values: out)
+        return DoubleMatrix(rows: outRows, columns: d, values: out)
     }
 }
