@@ -73,6 +73,21 @@ struct ShardEndToEndTests {
         #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
     }
 
+    @Test("shards reading the references from disk in tiles (--stream-references): the merged run equals the unsharded run, bit for bit")
+    func streamedShards() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let parts = dir.appendingPathComponent("parts"), store = dir.appendingPathComponent("s.sqlite")
+        for i in 0 ..< 4 {
+            let r = try Self.shard(i, of: 4, into: parts, extra: ["--stream-references", "--threads", "2"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        #expect(try dmleval(["merge", parts.path, "--store", store.path]).status == 0)
+        #expect(try dmleval(Self.digits + Self.metrics + ["--store", store.path]).status == 0)
+        let stored1 = try Self.storedValues(store, run: 1), stored2 = try Self.storedValues(store, run: 2)
+        #expect(stored1.count >= 5 && stored1 == stored2)
+    }
+
     @Test("query/reference mode with --shard auto from Slurm's and Kubernetes' variables: bit-identical")
     func queryReferenceAuto() throws {
         let dir = try makeTemporaryDirectory()

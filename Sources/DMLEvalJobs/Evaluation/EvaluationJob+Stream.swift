@@ -45,11 +45,9 @@ extension EvaluationJob {
         return try MappedEmbeddings(path: path, format: format, dimension: reading.dimension)
     }
 
-    /// Runs the job on mapped embeddings (no store: see `streamingConflict`).
-    func runStreamed(_ mapped: MappedEmbeddings, progress: ProgressHandler?) throws -> Outcome {
-        let started = JobClock.now()
-        var timings: [(String, Double)] = []
-        let t = JobClock.now()
+    /// The labels of mapped embeddings, one per row.
+    /// - Throws: the label reader's errors; `InputError.countMismatch` naming both files.
+    func streamedLabels(_ mapped: MappedEmbeddings) throws -> Labels {
         let labelsPath = source.labelsPath ?? mapped.path
         let labels = try LabelReader.read(labelsPath)
         guard labels.count == mapped.rows else {
@@ -57,6 +55,25 @@ extension EvaluationJob {
                 .countMismatch, file: labelsPath, expected: "one label per row of \(mapped.path) (\(mapped.rows) labels)",
                 found: "\(labels.count) labels", remedy: "the two files must describe the same items in the same order")
         }
+        return labels
+    }
+
+    /// The identity of mapped embeddings and their labels: the hash comes from the pass that
+    /// validated the file, the same as a loaded matrix's, so runs and baselines compare across
+    /// both ways of reading.
+    static func identity(_ mapped: MappedEmbeddings, labels: Labels) -> Baseline.DatasetIdentity {
+        let labelsHash = LabeledEmbeddings.labelsHash(labels)
+        return Baseline.DatasetIdentity(
+            hash: SHA256.hex(Array((mapped.contentHash + labelsHash).utf8)), embeddingsHash: mapped.contentHash,
+            labelsHash: labelsHash, rows: mapped.rows, dimensions: mapped.columns, classes: labels.classCount)
+    }
+
+    /// Runs the job on mapped embeddings (no store: see `streamingConflict`).
+    func runStreamed(_ mapped: MappedEmbeddings, progress: ProgressHandler?) throws -> Outcome {
+        let started = JobClock.now()
+        var timings: [(String, Double)] = []
+        let t = JobClock.now()
+        let labels = try streamedLabels(mapped)
         let queryData = try queries.map { try reading.read(embeddings: $0.embeddings, labels: $0.labels) }
         timings.append(("read", JobClock.now() - t))
 
@@ -88,10 +105,7 @@ extension EvaluationJob {
         }
         // The embeddings' hash comes from the pass that validated them: the same as a loaded
         // matrix's, so baselines and runs compare across both ways of reading.
-        let labelsHash = LabeledEmbeddings.labelsHash(labels)
-        let referenceIdentity = Baseline.DatasetIdentity(
-            hash: SHA256.hex(Array((mapped.contentHash + labelsHash).utf8)), embeddingsHash: mapped.contentHash,
-            labelsHash: labelsHash, rows: mapped.rows, dimensions: mapped.columns, classes: labels.classCount)
+        let referenceIdentity = Self.identity(mapped, labels: labels)
         let queryIdentity = queryData.map(Self.identity)
         timings.append(("total", JobClock.now() - started))
         if let saveBaseline {

@@ -3,9 +3,8 @@
 ///
 /// Every quantity the whole evaluation decides (the depth, each query's own depth, the depth
 /// of the curves, R) is computed over all the queries first and then sliced, so each shard
-/// makes the same decisions as one machine would. The shard's rows are searched as separate
-/// queries; in self-retrieval each is searched one deeper and its own row dropped from its
-/// list. The lists are the canonical ranking (`ExactSearch`: ties to the lower index, near-ties
+/// makes the same decisions as one machine would. In self-retrieval the shard's rows of the
+/// references are the queries, each excluding itself (`ExactSearch`'s `queryRows`). The lists are the canonical ranking (`ExactSearch`: ties to the lower index, near-ties
 /// by a fixed-order score), so they are the unsharded lists, and so are the values, bit for bit.
 /// The symmetric halving of self-retrieval is not available to a shard: each computes its
 /// rows against all references.
@@ -41,18 +40,31 @@ public struct ShardEvaluation: Sendable {
         distance: Distance = .cosine, threads: Int = ExactSearch.defaultThreads, tileSize: Int = 1024,
         path: ExactSearchPath = .automatic, progress: SearchProgress? = nil
     ) throws -> ShardEvaluation {
-        let judgments = queries.map { RelevanceJudgments(queries: $0.labels, references: references.labels) }
-            ?? RelevanceJudgments(selfRetrieval: references.labels)
-        let selfRetrieval = queries == nil
-        let referenceMatrix = references.embeddings
-        let queryMatrix = queries?.embeddings ?? referenceMatrix
-        if let queries, queries.embeddings.columns != referenceMatrix.columns {
-            throw SearchError("the queries have \(queries.embeddings.columns) dimensions but the references \(referenceMatrix.columns); embed both with the same model")
+        try run(references: .matrix(references.embeddings), labels: references.labels, queries: queries, shard: shard,
+                metrics: metrics, distance: distance, threads: threads, tileSize: tileSize, path: path, progress: progress)
+    }
+
+    /// Evaluates shard `shard` as above, with the references read from `references`: in
+    /// memory, or a mapped file read in tiles (`MappedEmbeddings`), so that a node whose memory
+    /// is smaller than the reference file still finishes its shard. The values are the same
+    /// either way, bit for bit.
+    ///
+    /// - Parameter labels: the references' labels, one per row.
+    public static func run(
+        references source: EmbeddingSource, labels: Labels, queries: LabeledEmbeddings? = nil, shard: Shard,
+        metrics: [Metric], distance: Distance = .cosine, threads: Int = ExactSearch.defaultThreads, tileSize: Int = 1024,
+        path: ExactSearchPath = .automatic, progress: SearchProgress? = nil
+    ) throws -> ShardEvaluation {
+        precondition(labels.count == source.rows, "one label per reference row")
+        let judgments = queries.map { RelevanceJudgments(queries: $0.labels, references: labels) }
+            ?? RelevanceJudgments(selfRetrieval: labels)
+        if let queries, queries.embeddings.columns != source.columns {
+            throw SearchError("the queries have \(queries.embeddings.columns) dimensions but the references \(source.columns); embed both with the same model")
         }
-        let total = queryMatrix.rows
+        let total = queries?.embeddings.rows ?? source.rows
         let rows = shard.rows(of: total)
         // The whole evaluation's decisions, as RetrievalEvaluation.run makes them.
-        let available = selfRetrieval ? referenceMatrix.rows - 1 : referenceMatrix.rows
+        let available = queries == nil ? source.rows - 1 : source.rows
         let depth = min(judgments.depthNeeded(for: metrics), available)
         try RetrievalEvaluation.checkDepth(judgments, metrics: metrics, depth: depth)
         let allDepths = RetrievalEvaluation.queryDepths(judgments, metrics: metrics, depth: depth)
@@ -60,22 +72,24 @@ public struct ShardEvaluation: Sendable {
         let local = judgments.subset(Array(rows))
         let depths = Array(allDepths[rows])
 
-        // The shard's rows as queries of their own; one deeper in self-retrieval, so that each
-        // query's own row can be dropped.
-        let d = queryMatrix.columns
-        let shardQueries = Matrix(rows: rows.count, columns: d,
-                                  values: Array(queryMatrix.values[rows.lowerBound * d ..< rows.upperBound * d]))
-        var search = try ExactSearch(references: referenceMatrix, queries: shardQueries, distance: distance,
-                                     tileSize: tileSize, threads: threads)
+        // Self-retrieval searches the shard's rows of the references, each excluding itself;
+        // a query set is sliced to the shard's rows.
+        var search: ExactSearch
+        if let queries {
+            let d = queries.embeddings.columns
+            let slice = Matrix(rows: rows.count, columns: d,
+                               values: Array(queries.embeddings.values[rows.lowerBound * d ..< rows.upperBound * d]))
+            search = try ExactSearch(references: source, queries: .matrix(slice), distance: distance, tileSize: tileSize, threads: threads)
+        } else {
+            search = try ExactSearch(references: source, queryRows: rows, distance: distance, tileSize: tileSize, threads: threads)
+        }
         search.path = path
-        let searchDepths = selfRetrieval ? depths.map { $0 > 0 ? min($0 + 1, referenceMatrix.rows) : 0 } : depths
         var stream = MetricStream(judgments: local, metrics: metrics, threads: threads, curveDepth: curveDepth)
         let clock = ContinuousClock()
         var metricTime = Duration.zero
         let start = clock.now
         if rows.count > 0 {
-            try search.search(depths: searchDepths, progress: progress) { raw in
-                let block = selfRetrieval ? dropSelf(raw, depths: depths, firstRow: rows.lowerBound) : raw
+            try search.search(depths: depths, progress: progress) { block in
                 let t0 = clock.now
                 try stream.consume(block)
                 metricTime += clock.now - t0
@@ -93,28 +107,9 @@ public struct ShardEvaluation: Sendable {
         let counts = stream.curveCounts
         return ShardEvaluation(
             shard: shard, totalQueries: total, metrics: metrics, depth: depth, curveDepth: curveDepth,
-            classCount: references.labels.classCount, relevantCounts: local.relevantCounts, classes: local.queryClasses,
+            classCount: labels.classCount, relevantCounts: local.relevantCounts, classes: local.queryClasses,
             values: values, firstHits: counts.firstHits, hitsAt: counts.hitsAt,
             searchSeconds: searchTime.seconds, metricSeconds: metricTime.seconds)
-    }
-
-    /// The lists of `raw` (searched one deeper) without each query's own row: the first
-    /// `depths[i]` other references. A query whose own row is not in its list (more than its
-    /// depth of duplicates with lower indices rank before it) keeps its first `depths[i]`.
-    static func dropSelf(_ raw: NeighborBlock, depths: [Int], firstRow: Int) -> NeighborBlock {
-        var block = NeighborBlock(queries: raw.queries, depths: depths[raw.queries])
-        for q in raw.queries {
-            let own = Int32(firstRow + q)
-            let from = raw.range(of: q)
-            var to = block.range(of: q).lowerBound
-            let end = block.range(of: q).upperBound
-            for p in from where to < end && raw.indices[p] != own {
-                block.indices[to] = raw.indices[p]
-                block.scores[to] = raw.scores[p]
-                to += 1
-            }
-        }
-        return block
     }
 
     /// This shard's part file contents.

@@ -31,7 +31,7 @@ extension EvaluateCommand {
         let result: (part: PartialResult, path: String, references: Int)
         do {
             result = try ShardJob(evaluation: job, shard: shard, directory: directory, inputs: shardInputs)
-                .run(progress: { bar.update($0) })
+                .run(progress: { bar.update($0) }, note: { printError($0) })
         } catch {
             bar.finish()
             throw error

@@ -79,7 +79,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: .hidden)
     var tileSize: Int = 1024
 
-    @Flag(help: "Read the embeddings from disk in tiles (memory-mapped) instead of loading them: for sets larger than memory. Automatic with --no-store when they would not fit. Same values; .npy float32, .fbin, .fvecs or raw only; self-retrieval or with --queries; needs --no-store.")
+    @Flag(help: "Read the embeddings from disk in tiles (memory-mapped) instead of loading them: for sets larger than memory. Automatic with --no-store or --shard when they would not fit. Same values; .npy float32, .fbin, .fvecs or raw only; self-retrieval or with --queries; needs --no-store (or --shard).")
     var streamReferences = false
 
     /// Forces the exact search's path (candidate buffers or whole score rows), for measurements.
@@ -152,7 +152,7 @@ struct EvaluateCommand: ParsableCommand {
         if queryIds != nil && source.queries == nil { throw ValidationError("--query-ids names the rows of --queries; add --queries") }
         try validateShard()
         if streamReferences {
-            let refused = [(!storeOptions.noStore, "a store (add --no-store: a dataset larger than memory is not copied into the store)"),
+            let refused = [(!storeOptions.noStore && shardOptions.shard == nil, "a store (add --no-store: a dataset larger than memory is not copied into the store)"),
                            (source.dataset != nil, "--dataset"), (indexOptions.index != .exact, "--index \(indexOptions.index.rawValue)"),
                            (nmi || ami, "--nmi/--ami"), (saveRun != nil || saveQrels != nil, "--save-run/--save-qrels"),
                            (interval.settings != nil, "confidence intervals")]
