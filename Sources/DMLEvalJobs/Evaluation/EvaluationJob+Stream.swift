@@ -97,26 +97,15 @@ extension EvaluationJob {
             pending.append(file)
             timings.append(("save-neighbors", evaluation.saveSeconds))
         }
-        if let perQuery, let format = PerQueryExport.Format.fromExtension(of: perQuery) {
-            let report = evaluation.report
-            pending.append(try ArrayWriter.prepareText(PerQueryExport.render(
-                format, metrics: report.metrics.map(\.name), labels: queryData?.labels ?? labels,
-                relevantCounts: evaluation.relevantCounts, perQuery: report.perQuery.map { $0.map(Float.init) }), to: perQuery))
-        }
+        if let file = try perQueryFile(evaluation, labels: queryData?.labels ?? labels) { pending.append(file) }
         // The embeddings' hash comes from the pass that validated them: the same as a loaded
         // matrix's, so baselines and runs compare across both ways of reading.
         let referenceIdentity = Self.identity(mapped, labels: labels)
         let queryIdentity = queryData.map(Self.identity)
         timings.append(("total", JobClock.now() - started))
-        if let saveBaseline {
-            let report = evaluation.report
-            let baseline = Baseline(
-                toolVersion: toolVersion, createdAt: JobClock.isoNow(), sourceRun: nil, name: name,
-                dataset: referenceIdentity, queryDataset: queryIdentity, search: IndexKind.exact.rawValue, distance: distance,
-                depth: evaluation.depth, parameters: parameters,
-                scoredQueries: report.scoredQueries, excludedQueries: report.excludedQueries,
-                metrics: report.metrics, means: report.means, perQuery: report.perQuery.map { $0.map(Float.init) })
-            pending.append(try ArrayWriter.prepareText(baseline.encoded(), to: saveBaseline))
+        if let file = try baselineFile(evaluation, references: referenceIdentity, queries: queryIdentity,
+                                       search: .exact, parameters: parameters, runID: nil) {
+            pending.append(file)
         }
         for file in pending { try file.commit() }
         return Outcome(

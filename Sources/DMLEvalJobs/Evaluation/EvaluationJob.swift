@@ -196,6 +196,32 @@ public struct EvaluationJob: Sendable {
             rows: data.embeddings.rows, dimensions: data.embeddings.columns, classes: data.labels.classCount)
     }
 
+    /// The per-query values asked for (`perQuery`), written under a temporary name.
+    func perQueryFile(_ evaluation: RetrievalEvaluation, labels: Labels) throws -> ArrayWriter.PendingFile? {
+        guard let perQuery, let format = PerQueryExport.Format.fromExtension(of: perQuery) else { return nil }
+        let report = evaluation.report
+        return try ArrayWriter.prepareText(PerQueryExport.render(
+            format, metrics: report.metrics.map(\.name), labels: labels, relevantCounts: evaluation.relevantCounts,
+            perQuery: report.perQuery.map { $0.map(Float.init) }), to: perQuery)
+    }
+
+    /// The baseline asked for (`saveBaseline`), naming the run when there is one, written
+    /// under a temporary name.
+    func baselineFile(
+        _ evaluation: RetrievalEvaluation, references: Baseline.DatasetIdentity, queries: Baseline.DatasetIdentity?,
+        search: IndexKind, parameters: [(String, String)], runID: Int64?
+    ) throws -> ArrayWriter.PendingFile? {
+        guard let saveBaseline else { return nil }
+        let report = evaluation.report
+        let baseline = Baseline(
+            toolVersion: toolVersion, createdAt: JobClock.isoNow(), sourceRun: runID, name: name,
+            dataset: references, queryDataset: queries, search: search.rawValue, distance: distance,
+            depth: evaluation.depth, parameters: parameters,
+            scoredQueries: report.scoredQueries, excludedQueries: report.excludedQueries,
+            metrics: report.metrics, means: report.means, perQuery: report.perQuery.map { $0.map(Float.init) })
+        return try ArrayWriter.prepareText(baseline.encoded(), to: saveBaseline)
+    }
+
     /// Runs the job. The store is opened first only to load a stored dataset; otherwise only
     /// once the run has succeeded, so a failed run leaves no trace (not even a new, empty
     /// store). Output files and the record are put in place together: on any failure neither
@@ -282,12 +308,7 @@ public struct EvaluationJob: Sendable {
             pending.append(file)
             timings.append(("save-neighbors", evaluation.saveSeconds))
         }
-        if let perQuery, let format = PerQueryExport.Format.fromExtension(of: perQuery) {
-            let report = evaluation.report
-            pending.append(try ArrayWriter.prepareText(PerQueryExport.render(
-                format, metrics: report.metrics.map(\.name), labels: (queryData ?? references).labels,
-                relevantCounts: evaluation.relevantCounts, perQuery: report.perQuery.map { $0.map(Float.init) }), to: perQuery))
-        }
+        if let file = try perQueryFile(evaluation, labels: (queryData ?? references).labels) { pending.append(file) }
         if let trecOutput, let trecNames {
             t = JobClock.now()
             pending += try trecOutput.prepare(evaluation, references: references, queries: queryData, names: trecNames)
@@ -308,16 +329,12 @@ public struct EvaluationJob: Sendable {
         }
         /// Writes the baseline (naming the run, when there is one) and puts every file in place.
         func placeFiles(runID: Int64?) throws {
-            if let saveBaseline {
+            if saveBaseline != nil {
                 let (referenceIdentity, queryIdentity) = identities()
-                let report = evaluation.report
-                let baseline = Baseline(
-                    toolVersion: toolVersion, createdAt: JobClock.isoNow(), sourceRun: runID, name: name,
-                    dataset: referenceIdentity, queryDataset: queryIdentity, search: description.kind.rawValue, distance: distance,
-                    depth: evaluation.depth, parameters: parameters,
-                    scoredQueries: report.scoredQueries, excludedQueries: report.excludedQueries,
-                    metrics: report.metrics, means: report.means, perQuery: report.perQuery.map { $0.map(Float.init) })
-                pending.append(try ArrayWriter.prepareText(baseline.encoded(), to: saveBaseline))
+                if let file = try baselineFile(evaluation, references: referenceIdentity, queries: queryIdentity,
+                                               search: description.kind, parameters: parameters, runID: runID) {
+                    pending.append(file)
+                }
             }
             for file in pending { try file.commit() }
         }
