@@ -123,7 +123,8 @@ public struct TrainingRunSummary: Sendable {
     public let evaluationRunID: Int64?
     /// The last epoch's number (0 when none was recorded).
     public let lastEpoch: Int
-    /// The last epoch's mean loss; nil when that is epoch 0 (before any training) or no epoch was recorded.
+    /// The last epoch's mean loss; nil when that is epoch 0 (before any training) or no epoch was
+    /// recorded.
     public let lastLoss: Double?
     /// The last epoch's test values, in `metricNames` order; empty if it was not evaluated.
     public let lastTest: [Double]

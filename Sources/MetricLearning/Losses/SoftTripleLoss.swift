@@ -27,7 +27,8 @@ public struct SoftTripleLoss: ProxyLoss {
         /// K, proxies per class.
         public var proxiesPerClass: Int = 10
 
-        /// A configuration; lambda = 20, gamma = 0.1, tau = 0.2, delta = 0.01 and K = 10 by default.
+        /// A configuration; lambda = 20, gamma = 0.1, tau = 0.2, delta = 0.01 and K = 10 by
+        /// default.
         public init(lambda: Double = 20, gamma: Double = 0.1, tau: Double = 0.2, delta: Double = 0.01,
                     proxiesPerClass: Int = 10) {
             self.lambda = lambda
@@ -53,7 +54,8 @@ public struct SoftTripleLoss: ProxyLoss {
     /// tau, from the configuration.
     public var regularizerWeight: Double { configuration.tau }
 
-    /// The SoftTriple loss of the class similarities `s` (N x C), eq. (2) averaged over the batch, and its gradient dL/dS.
+    /// The SoftTriple loss of the class similarities `s` (N x C), eq. (2) averaged over the batch,
+    /// and its gradient dL/dS.
     public func similarityLoss(_ s: DoubleMatrix, labels: [Int]) -> LossAndGradient {
         let n = s.rows, classes = s.columns
         let lambda = configuration.lambda, delta = configuration.delta

@@ -25,7 +25,8 @@ public struct TrainingConfiguration: Sendable {
     /// What is measured on the test set before the first epoch and after every
     /// `evaluateEvery`-th epoch and the last.
     public var testMetrics: [Metric] = [.recall(k: 1), .ndcg(k: 2), .ndcg(k: 4), .ndcg(k: 8), .mapAtR]
-    /// Evaluate the test set every this many epochs (the last always; 0: only before the first and after the last).
+    /// Evaluate the test set every this many epochs (the last always; 0: only before the first and
+    /// after the last).
     public var evaluateEvery = 1
 
     /// The paper's settings (Sec. 4.2) where it gives them.

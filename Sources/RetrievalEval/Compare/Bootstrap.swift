@@ -37,7 +37,8 @@ public enum Bootstrap {
         public var resamples: Int
         /// The seed of the resampling generator (`SplitMix64`): the same seed, the same interval.
         public var seed: UInt64
-        /// Settings with a level in (0, 1) and at least one resample; 95% from 1000 resamples by default.
+        /// Settings with a level in (0, 1) and at least one resample; 95% from 1000 resamples by
+        /// default.
         public init(level: Double = 0.95, resamples: Int = 1000, seed: UInt64 = 0) {
             precondition(level > 0 && level < 1 && resamples >= 1)
             self.level = level

@@ -19,7 +19,8 @@ public enum RegressionGate {
         public let pValue: Double?
         /// `pValue` after Holm's correction across the metrics checked.
         public let adjustedPValue: Double?
-        /// Whether the drop exceeds the tolerance and, when a significance level is set, is significant.
+        /// Whether the drop exceeds the tolerance and, when a significance level is set, is
+        /// significant.
         public let regressed: Bool
         /// The bootstrap interval of the mean paired difference (current - baseline), in
         /// points (x100), when asked for and the runs can be paired.

@@ -56,7 +56,8 @@ public struct InputError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What the user can do about it.
     public var remedy: String
 
-    /// An error in `file`, at `location` if given, with what was expected, what was found and what to do.
+    /// An error in `file`, at `location` if given, with what was expected, what was found and what
+    /// to do.
     public init(
         _ code: Code, file: String, at location: Location? = nil,
         expected: String, found: String, remedy: String

@@ -12,7 +12,8 @@ public struct RelevanceTable: Sendable {
     /// R for each query: its number of relevant references (the query itself excluded).
     public var relevantCounts: [Int]
 
-    /// A table from flat relevance, `queries * width` entries; every list `width` long unless `lengths` says otherwise.
+    /// A table from flat relevance, `queries * width` entries; every list `width` long unless
+    /// `lengths` says otherwise.
     public init(relevance: [UInt8], queries: Int, width: Int, lengths: [Int]? = nil, relevantCounts: [Int]) {
         precondition(relevance.count == queries * width)
         precondition(relevantCounts.count == queries)

@@ -24,7 +24,8 @@ public struct MetricStream {
     private var firstHits: [Int]
     private var hitsAt: [Int]
 
-    /// A stream over `judgments` that scores `metrics` on `threads` threads and, when `curveDepth` > 0, accumulates the curves to that depth.
+    /// A stream over `judgments` that scores `metrics` on `threads` threads and, when `curveDepth`
+    /// > 0, accumulates the curves to that depth.
     public init(judgments: RelevanceJudgments, metrics: [Metric], threads: Int = 1, curveDepth: Int = 0) {
         self.judgments = judgments
         self.metrics = metrics

@@ -15,7 +15,8 @@ public struct ClusteringQuality: Sendable {
     public let ami: Double
     /// Each row's cluster.
     public let assignment: [Int32]
-    /// The k-means objective of the clustering kept: the sum of squared L2 distances to the centroids.
+    /// The k-means objective of the clustering kept: the sum of squared L2 distances to the
+    /// centroids.
     public let inertia: Double
     /// The k-means runs from different starts; the one with the lowest inertia is kept.
     public let restarts: Int

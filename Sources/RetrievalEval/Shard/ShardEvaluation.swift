@@ -18,17 +18,21 @@ public struct ShardEvaluation: Sendable {
     public let metrics: [Metric]
     /// The depth of the whole evaluation, as `RetrievalEvaluation.depth`.
     public let depth: Int
-    /// The depth of the Recall@k and Precision@k curves (0: none), decided over all queries so every shard agrees.
+    /// The depth of the Recall@k and Precision@k curves (0: none), decided over all queries so
+    /// every shard agrees.
     public let curveDepth: Int
     /// The number of classes of the references (for per-class means).
     public let classCount: Int
     /// For the shard's rows: R of each query.
     public let relevantCounts: [Int]
-    /// For the shard's rows: each query's class in the references' class space (-1: no reference has its label).
+    /// For the shard's rows: each query's class in the references' class space (-1: no reference
+    /// has its label).
     public let classes: [Int32]
-    /// For the shard's rows: `values[i * metrics.count + m]`, metric m of the i-th query; NaN when R = 0.
+    /// For the shard's rows: `values[i * metrics.count + m]`, metric m of the i-th query; NaN when
+    /// R = 0.
     public let values: [Double]
-    /// Over the shard's scored queries: how many have their first relevant item at rank k (`firstHits[k - 1]`; `firstHits[curveDepth]`: none within the depth).
+    /// Over the shard's scored queries: how many have their first relevant item at rank k
+    /// (`firstHits[k - 1]`; `firstHits[curveDepth]`: none within the depth).
     public let firstHits: [Int]
     /// Over the shard's scored queries: relevant items at rank k (`hitsAt[k - 1]`).
     public let hitsAt: [Int]

@@ -36,7 +36,8 @@ public struct ShardMerge: Sendable {
     public let dataset: Baseline.DatasetIdentity
     /// The separate queries; nil in self-retrieval.
     public let queryDataset: Baseline.DatasetIdentity?
-    /// The merged report: per-query values copied in query order, means summed as the unsharded run sums them.
+    /// The merged report: per-query values copied in query order, means summed as the unsharded run
+    /// sums them.
     public let report: MetricReport
     /// R of every query, in query order.
     public let relevantCounts: [Int]

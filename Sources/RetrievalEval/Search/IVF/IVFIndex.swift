@@ -18,7 +18,8 @@ public final class IVFIndex: VectorIndex, @unchecked Sendable {
     public let dimension: Int
     /// The number of lists (nlist) built: k-means clusters.
     public let lists: Int
-    /// A hash of the vectors as given (before normalisation): a saved index only loads onto the same vectors.
+    /// A hash of the vectors as given (before normalisation): a saved index only loads onto the
+    /// same vectors.
     public let vectorHash: UInt64
     let centroids: Matrix
     let centroidNorms: [Float]
@@ -36,7 +37,8 @@ public final class IVFIndex: VectorIndex, @unchecked Sendable {
     public var kind: IndexKind { .ivf }
     /// The build parameters with nlist resolved for the references, as stored.
     public var settings: [(String, String)] { parameters.description(references: count) }
-    /// The memory held in bytes: vectors, centroids, ids and norms in float32 or int32, list offsets in 64 bits.
+    /// The memory held in bytes: vectors, centroids, ids and norms in float32 or int32, list
+    /// offsets in 64 bits.
     public var memoryBytes: Int { 4 * (count * dimension + centroids.values.count + ids.count + slots.count + norms.count) + 8 * offsets.count }
 
     init(parameters: IVFParameters, distance: Distance, prepared: Matrix, centroids: Matrix, assignment: [Int32], vectorHash: UInt64) {

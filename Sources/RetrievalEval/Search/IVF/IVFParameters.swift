@@ -12,7 +12,8 @@ public struct IVFParameters: Sendable, Hashable {
     /// Seeds the training sample and the k-means starts.
     public var seed: UInt64
 
-    /// Parameters; by default nlist = 4 sqrt(N), random starts, 20 iterations, 256 training points per list, seed 1.
+    /// Parameters; by default nlist = 4 sqrt(N), random starts, 20 iterations, 256 training points
+    /// per list, seed 1.
     public init(nlist: Int? = nil, initialization: KMeans.Initialization = .random, iterations: Int = 20,
                 trainingPerList: Int = 256, seed: UInt64 = 1) {
         self.nlist = nlist
