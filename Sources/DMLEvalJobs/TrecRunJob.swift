@@ -5,11 +5,16 @@ import RetrievalEvalStore
 /// `score-run` and `check` (against a baseline made by `score-run`) both go through here, so
 /// a check re-scores exactly as the run that made the baseline.
 public struct TrecRunJob: Sendable {
+    /// The TREC run file (`qid Q0 docid rank score tag` lines).
     public var runPath: String
+    /// The qrels file (`qid iter docid grade` lines).
     public var qrelsPath: String
+    /// The metrics to score, in report order.
     public var metrics: [Metric]
     /// The lowest grade that counts as relevant (trec_eval `-l`).
     public var relevanceLevel: Int
+    /// Which queries are averaged: those with a relevant document (the default), every judged one,
+    /// or all (trec_eval `-c`).
     public var querySet: TrecQuerySet
     /// The run's name in the store.
     public var name: String?
@@ -18,6 +23,7 @@ public struct TrecRunJob: Sendable {
     /// Parameters recorded after the job's own (e.g. the baseline a check ran against).
     public var extraParameters: [(String, String)]
 
+    /// A job; relevant from grade 1, the queries with relevant documents scored, unless given.
     public init(runPath: String, qrelsPath: String, metrics: [Metric], relevanceLevel: Int = 1,
                 querySet: TrecQuerySet = .relevant, name: String? = nil, toolVersion: String,
                 extraParameters: [(String, String)] = []) {
@@ -33,13 +39,18 @@ public struct TrecRunJob: Sendable {
 
     /// What a finished job produced.
     public struct Outcome: Sendable {
+        /// The scored queries, their per-query values and the means.
         public let evaluation: TrecEvaluation
         /// The run and qrels as a dataset: the run file's hash for the embeddings', the qrels'
         /// for the labels', the qrels' queries for rows.
         public let dataset: Baseline.DatasetIdentity
+        /// The run's id in the store (nil when nothing was stored).
         public let runID: Int64?
+        /// The store the run was recorded in (nil when nothing was stored).
         public let storePath: String?
+        /// The parameters recorded with the run, in order.
         public let parameters: [(String, String)]
+        /// Seconds per stage, in order: "read", "metrics", then "store" and "total" when stored.
         public let timings: [(String, Double)]
     }
 

@@ -4,6 +4,7 @@ import GRDB
 
 /// A dataset kept in the store.
 public struct DatasetRecord: Sendable, Equatable {
+    /// The store's id of the dataset.
     public let id: Int64
     /// SHA-256 of the embeddings' and labels' content hashes: the dataset's identity.
     public let hash: String
@@ -11,13 +12,21 @@ public struct DatasetRecord: Sendable, Equatable {
     public let embeddingsHash: String
     /// SHA-256 of the labels in order.
     public let labelsHash: String
+    /// The number of items (rows of the embedding matrix; queries of a TREC run).
     public let rows: Int
+    /// The length of each embedding.
     public let dimensions: Int
+    /// The number of distinct labels.
     public let classCount: Int
+    /// How the labels were read: "string", "integer", or `trecKind` for a TREC run and its qrels.
     public let labelKind: String
+    /// The embeddings file it was ingested from (the run file for TREC), if known.
     public let embeddingsPath: String?
+    /// The labels file it was ingested from (the qrels file for TREC), if known.
     public let labelsPath: String?
+    /// When it was first stored: ISO 8601, UTC.
     public let createdAt: String
+    /// The names given to it with `--name`, in byte order.
     public let names: [String]
 
     /// The first 12 hex digits of the hash, enough to name it on the command line.

@@ -4,20 +4,31 @@ import GRDB
 
 /// An approximate index kept in the store, without its bytes.
 public struct StoredIndexInfo: Sendable {
+    /// The store's id of the index.
     public let id: Int64
+    /// HNSW or IVF.
     public let kind: IndexKind
+    /// The similarity it was built for.
     public let distance: Distance
     /// The SHA-256 of the embeddings it indexes (their identity in the store's datasets).
     public let embeddingsHash: String
+    /// The number of references indexed.
     public let rows: Int
+    /// The dimension of the vectors.
     public let dimensions: Int
     /// The build settings, in order.
     public let settings: [(String, String)]
+    /// The size of the serialised index as stored (without its vectors), in bytes.
     public let bytes: Int
+    /// The memory the index holds when loaded (vectors included), in bytes.
     public let memoryBytes: Int
+    /// Seconds the build took.
     public let buildSeconds: Double
+    /// The number of threads that built it.
     public let buildThreads: Int
+    /// When it was stored: ISO 8601, UTC.
     public let createdAt: String
+    /// The dmleval version that built it.
     public let toolVersion: String
 }
 

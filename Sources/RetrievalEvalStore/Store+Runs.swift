@@ -4,19 +4,24 @@ import GRDB
 
 /// What a run produced, ready to be recorded.
 public struct RunInput: Sendable {
+    /// The store's id of the dataset evaluated (the references).
     public var datasetID: Int64
     /// The query set's dataset in query/reference mode, nil in self-retrieval.
     public var queryDatasetID: Int64?
+    /// The name given with `--name`, if any.
     public var name: String?
+    /// The dmleval version that ran it.
     public var toolVersion: String
     /// "exact", the approximate index used, or "trec-run" for a ranking read from a file.
     public var search: String
     /// The similarity searched with; nil when the ranking was not searched here (a TREC run),
     /// stored as "none".
     public var distance: Distance?
+    /// The depth of the ranked lists: the largest any metric needs.
     public var depth: Int
     /// Every setting and convention, in order (stored as a JSON object).
     public var parameters: [(String, String)]
+    /// The metrics with their per-query values and means.
     public var report: MetricReport
     /// Seconds per stage, in order.
     public var timings: [(String, Double)]
@@ -26,6 +31,7 @@ public struct RunInput: Sendable {
     /// per-query array.
     public var clustering: [(ClusteringMetric, Double)] = []
 
+    /// A run to record; the curves, when any, are set afterwards.
     public init(datasetID: Int64, queryDatasetID: Int64? = nil, name: String? = nil, toolVersion: String,
                 search: String, distance: Distance?, depth: Int, parameters: [(String, String)],
                 report: MetricReport, timings: [(String, Double)], clustering: [(ClusteringMetric, Double)] = []) {
@@ -52,25 +58,43 @@ public struct RunInput: Sendable {
 
 /// A recorded run, as read back.
 public struct RunRecord: Sendable {
+    /// One metric of a run, without its per-query values.
     public struct MetricValue: Sendable, Equatable {
+        /// The metric's name, e.g. "map@r" (or "nmi", "ami" for clustering values).
         public let metric: String
+        /// The mean over the scored queries.
         public let mean: Double
+        /// The mean over classes of the class means, when recorded; nil otherwise.
         public let macroMean: Double?
     }
 
+    /// The store's id of the run.
     public let id: Int64
+    /// When it was recorded: ISO 8601, UTC.
     public let createdAt: String
+    /// The dataset evaluated (the references).
     public let dataset: DatasetRecord
+    /// The separate query set; nil in self-retrieval.
     public let queryDataset: DatasetRecord?
+    /// The name given with `--name`, if any.
     public let name: String?
+    /// The dmleval version that ran it.
     public let toolVersion: String
+    /// "exact", the approximate index used, or "trec-run".
     public let search: String
+    /// The similarity's raw value ("cosine", "ip", "l2"), or "none" for a TREC run.
     public let distance: String
+    /// The depth of the ranked lists.
     public let depth: Int
+    /// Every setting and convention, in order.
     public let parameters: [(String, String)]
+    /// The number of queries scored.
     public let scoredQueries: Int
+    /// The number of queries left out because R = 0.
     public let excludedQueries: Int
+    /// The metrics in order, with their means.
     public let metrics: [MetricValue]
+    /// Seconds per stage, in order.
     public let timings: [(String, Double)]
 }
 

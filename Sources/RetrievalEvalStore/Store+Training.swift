@@ -4,11 +4,15 @@ import GRDB
 
 /// A training run to record: what was trained on, how, and its curves.
 public struct TrainingInput: Sendable {
+    /// The store's id of the dataset trained on.
     public var trainingDatasetID: Int64
+    /// The store's id of the test set evaluated after each epoch, if any.
     public var testDatasetID: Int64?
     /// The run that evaluated the final head's test embeddings, if any.
     public var evaluationRunID: Int64?
+    /// The loss as the command line names it (`LossName`), e.g. "mpa-dw".
     public var loss: String
+    /// The dmleval version that trained.
     public var toolVersion: String
     /// Every setting, in order.
     public var parameters: [(String, String)]
@@ -18,6 +22,7 @@ public struct TrainingInput: Sendable {
     /// evaluated) and seconds.
     public var epochs: [(epoch: Int, loss: Double?, test: [Double], seconds: Double)]
 
+    /// A training run to record.
     public init(trainingDatasetID: Int64, testDatasetID: Int64?, evaluationRunID: Int64?, loss: String, toolVersion: String,
                 parameters: [(String, String)], metricNames: [String],
                 epochs: [(epoch: Int, loss: Double?, test: [Double], seconds: Double)]) {
@@ -104,19 +109,27 @@ extension Store {
 
 /// A stored training run, with its last epoch.
 public struct TrainingRunSummary: Sendable {
+    /// The store's id of the training run.
     public let id: Int64
+    /// When it was recorded: ISO 8601, UTC.
     public let createdAt: String
+    /// The loss's name.
     public let loss: String
     /// Every setting, in order.
     public let parameters: [(String, String)]
+    /// The test metrics' names, in the order of `lastTest`.
     public let metricNames: [String]
+    /// The run that evaluated the final head's test embeddings, if any.
     public let evaluationRunID: Int64?
-    /// The last epoch: its number, mean loss, and test values (in `metricNames` order; empty
-    /// if it was not evaluated).
+    /// The last epoch's number (0 when none was recorded).
     public let lastEpoch: Int
+    /// The last epoch's mean loss; nil when that is epoch 0 (before any training) or no epoch was
+    /// recorded.
     public let lastLoss: Double?
+    /// The last epoch's test values, in `metricNames` order; empty if it was not evaluated.
     public let lastTest: [Double]
 
+    /// The value of the setting `name`, if the run has it.
     public func parameter(_ name: String) -> String? { parameters.first { $0.0 == name }?.1 }
 }
 

@@ -264,7 +264,9 @@ public final class Store: @unchecked Sendable {
 
 /// A store problem a user can act on.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
+    /// The one-line explanation, with what to do.
     public var message: String
+    /// An error with its message.
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }

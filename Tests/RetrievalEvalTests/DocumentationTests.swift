@@ -67,4 +67,32 @@ struct DocumentationTests {
         #expect(try Self.codeBlock(in: "Sources/RetrievalEval/RetrievalEval.docc/EvaluateEmbeddingsFromSwift.md") == code)
         #expect(try Self.codeBlock(in: "README.md", after: "Then evaluate labelled embeddings held in memory:") == code)
     }
+
+    /// Every public declaration of the libraries has a `///` summary right above it (past its
+    /// attributes): what DocC shows as the symbol's abstract.
+    @Test func everyPublicDeclarationHasASummary() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources").standardizedFileURL
+        // Members whose meaning the protocol they satisfy gives.
+        let conformances = ["public init(from decoder:", "public func encode(to encoder:", "public var description: String",
+                            "public static func == (", "public static func <(", "public func hash(into", "public var debugDescription"]
+        var missing: [String] = []
+        for target in ["RetrievalEval", "RetrievalEvalStore", "DMLEvalJobs", "MetricLearning"] {
+            let folder = root.appendingPathComponent(target)
+            let files = FileManager.default.enumerator(atPath: folder.path)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") } ?? []
+            for file in files.sorted() {
+                let lines = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+                    .split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+                for (i, line) in lines.enumerated() {
+                    var text = Substring(line)
+                    while text.hasPrefix("@") { text = text.drop { $0 != " " }.drop { $0 == " " } }
+                    guard text.hasPrefix("public ") || text.hasPrefix("open ") else { continue }
+                    guard !text.hasPrefix("public import"), !conformances.contains(where: { text.hasPrefix($0) }) else { continue }
+                    var j = i - 1
+                    while j >= 0 && (lines[j].hasPrefix("@") || lines[j].hasPrefix("#if") || lines[j].hasPrefix("#else")) { j -= 1 }
+                    if j < 0 || !lines[j].hasPrefix("///") { missing.append("\(target)/\(file):\(i + 1): \(line)") }
+                }
+            }
+        }
+        #expect(missing.isEmpty, "\(missing.count) public declarations without a /// summary:\n\(missing.prefix(40).joined(separator: "\n"))")
+    }
 }

@@ -9,8 +9,9 @@ public struct RunComparisonJob: Sendable {
     public var runIDs: [Int64]
     /// The store holding them (only read).
     public var store: StoreLocation
-    /// Sign flips and seed of the randomization tests.
+    /// The number of sign flips of the randomization tests.
     public var permutations: Int
+    /// The seed of the randomization tests' sign flips.
     public var seed: UInt64
     /// Bootstrap intervals of the paired differences.
     public var interval: Bootstrap.Settings?
@@ -44,8 +45,9 @@ public struct RunComparisonJob: Sendable {
     public struct Outcome: Sendable {
         /// The runs, in the order asked.
         public let runs: [RunRecord]
-        /// The shared metrics, and how many of them have per-query values (are tested).
+        /// The metrics all the runs have, in the first run's order.
         public let metrics: [String]
+        /// How many of `metrics` have per-query values in every run, and so are tested.
         public let testedMetrics: Int
         /// `means[r][m]`: run r's mean of metric m.
         public let means: [[Double]]

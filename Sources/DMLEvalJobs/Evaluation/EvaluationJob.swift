@@ -47,8 +47,9 @@ public struct EvaluationJob: Sendable {
     public var clustering: ClusteringSettings?
     /// Bootstrap intervals of the means (needs at least 2 scored queries).
     public var confidence: Bootstrap.Settings?
-    /// The recall convention and MAP denominator asked for, recorded as the run's conventions.
+    /// The recall convention asked for, recorded as the run's convention.
     public var recallConvention: RecallConvention
+    /// The MAP@k denominator asked for, recorded as the run's convention.
     public var mapDenominator: MAPDenominator
     /// What the run is, which decides the parameters it records.
     public var purpose: Purpose
@@ -98,8 +99,12 @@ public struct EvaluationJob: Sendable {
 
     /// Bootstrap intervals of every mean, and of the macro means with per-class means.
     public struct Confidence: Sendable {
+        /// The level, resamples and seed of the intervals.
         public let settings: Bootstrap.Settings
+        /// The interval of each metric's mean, in metric order; nil when fewer than 2 queries are
+        /// scored.
         public let means: [Bootstrap.Interval?]
+        /// The interval of each metric's macro mean (over classes); nil without per-class means.
         public let macro: [Bootstrap.Interval?]?
     }
 
@@ -109,19 +114,24 @@ public struct EvaluationJob: Sendable {
         public let evaluation: RetrievalEvaluation
         /// The run's id in the store (nil when nothing was stored).
         public let runID: Int64?
+        /// The store the run was recorded in (nil when nothing was stored).
         public let storePath: String?
         /// The references' stored record (loaded, or stored by this run).
         public let datasetRecord: DatasetRecord?
-        /// The identities of the references and of the queries.
+        /// The identity of the references.
         public let references: Baseline.DatasetIdentity
+        /// The identity of the separate queries; nil in self-retrieval.
         public let queries: Baseline.DatasetIdentity?
-        /// The references' class names, and the number of queries of a query set.
+        /// The references' class names.
         public let classNames: [String]
+        /// The number of queries of a separate query set; nil in self-retrieval.
         public let queryCount: Int?
         /// Every stage's seconds, in order.
         public let timings: [(String, Double)]
-        /// The search used, and for an approximate one the check against exact search.
+        /// The search used.
         public let search: SearchDescription
+        /// For an approximate search, the check against exact search on a sample of the queries;
+        /// nil otherwise.
         public let approximation: ApproximationCheck?
         /// The clustering stage's values, when asked for.
         public let clustering: ClusteringQuality?

@@ -31,8 +31,9 @@ public struct BaselineGate: Sendable {
     public var tolerancePoints: Double
     /// Fail only drops that are also significant at this level (Holm-corrected).
     public var significance: Double?
-    /// Sign flips and seed of the randomization test.
+    /// The number of sign flips of the randomization test.
     public var permutations: Int
+    /// The seed of the randomization test's sign flips.
     public var seed: UInt64
     /// Bootstrap intervals of the differences.
     public var interval: Bootstrap.Settings?
@@ -77,6 +78,7 @@ public struct BaselineGate: Sendable {
     public struct Outcome: Sendable {
         /// The baseline's name: its file, or "run N in STORE".
         public let baselineName: String
+        /// The baseline checked against, as read.
         public let baseline: Baseline
         /// One verdict per checked metric, in the baseline's order.
         public let results: [RegressionGate.Result]
@@ -86,6 +88,7 @@ public struct BaselineGate: Sendable {
         public let sameEmbeddings: Bool
         /// The check's run in the store, if recorded.
         public let runID: Int64?
+        /// The store the check's run went to (nil when nothing was recorded).
         public let storePath: String?
         /// Seconds the whole gate took.
         public let seconds: Double

@@ -33,6 +33,7 @@ public struct IndexBuildJob: Sendable {
 
     /// What the build made.
     public struct Outcome: Sendable {
+        /// The index built, with its build time and threads.
         public let index: ProvidedIndex
         /// The embeddings' content hash (nil when nothing is stored: it reads every value).
         public let embeddingsHash: String?

@@ -56,14 +56,19 @@ public struct IndexSweep: Sendable {
 
     /// What the sweep measured.
     public struct Outcome: Sendable {
+        /// The index swept, built or loaded.
         public let index: ProvidedIndex
-        /// The references' shape and the number of queries.
+        /// The number of references.
         public let referenceRows: Int
+        /// The dimension of the vectors.
         public let dimension: Int
+        /// The number of queries searched.
         public let queryCount: Int
         /// k as searched (at most the references available).
         public let depth: Int
+        /// The number of threads each search ran on.
         public let searchThreads: Int
+        /// One point per setting measured, in increasing effort.
         public let points: [Point]
     }
 

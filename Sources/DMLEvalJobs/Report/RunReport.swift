@@ -6,35 +6,51 @@ import RetrievalEvalStore
 public struct RunReport: Sendable {
     /// A metric's mean over the scored queries and its bootstrap interval.
     public struct MetricValue: Sendable {
+        /// The metric's name, e.g. "map@r".
         public let name: String
+        /// The mean over the scored queries.
         public let mean: Double
+        /// The bootstrap interval of the mean; nil when the run has no per-query values for it.
         public let interval: Bootstrap.Interval?
     }
 
     /// One class's mean of each metric (in the run's metric order).
     public struct ClassValue: Sendable {
+        /// The class's label.
         public let label: String
+        /// The number of the class's scored queries.
         public let queries: Int
+        /// The mean of each metric over the class's scored queries, in the run's metric order.
         public let means: [Double]
     }
 
     /// One training epoch of the run's training (loss nil for epoch 0, NaN if it diverged).
     public struct Epoch: Sendable {
+        /// The epoch's number; 0 is the untrained head.
         public let epoch: Int
+        /// The mean batch loss: nil for epoch 0, NaN if it diverged.
         public let loss: Double?
+        /// The test metrics' means, in `Training.metricNames` order (NaN where not evaluated).
         public let test: [Double]
     }
 
+    /// The stored training run whose final head the run evaluated.
     public struct Training: Sendable {
+        /// The store's id of the training run.
         public let id: Int64
+        /// The loss trained with, as the command line names it.
         public let loss: String
+        /// The test metrics' names, in the order of each epoch's values.
         public let metricNames: [String]
+        /// Every recorded epoch, in order.
         public let epochs: [Epoch]
     }
 
     /// One run.
     public struct Run: Sendable {
+        /// The run as stored.
         public let record: RunRecord
+        /// The run's metrics in order, with their intervals.
         public let metrics: [MetricValue]
         /// Recall@k and Precision@k at every k, when the store holds them (runs recorded since
         /// migration v4 by a search that kept its lists).
@@ -48,15 +64,18 @@ public struct RunReport: Sendable {
         public let classes: [ClassValue]
         /// For an approximate search: the stored check against exact search.
         public let annCheck: [(String, String)]
+        /// The training run that produced the evaluated embeddings, when the store links one.
         public let training: Training?
 
         /// The run's name, or "run ID".
         public var title: String { record.name ?? "run \(record.id)" }
     }
 
+    /// The runs, in the order asked; the first is the reference.
     public let runs: [Run]
     /// Every run against the first, on the metrics all runs share (nil for one run).
     public let comparison: (metrics: [String], cells: [[RunComparison.Cell]])?
+    /// The bootstrap settings of the intervals and of the comparison.
     public let settings: Bootstrap.Settings
 
     /// Builds the report of `runIDs` (the first is the reference of the comparison).

@@ -12,16 +12,24 @@ import Darwin
 public struct ShardMergeJob: Sendable {
     /// The keys of a part's `inputs`: how the shards read their data.
     public enum InputKey {
+        /// The keys of the data files: references' embeddings and labels, queries' embeddings and
+        /// labels.
         public static let embeddings = "embeddings", labels = "labels", queries = "queries", queryLabels = "query_labels"
+        /// The keys of the reader options: input format, dimension, and the archive's embeddings
+        /// and labels arrays.
         public static let format = "input_format", dimension = "dim", array = "array", labelsArray = "labels_array"
     }
 
+    /// The folder holding the parts (`part-I-of-N`).
     public var directory: String
     /// The store to record the run in; nil records nothing.
     public var storePath: String?
+    /// The run's name in the store.
     public var name: String?
+    /// The dmleval version doing the merge; every part must have been written by the same.
     public var toolVersion: String
 
+    /// A merge of the parts in `directory`, recorded in the store at `storePath` if given.
     public init(directory: String, storePath: String?, name: String? = nil, toolVersion: String) {
         self.directory = directory
         self.storePath = storePath
@@ -31,14 +39,17 @@ public struct ShardMergeJob: Sendable {
 
     /// What a finished merge produced.
     public struct Outcome: Sendable {
+        /// The merged report and everything the parts agreed on.
         public let merge: ShardMerge
         /// The parameters recorded: the shards' own, then `sharded` and `shards`.
         public let parameters: [(String, String)]
         /// The stages: the shards' summed read, search and metrics seconds, then the merge's own.
         public let timings: [(String, Double)]
+        /// The run's id in the store (nil when nothing was stored).
         public let runID: Int64?
         /// The references' class names (read again only when a store or per-class means need them).
         public let classNames: [String]
+        /// The names of the references' dataset in the store (empty when nothing was stored).
         public let datasetNames: [String]
     }
 

@@ -3,8 +3,9 @@ import RetrievalEvalStore
 
 /// Ingest as one library call: read embeddings and labels, store them once per content.
 public struct IngestJob: Sendable {
-    /// The embeddings and labels files (labels nil: the archive's own).
+    /// The embeddings file.
     public var embeddings: String
+    /// The labels file; nil when the embeddings archive holds its own labels.
     public var labels: String?
     /// A name to find the dataset by.
     public var name: String?

@@ -6,8 +6,9 @@ import RetrievalEvalStore
 /// grid of losses x K x repeats with the means and spreads of the final test metrics, each
 /// run recorded with its settings and curves.
 public struct TrainingJob: Sendable {
-    /// The training features and their labels.
+    /// The training features.
     public var features: String
+    /// The training features' labels.
     public var labels: String
     /// The test features and their labels (needed by a grid).
     public var test: (features: String, labels: String)?
@@ -96,15 +97,18 @@ public struct TrainingJob: Sendable {
 
     /// A grid cell: one loss and K over the repeats.
     public struct GridCell: Sendable {
+        /// The cell's loss.
         public let loss: LossName
+        /// The cell's K, proxies per class.
         public let proxiesPerClass: Int
         /// The runs made (the repeats).
         public let runs: Int
         /// The training runs stored, in order (empty when nothing is stored).
         public let storedRuns: [Int64]
-        /// Per test metric: the mean of the final values over the runs, and their sample
-        /// standard deviation (0 for one run).
+        /// Per test metric: the mean of the final values over the runs.
         public let means: [Double]
+        /// Per test metric: the sample standard deviation of the final values over the runs (0 for
+        /// one run).
         public let spreads: [Double]
     }
 
@@ -114,8 +118,9 @@ public struct TrainingJob: Sendable {
         public let metricNames: [String]
         /// A single run's result (nil for a grid).
         public let single: TrainingResult?
-        /// A single run's stored training run, and its final head's test evaluation run.
+        /// A single run's stored training run.
         public let trainingRunID: Int64?
+        /// A single run's final head's test evaluation run in the store.
         public let evaluationRunID: Int64?
         /// A grid's cells, in order.
         public let cells: [GridCell]

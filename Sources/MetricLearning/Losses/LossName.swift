@@ -10,14 +10,22 @@ public enum LossName: String, Sendable, CaseIterable {
     /// Settings that override a loss's defaults; nil keeps the default. A setting a loss does
     /// not have is an error, so nobody believes they changed something they did not.
     public struct Overrides: Sendable {
+        /// K, proxies per class (`--proxies`).
         public var proxies: Int?
+        /// The scale alpha of ProxyAnchor and the MPA family (`--alpha`).
         public var alpha: Double?
+        /// The margin delta (`--delta`).
         public var delta: Double?
+        /// The class-similarity temperature gamma of eq. (1) (`--gamma`).
         public var gamma: Double?
+        /// The proxy regulariser's weight tau of SoftTriple and the MPA family (`--tau`).
         public var tau: Double?
+        /// SoftTriple's scale lambda (`--lambda`).
         public var lambda: Double?
+        /// ProxyNCA's softmax scale s (`--scale`).
         public var scale: Double?
 
+        /// Overrides of the given settings; nil keeps a loss's default.
         public init(proxies: Int? = nil, alpha: Double? = nil, delta: Double? = nil, gamma: Double? = nil,
                     tau: Double? = nil, lambda: Double? = nil, scale: Double? = nil) {
             self.proxies = proxies

@@ -12,8 +12,10 @@
 ///
 /// and dL/dS = -dL/dS' for the true class, +dL/dS' for the others.
 public struct MPAAPLoss: MPAFamilyLoss {
+    /// The hyperparameters.
     public var configuration: MPAConfiguration
 
+    /// MPA-AP with `configuration` (the paper's defaults unless given).
     public init(_ configuration: MPAConfiguration = MPAConfiguration()) {
         self.configuration = configuration
     }
@@ -24,6 +26,7 @@ public struct MPAAPLoss: MPAFamilyLoss {
         isOwnClass ? configuration.delta - s : s + configuration.delta
     }
 
+    /// The MPA-AP loss of the class similarities `s` (N x C) and its gradient dL/dS.
     public func similarityLoss(_ s: DoubleMatrix, labels: [Int]) -> LossAndGradient {
         let n = s.rows, classes = s.columns
         let alpha = configuration.alpha

@@ -15,6 +15,8 @@ public struct MPAConfiguration: Sendable {
     /// K, proxies per class.
     public var proxiesPerClass: Int
 
+    /// A configuration; the defaults are the paper's (K = 10 as for CUB-200 and Cars196) and
+    /// ProxyAnchor's alpha = 32.
     public init(alpha: Double = 32, delta: Double = 0.1, gamma: Double = 0.1, tau: Double = 0.2,
                 proxiesPerClass: Int = 10) {
         self.alpha = alpha
@@ -31,7 +33,10 @@ public protocol MPAFamilyLoss: ProxyLoss {
 }
 
 extension MPAFamilyLoss {
+    /// K, from the configuration.
     public var proxiesPerClass: Int { configuration.proxiesPerClass }
+    /// gamma, from the configuration.
     public var similarityTemperature: Double { configuration.gamma }
+    /// tau, from the configuration.
     public var regularizerWeight: Double { configuration.tau }
 }

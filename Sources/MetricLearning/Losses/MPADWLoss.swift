@@ -14,12 +14,15 @@
 ///
 /// (the paper prints S_DR = S(x_i, c') - S(x_i, c'), a typo for S(x_i, c) - S(x_i, c')).
 public struct MPADWLoss: MPAFamilyLoss {
+    /// The hyperparameters.
     public var configuration: MPAConfiguration
 
+    /// MPA-DW with `configuration` (the paper's defaults unless given).
     public init(_ configuration: MPAConfiguration = MPAConfiguration()) {
         self.configuration = configuration
     }
 
+    /// The MPA-DW loss of the class similarities `s` (N x C) and its gradient dL/dS.
     public func similarityLoss(_ s: DoubleMatrix, labels: [Int]) -> LossAndGradient {
         let n = s.rows, classes = s.columns
         let alpha = configuration.alpha, delta = configuration.delta

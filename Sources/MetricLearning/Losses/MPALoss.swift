@@ -19,12 +19,15 @@
 ///
 /// With K = 1 and a batch of two or more classes this is ProxyAnchor (the tests check it).
 public struct MPALoss: MPAFamilyLoss {
+    /// The hyperparameters.
     public var configuration: MPAConfiguration
 
+    /// MPA with `configuration` (the paper's defaults unless given).
     public init(_ configuration: MPAConfiguration = MPAConfiguration()) {
         self.configuration = configuration
     }
 
+    /// The MPA loss of the class similarities `s` (N x C) and its gradient dL/dS.
     public func similarityLoss(_ s: DoubleMatrix, labels: [Int]) -> LossAndGradient {
         let n = s.rows, classes = s.columns
         let alpha = configuration.alpha, delta = configuration.delta

@@ -15,22 +15,29 @@ public struct ProxyAnchorLoss: ProxyLoss {
         /// The margin delta.
         public var delta: Double = 0.1
 
+        /// A configuration; alpha = 32 and delta = 0.1 by default.
         public init(alpha: Double = 32, delta: Double = 0.1) {
             self.alpha = alpha
             self.delta = delta
         }
     }
 
+    /// The hyperparameters.
     public var configuration: Configuration
 
+    /// ProxyAnchor with `configuration` (the paper's defaults unless given).
     public init(_ configuration: Configuration = Configuration()) {
         self.configuration = configuration
     }
 
+    /// Always 1: ProxyAnchor has one proxy per class.
     public var proxiesPerClass: Int { 1 }
+    /// Unused with one proxy per class (S = a).
     public var similarityTemperature: Double { 1 }
+    /// 0: ProxyAnchor has no regulariser.
     public var regularizerWeight: Double { 0 }
 
+    /// The ProxyAnchor loss of the class similarities `s` (N x C, cosines) and its gradient dL/dS.
     public func similarityLoss(_ s: DoubleMatrix, labels: [Int]) -> LossAndGradient {
         let n = s.rows, classes = s.columns
         let alpha = configuration.alpha, delta = configuration.delta

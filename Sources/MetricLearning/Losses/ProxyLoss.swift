@@ -26,9 +26,12 @@ public protocol ProxyLoss: Sendable {
 
 /// A scalar loss and its gradient with respect to one input.
 public struct LossAndGradient: Sendable {
+    /// The loss.
     public var value: Double
+    /// The gradient, the shape of the input it is taken with respect to.
     public var gradient: DoubleMatrix
 
+    /// A value with its gradient.
     public init(value: Double, gradient: DoubleMatrix) {
         self.value = value
         self.gradient = gradient
@@ -48,6 +51,7 @@ public struct LossGradients: Sendable {
 /// Why a loss refused its inputs: a code and a message that says what was expected, what
 /// was found, and what to do.
 public struct ProxyLossError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What kind of problem this is.
     public enum Code: Sendable, Equatable {
         case invalidConfiguration
         case emptyBatch
@@ -58,7 +62,9 @@ public struct ProxyLossError: Error, Sendable, Equatable, CustomStringConvertibl
         case zeroVector
     }
 
+    /// What kind of problem this is.
     public let code: Code
+    /// One line: what was expected, what was found, and what to do.
     public let message: String
 
     public var description: String { message }

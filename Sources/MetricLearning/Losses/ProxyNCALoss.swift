@@ -26,6 +26,7 @@ public struct ProxyNCALoss: ProxyLoss {
         /// gamma of eq. (1), used only when K > 1.
         public var gamma: Double = 0.1
 
+        /// A configuration; s = 1, K = 1 and gamma = 0.1 by default.
         public init(scale: Double = 1, proxiesPerClass: Int = 1, gamma: Double = 0.1) {
             self.scale = scale
             self.proxiesPerClass = proxiesPerClass
@@ -33,16 +34,22 @@ public struct ProxyNCALoss: ProxyLoss {
         }
     }
 
+    /// The hyperparameters.
     public var configuration: Configuration
 
+    /// ProxyNCA with `configuration` (pytorch-metric-learning's defaults unless given).
     public init(_ configuration: Configuration = Configuration()) {
         self.configuration = configuration
     }
 
+    /// K, from the configuration.
     public var proxiesPerClass: Int { configuration.proxiesPerClass }
+    /// gamma, from the configuration; unused when K = 1.
     public var similarityTemperature: Double { configuration.gamma }
+    /// 0: ProxyNCA has no regulariser.
     public var regularizerWeight: Double { 0 }
 
+    /// The ProxyNCA loss of the class similarities `s` (N x C) and its gradient dL/dS.
     public func similarityLoss(_ s: DoubleMatrix, labels: [Int]) -> LossAndGradient {
         let n = s.rows, classes = s.columns
         let factor = 2 * configuration.scale

@@ -27,6 +27,8 @@ public struct SoftTripleLoss: ProxyLoss {
         /// K, proxies per class.
         public var proxiesPerClass: Int = 10
 
+        /// A configuration; lambda = 20, gamma = 0.1, tau = 0.2, delta = 0.01 and K = 10 by
+        /// default.
         public init(lambda: Double = 20, gamma: Double = 0.1, tau: Double = 0.2, delta: Double = 0.01,
                     proxiesPerClass: Int = 10) {
             self.lambda = lambda
@@ -37,16 +39,23 @@ public struct SoftTripleLoss: ProxyLoss {
         }
     }
 
+    /// The hyperparameters.
     public var configuration: Configuration
 
+    /// SoftTriple with `configuration` (the SoftTriple paper's defaults unless given).
     public init(_ configuration: Configuration = Configuration()) {
         self.configuration = configuration
     }
 
+    /// K, from the configuration.
     public var proxiesPerClass: Int { configuration.proxiesPerClass }
+    /// gamma, from the configuration.
     public var similarityTemperature: Double { configuration.gamma }
+    /// tau, from the configuration.
     public var regularizerWeight: Double { configuration.tau }
 
+    /// The SoftTriple loss of the class similarities `s` (N x C), eq. (2) averaged over the batch,
+    /// and its gradient dL/dS.
     public func similarityLoss(_ s: DoubleMatrix, labels: [Int]) -> LossAndGradient {
         let n = s.rows, classes = s.columns
         let lambda = configuration.lambda, delta = configuration.delta

@@ -15,6 +15,7 @@ public struct ProxyRegularizer: Sendable {
     /// Added under the square root; 1e-5 as in SoftTriple's reference code.
     public var epsilon: Double
 
+    /// A regulariser for K = `proxiesPerClass` proxies per class (at least 1).
     public init(proxiesPerClass: Int, epsilon: Double = 1e-5) {
         precondition(proxiesPerClass >= 1, "a class needs at least one proxy")
         self.proxiesPerClass = proxiesPerClass

@@ -11,9 +11,13 @@ import RetrievalEval
 /// bias corrections are computed in `Double`. The update is element-wise, so it is split over
 /// `threads` workers.
 public struct AdamW: Sendable {
+    /// b1, the decay of the first moment (the mean of the gradients).
     public var beta1: Double = 0.9
+    /// b2, the decay of the second moment (the mean of the squared gradients).
     public var beta2: Double = 0.999
+    /// eps, added to the denominator so it never is 0.
     public var epsilon: Double = 1e-8
+    /// wd, the decoupled weight decay (multiplied by the learning rate).
     public var weightDecay: Double
     /// How many threads an update uses.
     public var threads: Int

@@ -8,7 +8,9 @@ public struct LinearHead: Sendable {
     /// D x d, row-major: column j holds the weights of output dimension j.
     public var weights: Matrix
 
+    /// D, the dimension of the input features.
     public var inputDimension: Int { weights.rows }
+    /// d, the dimension of the embeddings the head outputs.
     public var outputDimension: Int { weights.columns }
 
     /// How the weights start.

@@ -2,31 +2,40 @@ import RetrievalEval
 
 /// How a head is trained (Saeki et al. 2023, Sec. 4.2, where the paper gives a value).
 public struct TrainingConfiguration: Sendable {
+    /// The number of passes over the training set.
     public var epochs = 60
+    /// The number of training items per batch (the last batch of an epoch may be smaller).
     public var batchSize = 180
     /// d, the embedding dimension the head projects to.
     public var outputDimension = 128
-    /// AdamW learning rates: the paper's 1e-4 for the backbone (here the head) and 1e-2 for
-    /// the proxies.
+    /// AdamW learning rate of the head: the paper's 1e-4 for the backbone (here the head).
     public var headLearningRate = 1e-4
+    /// AdamW learning rate of the proxies: the paper's 1e-2.
     public var proxyLearningRate = 1e-2
     /// AdamW's decoupled weight decay (the paper gives none; 0.01 is PyTorch's default).
     public var weightDecay = 0.01
     /// Both learning rates are multiplied by `decayFactor` every `decayEvery` epochs.
     public var decayEvery = 20
+    /// The factor the learning rates are multiplied by every `decayEvery` epochs.
     public var decayFactor = 0.5
+    /// Seeds the head's and the proxies' initialisation and the order of the batches.
     public var seed: UInt64 = 0
+    /// How the head's weights start: random or the identity.
     public var initialization: LinearHead.Initialization = .random
     /// What is measured on the test set before the first epoch and after every
     /// `evaluateEvery`-th epoch and the last.
     public var testMetrics: [Metric] = [.recall(k: 1), .ndcg(k: 2), .ndcg(k: 4), .ndcg(k: 8), .mapAtR]
+    /// Evaluate the test set every this many epochs (the last always; 0: only before the first and
+    /// after the last).
     public var evaluateEvery = 1
 
+    /// The paper's settings (Sec. 4.2) where it gives them.
     public init() {}
 }
 
 /// One epoch's figures; epoch 0 is the untrained head.
 public struct EpochRecord: Sendable {
+    /// The epoch's number, from 0.
     public let epoch: Int
     /// The mean batch loss (nil for epoch 0).
     public let loss: Double?
@@ -39,9 +48,11 @@ public struct EpochRecord: Sendable {
 
 /// A trained head, its proxies and the curves.
 public struct TrainingResult: Sendable {
+    /// The trained head.
     public let head: LinearHead
     /// C K x d; row c K + k is proxy k of class c (class order: first appearance in the labels).
     public let proxies: Matrix
+    /// Every epoch's figures, epoch 0 (the untrained head) first.
     public let history: [EpochRecord]
     /// The final head's test embeddings and their evaluation (nil without a test set).
     public let finalTest: (embeddings: LabeledEmbeddings, evaluation: RetrievalEvaluation)?

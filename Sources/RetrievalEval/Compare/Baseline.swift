@@ -12,11 +12,17 @@ public struct Baseline: Sendable {
 
     /// A dataset as the baseline identifies it.
     public struct DatasetIdentity: Sendable, Equatable {
+        /// SHA-256 (hex) of the embeddings' hash followed by the labels' hash: the pair's identity.
         public var hash: String
+        /// SHA-256 (hex) of the embedding values: the model output.
         public var embeddingsHash: String
+        /// SHA-256 (hex) of the labels in order: the test set.
         public var labelsHash: String
+        /// The number of items (rows of the embedding matrix).
         public var rows: Int
+        /// The length of each embedding.
         public var dimensions: Int
+        /// The number of distinct labels.
         public var classes: Int
 
         /// The identity as JSON: the hashes, then the shape and the class count.
@@ -25,6 +31,7 @@ public struct Baseline: Sendable {
              ("rows", .int(rows)), ("dimensions", .int(dimensions)), ("classes", .int(classes))]
         }
 
+        /// An identity from its hashes, shape and class count.
         public init(hash: String, embeddingsHash: String, labelsHash: String, rows: Int, dimensions: Int, classes: Int) {
             self.hash = hash
             self.embeddingsHash = embeddingsHash
@@ -35,24 +42,33 @@ public struct Baseline: Sendable {
         }
     }
 
+    /// The dmleval version that wrote the baseline (a plain version number).
     public var toolVersion: String
+    /// When the baseline was written: ISO 8601, UTC.
     public var createdAt: String
     /// The run it was exported from, if any.
     public var sourceRun: Int64?
+    /// The name given with `--name`, if any.
     public var name: String?
+    /// The references (the dataset searched).
     public var dataset: DatasetIdentity
+    /// The separate query set, or nil for self-retrieval.
     public var queryDataset: DatasetIdentity?
     /// "exact", "hnsw", "ivf", or `Baseline.trecSearch` for a TREC run scored by `score-run`.
     public var search: String
     /// The similarity searched with; nil for a TREC run (stored as "none").
     public var distance: Distance?
+    /// The depth of the saved lists: the largest any metric needs.
     public var depth: Int
     /// Every parameter and convention of the run, in order.
     public var parameters: [(String, String)]
+    /// The number of queries scored.
     public var scoredQueries: Int
+    /// The number of queries left out (no relevant item); their per-query values are NaN.
     public var excludedQueries: Int
     /// The metrics, in order, with their means.
     public var metrics: [Metric]
+    /// The mean of each metric over the scored queries, in the order of `metrics`.
     public var means: [Double]
     /// `perQuery[m][q]`, NaN for excluded queries.
     public var perQuery: [[Float]]
@@ -141,6 +157,7 @@ public struct Baseline: Sendable {
         return baseline
     }
 
+    /// What to tell the user to do when a baseline file is refused.
     public static let remedy = "write it again with 'dmleval runs export ID -o FILE' or '--save-baseline FILE'; a baseline that was edited by hand is refused"
 
     /// Checks everything a gate relies on: known version and metrics, finite means in [0, 1]

@@ -2,7 +2,9 @@ import Foundation
 
 /// A problem with one field of a baseline, before the file's name is known.
 public struct BaselineFieldError: Error, Sendable {
+    /// What the field should hold, e.g. `"format": "dmleval-baseline"`.
     public var expected: String
+    /// What the file holds there, quoted and cut short.
     public var found: String
 }
 

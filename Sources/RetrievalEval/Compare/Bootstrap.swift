@@ -14,21 +14,31 @@
 public enum Bootstrap {
     /// A closed interval [lower, upper].
     public struct Interval: Sendable, Equatable {
+        /// The lower end.
         public let lower: Double
+        /// The upper end.
         public let upper: Double
+        /// The interval [lower, upper].
         public init(lower: Double, upper: Double) {
             self.lower = lower
             self.upper = upper
         }
+        /// upper - lower.
         public var width: Double { upper - lower }
+        /// Whether `value` lies in the interval, ends included.
         public func contains(_ value: Double) -> Bool { lower <= value && value <= upper }
     }
 
-    /// The settings of an interval: level in (0, 1), e.g. 0.95; resamples B; seed.
+    /// The settings of an interval.
     public struct Settings: Sendable, Equatable {
+        /// The confidence level in (0, 1), e.g. 0.95.
         public var level: Double
+        /// The number of resamples B.
         public var resamples: Int
+        /// The seed of the resampling generator (`SplitMix64`): the same seed, the same interval.
         public var seed: UInt64
+        /// Settings with a level in (0, 1) and at least one resample; 95% from 1000 resamples by
+        /// default.
         public init(level: Double = 0.95, resamples: Int = 1000, seed: UInt64 = 0) {
             precondition(level > 0 && level < 1 && resamples >= 1)
             self.level = level

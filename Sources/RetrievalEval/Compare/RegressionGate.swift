@@ -7,8 +7,11 @@
 public enum RegressionGate {
     /// One metric's verdict.
     public struct Result: Sendable {
+        /// The metric checked.
         public let metric: Metric
+        /// The baseline's mean, in [0, 1].
         public let baseline: Double
+        /// The current run's mean, in [0, 1].
         public let current: Double
         /// current - baseline, in points (x100).
         public var deltaPoints: Double { (current - baseline) * 100 }
@@ -16,6 +19,8 @@ public enum RegressionGate {
         public let pValue: Double?
         /// `pValue` after Holm's correction across the metrics checked.
         public let adjustedPValue: Double?
+        /// Whether the drop exceeds the tolerance and, when a significance level is set, is
+        /// significant.
         public let regressed: Bool
         /// The bootstrap interval of the mean paired difference (current - baseline), in
         /// points (x100), when asked for and the runs can be paired.

@@ -2,6 +2,7 @@
 public enum RunComparison {
     /// One metric of one run compared with the first run.
     public struct Cell: Sendable {
+        /// This run's mean of the metric.
         public let mean: Double
         /// mean - first run's mean, in points (x100); 0 for the first run.
         public let deltaPoints: Double
@@ -9,9 +10,11 @@ public enum RunComparison {
         public let tTestP: Double?
         /// Two-sided paired randomization p-value, Holm-adjusted across the metrics.
         public let randomizationP: Double?
-        /// Queries where this run scores higher, equal, lower than the first.
+        /// Queries where this run scores higher than the first; nil when the runs cannot be paired.
         public let wins: Int?
+        /// Queries where both runs score the same.
         public let ties: Int?
+        /// Queries where this run scores lower than the first.
         public let losses: Int?
         /// The bootstrap interval of the mean paired difference (this run - the first), in
         /// points (x100), when asked for and the runs can be paired.

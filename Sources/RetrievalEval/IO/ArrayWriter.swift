@@ -99,6 +99,7 @@ public enum ArrayWriter {
     /// its files first and renames them inside the store's transaction, so a failure at any
     /// step leaves neither the files nor the record.
     public final class PendingFile: @unchecked Sendable {
+        /// The target path the file is renamed to on `commit()`.
         public let path: String
         let temporary: String
         private var done = false

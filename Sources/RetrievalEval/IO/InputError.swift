@@ -43,9 +43,11 @@ public struct InputError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// What kind of problem this is.
     public var code: Code
     /// The file's path as the user gave it.
     public var file: String
+    /// Where in the file the problem is; nil when it concerns the whole file.
     public var location: Location?
     /// What a valid input has here.
     public var expected: String
@@ -54,6 +56,8 @@ public struct InputError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What the user can do about it.
     public var remedy: String
 
+    /// An error in `file`, at `location` if given, with what was expected, what was found and what
+    /// to do.
     public init(
         _ code: Code, file: String, at location: Location? = nil,
         expected: String, found: String, remedy: String

@@ -43,6 +43,8 @@ public indirect enum JSONValue: Sendable {
         }
     }
 
+    /// `s` as a JSON string literal: in double quotes, with quotes, backslashes and control
+    /// characters escaped.
     public static func quote(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {

@@ -1,6 +1,8 @@
 /// Embeddings with one class label per row, checked to agree in count.
 public struct LabeledEmbeddings: Sendable {
+    /// One embedding per row.
     public let embeddings: Matrix
+    /// One label per row of `embeddings`.
     public let labels: Labels
     /// `embeddings.contentHash()`, when it was computed while reading the file (`read`); nil
     /// for embeddings built in memory.

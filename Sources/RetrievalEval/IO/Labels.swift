@@ -10,6 +10,7 @@ public struct Labels: Sendable, Equatable {
         case integers([Int64])
     }
 
+    /// The labels as read.
     public let values: Values
     /// For every item, the index of its class in `classNames` (0-based, by first appearance).
     public let classIndex: [Int32]
@@ -21,11 +22,13 @@ public struct Labels: Sendable, Equatable {
     /// The number of distinct classes.
     public var classCount: Int { classNames.count }
 
+    /// String labels, encoded into class indices in order of first appearance.
     public init(strings: [String]) {
         values = .strings(strings)
         (classIndex, classNames) = Labels.encode(strings) { $0 }
     }
 
+    /// Integer labels, encoded into class indices in order of first appearance.
     public init(integers: [Int64]) {
         values = .integers(integers)
         (classIndex, classNames) = Labels.encode(integers) { String($0) }

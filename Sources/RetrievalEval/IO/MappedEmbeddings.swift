@@ -20,9 +20,13 @@ import Darwin
 /// big-endian or Fortran order, and .npz or .safetensors archives must be converted on the way
 /// in, so they are loaded (`EmbeddingReader`) instead; `unmappableReason` says why.
 public final class MappedEmbeddings: @unchecked Sendable {
+    /// The path of the mapped file.
     public let path: String
+    /// The format of the file: .npy, .fbin, .fvecs or raw float32.
     public let format: EmbeddingFormat
+    /// The number of embeddings (n).
     public let rows: Int
+    /// The dimension of each embedding (d).
     public let columns: Int
     /// Floats from the start of one row to the next: `columns`, or `columns + 1` in .fvecs
     /// (each row starts with its int32 dimension).

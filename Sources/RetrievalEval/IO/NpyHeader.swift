@@ -7,7 +7,9 @@
 public struct NpyHeader: Sendable, Equatable {
     /// The dtype string, e.g. `<f4`.
     public var descr: String
+    /// Whether the data is in column-major (Fortran) order; the reader transposes it.
     public var fortranOrder: Bool
+    /// The array's shape, e.g. [n, d].
     public var shape: [Int]
     /// The byte offset of the first data byte.
     public var dataOffset: Int

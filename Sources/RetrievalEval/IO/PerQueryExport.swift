@@ -7,6 +7,7 @@
 /// the store keeps, so a run's file is the same whether written by the run itself or later by
 /// `dmleval runs export --per-query`.
 public enum PerQueryExport {
+    /// The file format of a per-query export.
     public enum Format: String, Sendable {
         case csv
         case jsonLines = "jsonl"

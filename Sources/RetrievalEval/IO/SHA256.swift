@@ -26,6 +26,7 @@ public struct SHA256 {
     private let context = Context()
     #endif
 
+    /// A hasher that has read nothing yet.
     public init() {}
 
     /// Feeds `bytes` into the hash.
@@ -38,8 +39,10 @@ public struct SHA256 {
         #endif
     }
 
+    /// Hashes `bytes` next.
     public mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
 
+    /// Hashes the UTF-8 bytes of `text` next.
     public mutating func update(_ text: String) { update(Array(text.utf8)) }
 
     /// The digest as 64 lowercase hex digits. The hasher is spent afterwards.

@@ -19,6 +19,7 @@ public struct TrecQrels: Sendable {
     /// The query ids, in byte order.
     public var queryIDs: [String] { judgments.keys.sorted(by: trecPrecedes) }
 
+    /// Judgments as given (not checked): query id to document id to grade.
     public init(path: String, judgments: [String: [String: Int]], contentHash: String) {
         self.path = path
         self.judgments = judgments

@@ -8,7 +8,9 @@
 public struct TrecRun: Sendable {
     /// One retrieved document.
     public struct Entry: Sendable, Equatable {
+        /// The document's id.
         public var docid: String
+        /// The run's score; higher ranks first.
         public var score: Double
     }
 
@@ -66,6 +68,7 @@ public struct TrecRun: Sendable {
             contentHash: SHA256.hex(bytes))
     }
 
+    /// A run from rankings already in trec_eval's order (not sorted or checked here).
     public init(path: String, rankings: [String: [Entry]], contentHash: String) {
         self.path = path
         self.rankings = rankings

@@ -81,7 +81,9 @@ public enum MemoryBudget {
 
 /// Memory that a setting asks for and cannot be had.
 public struct MemoryError: Error, Sendable, CustomStringConvertible {
+    /// The one-line explanation: what was asked for and what is available.
     public var message: String
+    /// An error with its message.
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }

@@ -10,6 +10,8 @@
 /// 0 when there are none; torchmetrics RetrievalMAP(top_k=k)). MAP@k is the mean of AP@k over
 /// queries. PeerConventionTests checks each of these against the tool's own test cases.
 public enum AveragePrecision {
+    /// AP@k of one ranked list (1 = relevant) whose query has `relevantCount` relevant references,
+    /// divided by `denominator`; 0 when that is 0.
     @inlinable
     public static func value(
         _ relevance: UnsafeBufferPointer<UInt8>, k: Int, relevantCount: Int, denominator: MAPDenominator

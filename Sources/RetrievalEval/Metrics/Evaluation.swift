@@ -3,6 +3,7 @@
 public struct RelevanceTable: Sendable {
     /// 1 = relevant, 0 = not, `queries * width` entries.
     public var relevance: [UInt8]
+    /// The number of queries (lists).
     public let queries: Int
     /// The stride between two queries' lists.
     public let width: Int
@@ -11,6 +12,8 @@ public struct RelevanceTable: Sendable {
     /// R for each query: its number of relevant references (the query itself excluded).
     public var relevantCounts: [Int]
 
+    /// A table from flat relevance, `queries * width` entries; every list `width` long unless
+    /// `lengths` says otherwise.
     public init(relevance: [UInt8], queries: Int, width: Int, lengths: [Int]? = nil, relevantCounts: [Int]) {
         precondition(relevance.count == queries * width)
         precondition(relevantCounts.count == queries)
@@ -34,6 +37,7 @@ public struct RelevanceTable: Sendable {
 
 /// The scores of a batch of queries: per-query values, means and what was excluded.
 public struct MetricReport: Sendable {
+    /// The metrics scored, in report order.
     public let metrics: [Metric]
     /// `perQuery[m][q]`: metric m of query q; NaN for queries excluded because R = 0.
     public let perQuery: [[Double]]

@@ -1,14 +1,18 @@
 /// A metric that cannot be computed as asked; never silently replaced by another number.
 public struct MetricError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What kind of problem this is; stable, for programs that branch on it.
     public enum Code: String, Sendable {
         case listTooShort = "list-too-short"
         case invalidRelevantCount = "invalid-relevant-count"
         case invalidInput = "invalid-input"
     }
 
+    /// What kind of problem this is.
     public var code: Code
+    /// One line saying which query and what is wrong.
     public var message: String
 
+    /// An error of kind `code` with its message.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message

@@ -7,6 +7,7 @@
 /// the report is bit for bit the evaluator's on the full lists, whatever the blocks. A list
 /// may be shorter than the others: it needs only as deep as the query's own metrics read.
 public struct MetricStream {
+    /// The metrics scored, in report order.
     public let metrics: [Metric]
     let judgments: RelevanceJudgments
     let threads: Int
@@ -23,6 +24,8 @@ public struct MetricStream {
     private var firstHits: [Int]
     private var hitsAt: [Int]
 
+    /// A stream over `judgments` that scores `metrics` on `threads` threads and, when `curveDepth`
+    /// > 0, accumulates the curves to that depth.
     public init(judgments: RelevanceJudgments, metrics: [Metric], threads: Int = 1, curveDepth: Int = 0) {
         self.judgments = judgments
         self.metrics = metrics

@@ -18,6 +18,8 @@ public enum NDCG {
         i < discounts.count ? discounts[i] : 1 / log2(Double(i) + 2)
     }
 
+    /// nDCG@k of one ranked list with binary relevance (1 = relevant) whose query has
+    /// `relevantCount` relevant references; 0 when it has none.
     @inlinable
     public static func value(_ relevance: UnsafeBufferPointer<UInt8>, k: Int, relevantCount: Int) -> Double {
         var dcg = 0.0

@@ -5,21 +5,26 @@
 public enum PaperTable3 {
     /// A printed column: the metric and the number of decimals the paper prints.
     public struct Column: Sendable {
+        /// The metric of the column.
         public let metric: Metric
         /// The paper's column heading.
         public let heading: String
+        /// The number of decimals the paper prints in this column.
         public let decimals: Int
     }
 
     /// A printed row: the ranking and the paper's values (x100), in column order.
     public struct Row: Sendable {
+        /// The ranked list, best first (1 = relevant).
         public let ranking: [UInt8]
+        /// The paper's values (x100), in the order of `columns`.
         public let printed: [Double]
     }
 
     /// R, the number of relevant references of the query in every row.
     public static let relevantCount = 4
 
+    /// The paper's five columns: Recall@10, Precision@10, MAP@R, MAP@10 and nDCG@10.
     public static let columns: [Column] = [
         Column(metric: .recall(k: 10), heading: "Recall@10", decimals: 0),
         Column(metric: .precision(k: 10), heading: "Precision@10", decimals: 0),
@@ -28,6 +33,7 @@ public enum PaperTable3 {
         Column(metric: .ndcg(k: 10), heading: "nDCG@10", decimals: 1),
     ]
 
+    /// The paper's five rows: each ranking with its printed values.
     public static let rows: [Row] = [
         Row(ranking: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0], printed: [100, 10, 25.0, 10.0, 39.0]),
         Row(ranking: [1, 0, 0, 0, 0, 0, 0, 0, 0, 1], printed: [100, 20, 25.0, 12.0, 50.3]),
@@ -38,7 +44,9 @@ public enum PaperTable3 {
 
     /// One computed cell next to the paper's.
     public struct Cell: Sendable {
+        /// The index of the row in `rows`.
         public let row: Int
+        /// The column.
         public let column: Column
         /// The library's value, a fraction in [0, 1].
         public let computed: Double

@@ -29,12 +29,14 @@ public enum PeerNames {
 
     /// One cell of the cross-walk: a peer's name for a dmleval metric.
     public struct Entry: Sendable, Hashable {
+        /// The tool that uses this name.
         public let tool: Tool
         /// The peer's name with `{k}` standing for the cutoff, e.g. `map_cut_{k}`.
         public let template: String
         /// Extra words a person needs to get the same number, with `{k}` for the cutoff,
         /// e.g. `AccuracyCalculator(k={k})`; nil when the name says it all.
         public let note: String?
+        /// When the name stands for the dmleval metric (always, or only at some k or R).
         public let condition: Condition
         /// Keys into `PeerNames.sources`: where this entry was checked.
         public let sources: [String]
@@ -84,6 +86,7 @@ public enum PeerNames {
     public struct Row: Sendable {
         /// e.g. `map@k[denominator=r]`; `Metric.namePattern` gives it for a metric.
         public let pattern: String
+        /// The peers' names for this metric, one per tool that has one.
         public let entries: [Entry]
     }
 

@@ -6,6 +6,8 @@
 ///   and of Saeki et al. 2023, Table 3 and Tables 4-8.
 /// - convention `ir`: Recall@k = hits@k / R (trec_eval `recall_k`, ranx `recall@k`).
 public enum Recall {
+    /// Recall@k of one ranked list (1 = relevant) under `convention`, for a query with
+    /// `relevantCount` relevant references.
     @inlinable
     public static func value(
         _ relevance: UnsafeBufferPointer<UInt8>, k: Int, relevantCount: Int, convention: RecallConvention

@@ -12,6 +12,8 @@ public struct RetrievalCurves: Sendable, Equatable {
     /// The queries averaged (R > 0).
     public let scoredQueries: Int
 
+    /// Curves from their means at k = 1 ... depth (the two arrays equally long) and the number of
+    /// queries averaged.
     public init(recall: [Double], precision: [Double], scoredQueries: Int) {
         precondition(recall.count == precision.count)
         self.recall = recall

@@ -4,18 +4,24 @@
 public struct ApproximationCheck: Sendable {
     /// The sampled queries (indices into the queries), in increasing order.
     public let sample: [Int]
+    /// The seed the sample was drawn with.
     public let seed: UInt64
     /// The depth compared: the lists' depth.
     public let depth: Int
     /// The fraction of the exact top 10 (or top depth when shallower) found by the approximate
-    /// search, over the sample; and the same at the full depth.
+    /// search, over the sample.
     public let recallAt10: Double
+    /// The fraction of the exact top `depth` found by the approximate search, over the sample.
     public let recallAtDepth: Double
+    /// The metrics compared, in report order.
     public let metrics: [Metric]
-    /// Per metric, the mean over the scored queries of the sample: approximate, then exact.
+    /// Per metric, the mean over the scored queries of the sample on the approximate lists.
     public let approximateMeans: [Double]
+    /// Per metric, the mean over the scored queries of the sample on the exact lists.
     public let exactMeans: [Double]
+    /// The sampled queries scored (R > 0).
     public let scoredQueries: Int
+    /// Seconds the check took: the exact search of the sample and the scoring.
     public let seconds: Double
 
     /// Checks `evaluation` (an approximate run over `references`, or `queries` against them).

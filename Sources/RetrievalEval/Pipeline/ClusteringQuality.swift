@@ -9,16 +9,24 @@
 public struct ClusteringQuality: Sendable {
     /// The number of clusters: the number of classes.
     public let clusters: Int
+    /// Normalised mutual information of the clusters and the classes, in [0, 1].
     public let nmi: Double
+    /// Adjusted mutual information (chance-corrected): 0 for a random clustering, 1 at best.
     public let ami: Double
     /// Each row's cluster.
     public let assignment: [Int32]
+    /// The k-means objective of the clustering kept: the sum of squared L2 distances to the
+    /// centroids.
     public let inertia: Double
+    /// The k-means runs from different starts; the one with the lowest inertia is kept.
     public let restarts: Int
+    /// Lloyd iterations per run, at most.
     public let iterations: Int
+    /// The seed of the k-means++ starts.
     public let seed: UInt64
-    /// Seconds spent clustering, and scoring.
+    /// Seconds spent clustering.
     public let clusteringSeconds: Double
+    /// Seconds spent scoring the clusters (NMI and AMI).
     public let scoringSeconds: Double
 
     /// Clusters `data` and scores the clustering against its labels.

@@ -15,9 +15,11 @@ public struct RetrievalEvaluation: Sendable {
     public let report: MetricReport
     /// R of every query.
     public let relevantCounts: [Int]
-    /// Seconds spent searching (the ranking included); scoring; writing the saved lists.
+    /// Seconds spent searching (the ranking included).
     public let searchSeconds: Double
+    /// Seconds spent scoring the metrics.
     public let metricSeconds: Double
+    /// Seconds spent writing the saved lists (0 when none are saved).
     public let saveSeconds: Double
     /// The exact search's path (nil for an approximate index).
     public let path: ExactSearchPath?
@@ -195,10 +197,12 @@ extension Duration {
 
 /// An approximate index to search, and how hard.
 public struct ApproximateSettings: @unchecked Sendable {
+    /// The built or loaded index.
     public var index: any VectorIndex
     /// efSearch for HNSW, nprobe for IVF; nil for the index's default.
     public var effort: Int?
 
+    /// Search `index` with `effort` (nil for its default).
     public init(index: any VectorIndex, effort: Int?) {
         self.index = index
         self.effort = effort

@@ -13,6 +13,7 @@ public enum TrecQuerySet: String, Sendable, CaseIterable {
 
 /// One query of the qrels as scored: its ranked grades and how many documents are relevant.
 public struct TrecQuery: Sendable {
+    /// The query id, as in the files.
     public let id: String
     /// Whether the run holds the query at all.
     public let retrieved: Bool

@@ -19,6 +19,7 @@ public struct Neighbors: Sendable, Equatable {
     /// The matching similarities (cosine, inner product, or minus the squared L2 distance).
     public var scores: [Float]
 
+    /// Lists from flat row-major arrays of `queries * depth` entries each.
     public init(queries: Int, depth: Int, indices: [Int32], scores: [Float]) {
         precondition(indices.count == queries * depth && scores.count == queries * depth)
         self.queries = queries
@@ -50,7 +51,9 @@ public protocol NeighborSearch {
 
 /// A search that cannot run as asked.
 public struct SearchError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The one-line explanation of what cannot run and why.
     public var message: String
+    /// An error with its message.
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }

@@ -9,10 +9,13 @@ public struct PartialResult: Sendable {
     /// The version of the file format this dmleval writes (and the newest it reads).
     public static let formatVersion = 1
 
+    /// The dmleval version that wrote the part; every part of a merge must have the same.
     public var toolVersion: String
+    /// Which shard of how many this part is.
     public var shard: Shard
     /// The queries of the whole evaluation (this part holds `rows`).
     public var totalQueries: Int
+    /// The metrics scored, in report order.
     public var metrics: [Metric]
     /// The depth of the whole evaluation (the largest any query needs), as the run records it.
     public var depth: Int
@@ -25,8 +28,9 @@ public struct PartialResult: Sendable {
     /// How to read the inputs again (paths made absolute, reader options): the merge reads
     /// them to record the dataset in a store.
     public var inputs: [(String, String)]
-    /// The references (all rows, in self-retrieval the queries too) and the separate queries.
+    /// The references (all rows, in self-retrieval the queries too).
     public var dataset: Baseline.DatasetIdentity
+    /// The separate queries; nil in self-retrieval.
     public var queryDataset: Baseline.DatasetIdentity?
     /// Seconds this shard spent per stage ("read", "search", "metrics").
     public var timings: [(String, Double)]
@@ -37,11 +41,14 @@ public struct PartialResult: Sendable {
     /// `values[i * metrics.count + m]`: metric m of the shard's i-th query; NaN when R = 0.
     public var values: [Double]
     /// Curve counts over the shard's scored queries: queries whose first relevant item is at
-    /// rank k (`firstHits[k - 1]`; `firstHits[curveDepth]`: none within the depth), relevant
-    /// items at rank k (`hitsAt[k - 1]`). Empty when `curveDepth` is 0.
+    /// rank k (`firstHits[k - 1]`; `firstHits[curveDepth]`: none within the depth). Empty when
+    /// `curveDepth` is 0.
     public var firstHits: [Int]
+    /// Curve counts over the shard's scored queries: relevant items at rank k (`hitsAt[k - 1]`).
+    /// Empty when `curveDepth` is 0.
     public var hitsAt: [Int]
 
+    /// A part from every field, as `ShardEvaluation` fills them.
     public init(
         toolVersion: String, shard: Shard, totalQueries: Int, metrics: [Metric], depth: Int, curveDepth: Int,
         classCount: Int, parameters: [(String, String)], inputs: [(String, String)],

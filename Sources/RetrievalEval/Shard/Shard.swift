@@ -8,6 +8,7 @@
 public struct Shard: Sendable, Equatable, CustomStringConvertible {
     /// 0-based: 0 ..< count.
     public let index: Int
+    /// N: the number of shards, at least 1.
     public let count: Int
 
     /// The largest N accepted (one million shards).

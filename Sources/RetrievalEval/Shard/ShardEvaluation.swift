@@ -9,22 +9,35 @@
 /// The symmetric halving of self-retrieval is not available to a shard: each computes its
 /// rows against all references.
 public struct ShardEvaluation: Sendable {
+    /// Which shard of how many was scored.
     public let shard: Shard
     /// The queries of the whole evaluation (the references themselves in self-retrieval).
     public let totalQueries: Int
+    /// The metrics scored, in report order.
     public let metrics: [Metric]
     /// The depth of the whole evaluation, as `RetrievalEvaluation.depth`.
     public let depth: Int
+    /// The depth of the Recall@k and Precision@k curves (0: none), decided over all queries so
+    /// every shard agrees.
     public let curveDepth: Int
+    /// The number of classes of the references (for per-class means).
     public let classCount: Int
-    /// For the shard's rows: R, class (-1: no reference has the label), values (query-major).
+    /// For the shard's rows: R of each query.
     public let relevantCounts: [Int]
+    /// For the shard's rows: each query's class in the references' class space (-1: no reference
+    /// has its label).
     public let classes: [Int32]
+    /// For the shard's rows: `values[i * metrics.count + m]`, metric m of the i-th query; NaN when
+    /// R = 0.
     public let values: [Double]
+    /// Over the shard's scored queries: how many have their first relevant item at rank k
+    /// (`firstHits[k - 1]`; `firstHits[curveDepth]`: none within the depth).
     public let firstHits: [Int]
+    /// Over the shard's scored queries: relevant items at rank k (`hitsAt[k - 1]`).
     public let hitsAt: [Int]
-    /// Seconds searching (the ranking included) and scoring, as `RetrievalEvaluation` counts them.
+    /// Seconds searching (the ranking included), as `RetrievalEvaluation` counts them.
     public let searchSeconds: Double
+    /// Seconds scoring, as `RetrievalEvaluation` counts them.
     public let metricSeconds: Double
 
     /// The shard's query rows.

@@ -7,26 +7,41 @@
 public struct ShardMerge: Sendable {
     /// A part and where it came from (named in errors).
     public struct Source: Sendable {
+        /// The path the part was read from.
         public let path: String
+        /// The part as read.
         public let part: PartialResult
+        /// A part read from `path`.
         public init(path: String, part: PartialResult) {
             self.path = path
             self.part = part
         }
     }
 
+    /// N: the number of shards merged.
     public let shards: Int
+    /// The queries of the whole evaluation.
     public let totalQueries: Int
+    /// The metrics scored, in report order.
     public let metrics: [Metric]
+    /// The depth of the whole evaluation, as the run records it.
     public let depth: Int
+    /// The dmleval version that wrote every part.
     public let toolVersion: String
     /// The run's parameters (those of the first part).
     public let parameters: [(String, String)]
+    /// How to read the inputs again (those of the first part), to record the dataset in a store.
     public let inputs: [(String, String)]
+    /// The references, as every part identifies them.
     public let dataset: Baseline.DatasetIdentity
+    /// The separate queries; nil in self-retrieval.
     public let queryDataset: Baseline.DatasetIdentity?
+    /// The merged report: per-query values copied in query order, means summed as the unsharded run
+    /// sums them.
     public let report: MetricReport
+    /// R of every query, in query order.
     public let relevantCounts: [Int]
+    /// The Recall@k and Precision@k curves from the summed counts; nil when the parts kept none.
     public let curves: RetrievalCurves?
     /// Per shard, in shard order: seconds reading, searching and scoring.
     public let shardTimings: [[(String, Double)]]

@@ -32,11 +32,15 @@ import Darwin
 public struct MutualInformation: Sendable {
     /// Items per (class, cluster), row-major: `counts[i * clusters + j]`.
     public let counts: [Int]
+    /// The number of distinct classes (rows of the table).
     public let classes: Int
+    /// The number of distinct clusters (columns of the table).
     public let clusters: Int
-    /// a_i and b_j.
+    /// a_i: the items of each class (row sums).
     public let classSizes: [Int]
+    /// b_j: the items of each cluster (column sums).
     public let clusterSizes: [Int]
+    /// N: the number of items labelled.
     public let items: Int
 
     /// The contingency table of two labelings of the same items (any integers; only

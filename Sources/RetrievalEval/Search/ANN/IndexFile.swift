@@ -152,12 +152,19 @@ struct ByteReader {
 
 /// What an index file holds, read from its header alone.
 public struct IndexFileHeader: Sendable {
+    /// HNSW or IVF.
     public let kind: IndexKind
+    /// The similarity the index was built for.
     public let distance: Distance
+    /// The number of references indexed.
     public let count: Int
+    /// The dimension of the vectors.
     public let dimension: Int
+    /// The build settings, as stored with runs and indexes.
     public let settings: [(String, String)]
+    /// The hash of the vectors the index was built on: it loads only onto the same vectors.
     public let vectorHash: UInt64
+    /// The size of the file, in bytes.
     public let bytes: Int
 }
 

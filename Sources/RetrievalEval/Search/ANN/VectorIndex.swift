@@ -35,11 +35,16 @@ public protocol VectorIndex: AnyObject, Sendable {
 
 /// An index searched through the protocol every search shares.
 public struct IndexedSearch: NeighborSearch, @unchecked Sendable {
+    /// The index searched.
     public let index: any VectorIndex
+    /// The queries; nil for self-retrieval over the index's references.
     public let queries: Matrix?
+    /// efSearch for HNSW, nprobe for IVF; nil for the index's default.
     public var effort: Int?
+    /// The number of threads searching.
     public var threads: Int
 
+    /// A search of `index`; throws when the queries' dimension differs from the index's.
     public init(index: any VectorIndex, queries: Matrix? = nil, effort: Int? = nil, threads: Int = ExactSearch.defaultThreads) throws {
         if let queries, queries.columns != index.dimension {
             throw SearchError("the queries have \(queries.columns) dimensions but the index \(index.dimension); embed both with the same model")
@@ -50,10 +55,14 @@ public struct IndexedSearch: NeighborSearch, @unchecked Sendable {
         self.threads = threads
     }
 
+    /// The index's similarity.
     public var distance: Distance { index.distance }
+    /// Whether the queries are the references themselves (each excluding itself).
     public var isSelfRetrieval: Bool { queries == nil }
+    /// The deepest list possible: the references, less the query itself in self-retrieval.
     public var availableDepth: Int { isSelfRetrieval ? index.count - 1 : index.count }
 
+    /// The k best references of every query, best first.
     public func search(k: Int, progress: SearchProgress?) throws -> Neighbors {
         try index.search(queries, k: k, effort: effort, threads: threads, progress: progress)
     }

@@ -3,6 +3,7 @@ public enum EmbeddingSource: Sendable {
     case matrix(Matrix)
     case mapped(MappedEmbeddings)
 
+    /// The number of rows (embeddings).
     public var rows: Int {
         switch self {
         case .matrix(let m): m.rows
@@ -10,6 +11,7 @@ public enum EmbeddingSource: Sendable {
         }
     }
 
+    /// The number of columns (the dimension).
     public var columns: Int {
         switch self {
         case .matrix(let m): m.columns

@@ -30,6 +30,7 @@ import Darwin
 /// a symmetric tile is then folded by the same workers over disjoint column ranges. BLAS is
 /// kept to one thread, so its idle threads never spin on the cores the folds need.
 public struct ExactSearch: NeighborSearch, Sendable {
+    /// The similarity ranked by.
     public let distance: Distance
     /// The references (normalised for cosine: in memory at once, a mapped file tile by tile).
     let references: SearchRows
@@ -61,7 +62,9 @@ public struct ExactSearch: NeighborSearch, Sendable {
     var rowBlockRows: Int?
     var rankingChunk: Int?
 
+    /// Whether the queries are the references themselves (each excluding itself).
     public var isSelfRetrieval: Bool { queries == nil }
+    /// The deepest list possible: the references, less the query itself in self-retrieval.
     public var availableDepth: Int { isSelfRetrieval ? references.rows - 1 : references.rows }
     /// The number of references.
     var referenceCount: Int { references.rows }

@@ -1,5 +1,7 @@
 extension HNSWIndex: VectorIndex {
+    /// Always `.hnsw`.
     public var kind: IndexKind { .hnsw }
+    /// The build parameters (M, efConstruction, seed), as stored.
     public var settings: [(String, String)] { parameters.description }
 
     /// Searches the graph: a greedy walk down the upper levels, then a best-first search of

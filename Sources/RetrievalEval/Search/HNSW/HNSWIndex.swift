@@ -23,10 +23,13 @@ import Synchronization
 /// seed; `threads` workers insert concurrently, each list guarded by a one-byte lock. With one
 /// thread the graph depends only on the data, the parameters and the seed.
 public final class HNSWIndex: @unchecked Sendable {
+    /// The build parameters.
     public let parameters: HNSWParameters
+    /// The similarity the graph was built for.
     public let distance: Distance
     /// Number of indexed vectors.
     public let count: Int
+    /// The dimension of the vectors.
     public let dimension: Int
     /// A hash of the vectors as given (before normalisation): a saved graph only loads onto
     /// the same vectors.

@@ -8,6 +8,7 @@ public struct HNSWParameters: Sendable, Hashable {
     /// parameters and this seed, bit for bit.
     public var seed: UInt64
 
+    /// Parameters; by default M = 16, efConstruction = 200 and seed 1.
     public init(m: Int = 16, efConstruction: Int = 200, seed: UInt64 = 1) {
         self.m = m
         self.efConstruction = efConstruction

@@ -8,11 +8,18 @@
 /// Coarse assignment and probing use the index's distance: squared L2 to the centroid for
 /// cosine (normalised rows) and l2, the inner product with the centroid for ip.
 public final class IVFIndex: VectorIndex, @unchecked Sendable {
+    /// The build parameters.
     public let parameters: IVFParameters
+    /// The similarity the index was built for.
     public let distance: Distance
+    /// The number of references indexed.
     public let count: Int
+    /// The dimension of the vectors.
     public let dimension: Int
+    /// The number of lists (nlist) built: k-means clusters.
     public let lists: Int
+    /// A hash of the vectors as given (before normalisation): a saved index only loads onto the
+    /// same vectors.
     public let vectorHash: UInt64
     let centroids: Matrix
     let centroidNorms: [Float]
@@ -26,8 +33,12 @@ public final class IVFIndex: VectorIndex, @unchecked Sendable {
     /// |r|^2 per slot, for l2.
     let norms: [Float]
 
+    /// Always `.ivf`.
     public var kind: IndexKind { .ivf }
+    /// The build parameters with nlist resolved for the references, as stored.
     public var settings: [(String, String)] { parameters.description(references: count) }
+    /// The memory held in bytes: vectors, centroids, ids and norms in float32 or int32, list
+    /// offsets in 64 bits.
     public var memoryBytes: Int { 4 * (count * dimension + centroids.values.count + ids.count + slots.count + norms.count) + 8 * offsets.count }
 
     init(parameters: IVFParameters, distance: Distance, prepared: Matrix, centroids: Matrix, assignment: [Int32], vectorHash: UInt64) {

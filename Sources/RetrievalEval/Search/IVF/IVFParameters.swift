@@ -2,14 +2,18 @@
 public struct IVFParameters: Sendable, Hashable {
     /// The number of k-means lists; nil for 4 sqrt(N), at most N.
     public var nlist: Int?
+    /// How the first centroids are chosen.
     public var initialization: KMeans.Initialization
     /// Lloyd iterations at most.
     public var iterations: Int
     /// Training points per list at most: k-means runs on a seeded sample of at most
     /// `trainingPerList * nlist` points.
     public var trainingPerList: Int
+    /// Seeds the training sample and the k-means starts.
     public var seed: UInt64
 
+    /// Parameters; by default nlist = 4 sqrt(N), random starts, 20 iterations, 256 training points
+    /// per list, seed 1.
     public init(nlist: Int? = nil, initialization: KMeans.Initialization = .random, iterations: Int = 20,
                 trainingPerList: Int = 256, seed: UInt64 = 1) {
         self.nlist = nlist

@@ -11,12 +11,18 @@ public struct KMeans: Sendable {
         case random
     }
 
+    /// k: the number of clusters.
     public var clusters: Int
+    /// Lloyd iterations at most.
     public var iterations: Int
+    /// How the first centroids are chosen.
     public var initialization: Initialization
+    /// Seeds the starts.
     public var seed: UInt64
+    /// The number of threads assigning points.
     public var threads: Int
 
+    /// A k-means of `clusters` clusters.
     public init(clusters: Int, iterations: Int = 20, initialization: Initialization = .random, seed: UInt64 = 1,
                 threads: Int = ExactSearch.defaultThreads) {
         self.clusters = clusters
@@ -38,6 +44,7 @@ public struct KMeans: Sendable {
 
     /// A clustering: the centroids, each point's cluster and the inertia.
     public struct Result: Sendable {
+        /// The final centroids, one per row.
         public let centroids: Matrix
         /// Each point's nearest centroid (squared L2, ties to the lower index).
         public let assignment: [Int32]
