@@ -104,7 +104,7 @@ enum ApproximateLists {
                 pairs.append((ExactSearch.canonicalScore(query, vector(r), dimension, distance), r))
             }
         }
-        pairs.sort(by: ExactSearch.ranksBefore)
+        pairs.sort { ExactSearch.ranksBefore($0, $1) }
         for i in 0 ..< depth {
             scores[i] = pairs[i].0
             indices[i] = pairs[i].1

@@ -165,8 +165,9 @@ struct CanonicalRanking {
     /// Sorts `pairs` (a complete candidate set, see `rank`) by sgemm score and appends to
     /// `runs` the runs of near-ties that start within the first `depth`: the only places whose
     /// order g must settle. Ordering each run by g then gives the list, exactly as `rank`.
+    @inline(__always)
     func nearTieRuns(_ q: Int, _ pairs: inout [(Float, Int32)], depth: Int, into runs: inout [Range<Int>]) {
-        pairs.sort(by: ExactSearch.ranksBefore)
+        pairs.sort { ExactSearch.ranksBefore($0, $1) }
         let kept = pairs.count
         let link = Float(2.02 * margins[q])
         var i = 0
@@ -196,7 +197,7 @@ struct CanonicalRanking {
         let kept = pairs.count
         let (d, distance) = (d, distance)
         let g = { (r: Int32) in ExactSearch.canonicalScore(query, ra.row(Int(r), buffer: scratch), d, distance) }
-        pairs.sort(by: ExactSearch.ranksBefore)
+        pairs.sort { ExactSearch.ranksBefore($0, $1) }
         let worstKept = pairs[kept - 1].0
         let link = Float(2.02 * margins[q])
         var runReachesEnd = false
@@ -207,7 +208,7 @@ struct CanonicalRanking {
             if j > i {
                 if j == kept - 1 && kept < available { runReachesEnd = true; break }
                 for p in i ... j { pairs[p].0 = g(pairs[p].1) }
-                pairs[i ... j].sort(by: ExactSearch.ranksBefore)
+                pairs[i ... j].sort { ExactSearch.ranksBefore($0, $1) }
             }
             i = j + 1
         }
@@ -215,14 +216,14 @@ struct CanonicalRanking {
             // Near-ties run into the last kept candidate: rank every kept candidate by g,
             // and check that none left out could enter.
             for p in 0 ..< kept { pairs[p].0 = g(pairs[p].1) }
-            pairs.sort(by: ExactSearch.ranksBefore)
+            pairs.sort { ExactSearch.ranksBefore($0, $1) }
             if !(Double(worstKept) + 1.01 * margins[q] < Double(pairs[depth - 1].0)) {
                 // A crowd of near-ties at the boundary: score every reference.
                 pairs.removeAll(keepingCapacity: true)
                 for r in 0 ..< referenceRows where !(selfRetrieval && r == queryOffset + q) {
                     pairs.append((g(Int32(r)), Int32(r)))
                 }
-                pairs.sort(by: ExactSearch.ranksBefore)
+                pairs.sort { ExactSearch.ranksBefore($0, $1) }
             }
         }
     }

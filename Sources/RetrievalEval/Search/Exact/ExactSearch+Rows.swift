@@ -349,7 +349,7 @@ struct BatchedRanking {
                 flat[Int(need.p)].0 = ExactSearch.canonicalScore(qp + (Int(need.q) - firstQuery) * d, reference, d, distance)
             }
         }
-        for run in runs { flat[run].sort(by: ExactSearch.ranksBefore) }
+        for run in runs { flat[run].sort { ExactSearch.ranksBefore($0, $1) } }
         for (i, query) in queries.enumerated() {
             out.write(query.slot, flat[starts[i] ..< starts[i] + query.depth])
         }
