@@ -55,17 +55,16 @@ public final class MappedEmbeddings: @unchecked Sendable {
     /// - Throws: `InputError`: what `EmbeddingReader.read` would throw for the file, or
     ///   `.unsupportedLayout` (with `unmappableReason`'s text) when it cannot be mapped.
     public init(path: String, format: EmbeddingFormat? = nil, dimension: Int? = nil) throws {
-        let layout = try MappedEmbeddings.layout(path: path, format: format, dimension: dimension)
-        guard case .mappable(let format, let file, let rows, let columns, let stride, let offset) = layout else {
-            if case .notMappable(let reason) = layout {
-                throw InputError(
-                    .unsupportedLayout, file: path, expected: "little-endian float32 rows (.npy <f4 in C order, .fbin, .fvecs or raw) to read in place",
-                    found: reason, remedy: "convert it to float32 (numpy: x.astype('<f4'), C order), or let dmleval load it into memory")
-            }
-            fatalError("unreachable")
+        let (mappedFormat, file, rows, columns, stride, offset): (EmbeddingFormat, BinaryFile, Int, Int, Int, Int)
+        switch try MappedEmbeddings.layout(path: path, format: format, dimension: dimension) {
+        case .mappable(let f, let b, let r, let c, let s, let o): (mappedFormat, file, rows, columns, stride, offset) = (f, b, r, c, s, o)
+        case .notMappable(let reason):
+            throw InputError(
+                .unsupportedLayout, file: path, expected: "little-endian float32 rows (.npy <f4 in C order, .fbin, .fvecs or raw) to read in place",
+                found: reason, remedy: "convert it to float32 (numpy: x.astype('<f4'), C order), or let dmleval load it into memory")
         }
         self.path = path
-        self.format = format
+        self.format = mappedFormat
         self.rows = rows
         self.columns = columns
         self.rowStride = stride
@@ -86,7 +85,7 @@ public final class MappedEmbeddings: @unchecked Sendable {
         first = UnsafeRawPointer(m + offset).assumingMemoryBound(to: Float.self)
         do {
             (contentHash, norms) = try MappedEmbeddings.scan(
-                first, rows: rows, columns: columns, stride: stride, path: path, fvecs: format == .fvecs, offset: offset)
+                first, rows: rows, columns: columns, stride: stride, path: path, fvecs: mappedFormat == .fvecs, offset: offset)
         } catch {
             munmap(m, file.size)
             throw error
@@ -108,6 +107,16 @@ public final class MappedEmbeddings: @unchecked Sendable {
 
     // MARK: - Layout
 
+    /// The error for a file this mapper refuses after the loading reader accepted it. The
+    /// mapper asks the reader for its own error on every file it refuses, and the reader
+    /// refuses all of them, so this is only thrown if the two ever disagree: a refusal with one
+    /// line rather than a crash.
+    static func disagreement(_ path: String, _ what: String) -> InputError {
+        InputError(.unsupportedLayout, file: path, expected: "a file whose layout can be read in place",
+                   found: "one the loading reader accepts but the mapping does not (\(what))",
+                   remedy: "let dmleval load it into memory (without --stream-references)")
+    }
+
     enum Layout {
         case mappable(EmbeddingFormat, BinaryFile, rows: Int, columns: Int, stride: Int, offset: Int)
         case notMappable(String)
@@ -118,7 +127,7 @@ public final class MappedEmbeddings: @unchecked Sendable {
         guard let format = format ?? EmbeddingFormat.fromExtension(of: path) else {
             // The reader's error for a file of no known format.
             _ = try EmbeddingReader.read(path, format: nil, dimension: dimension)
-            fatalError("unreachable: the reader rejects a file of unknown format")
+            throw disagreement(path, "no known format")
         }
         #if _endian(big)
         return .notMappable("a big-endian machine (the file holds little-endian values)")
@@ -131,13 +140,13 @@ public final class MappedEmbeddings: @unchecked Sendable {
             let header = try NpyHeader.read(from: file)
             guard header.shape.count == 2, let type = StoredFloat(numpyDescr: header.descr) else {
                 _ = try EmbeddingReader.readNpy(file)  // the reader's own error
-                fatalError("unreachable: the reader rejects this header")
+                throw disagreement(path, "its header")
             }
             let rows = header.shape[0], columns = header.shape[1]
             try EmbeddingReader.checkShape(rows: rows, columns: columns, file: path)
             guard checkedProduct(rows, columns, type.size) == file.size - header.dataOffset else {
                 _ = try EmbeddingReader.readNpy(file)  // the reader's size error
-                fatalError("unreachable: the reader rejects a size that differs from the header's")
+                throw disagreement(path, "a size other than the header's")
             }
             if type != StoredFloat(kind: .float32) { return .notMappable("dtype \(header.descr) (not little-endian float32)") }
             if header.fortranOrder { return .notMappable("Fortran (column-major) order") }
@@ -145,23 +154,23 @@ public final class MappedEmbeddings: @unchecked Sendable {
             return .mappable(.npy, file, rows: rows, columns: columns, stride: columns, offset: header.dataOffset)
         case .fbin:
             let file = try BinaryFile(path: path)
-            guard file.size >= 8 else { _ = try EmbeddingReader.readFbin(file); fatalError("unreachable") }
+            guard file.size >= 8 else { _ = try EmbeddingReader.readFbin(file); throw disagreement(path, "a file too short for its header") }
             let head = try file.bytes(count: 8, at: 0)
             let rows = Int(littleEndianUInt32(head, at: 0)), columns = Int(littleEndianUInt32(head, at: 4))
             let expected = checkedProduct(4, rows, columns).flatMap { $0 <= Int.max - 8 ? 8 + $0 : nil }
             guard rows > 0, columns > 0, file.size == expected else {
                 _ = try EmbeddingReader.readFbin(file)  // the reader's own error
-                fatalError("unreachable: the reader rejects this header")
+                throw disagreement(path, "its header")
             }
             return .mappable(.fbin, file, rows: rows, columns: columns, stride: columns, offset: 8)
         case .fvecs:
             let file = try BinaryFile(path: path)
-            guard file.size >= 4 else { _ = try EmbeddingReader.readFvecs(file); fatalError("unreachable") }
+            guard file.size >= 4 else { _ = try EmbeddingReader.readFvecs(file); throw disagreement(path, "a file too short for its header") }
             let dimension = Int(Int32(bitPattern: littleEndianUInt32(try file.bytes(count: 4, at: 0), at: 0)))
             let rowBytes = 4 * (dimension + 1)
             guard dimension > 0, dimension <= 1 << 20, file.size % rowBytes == 0 else {
                 _ = try EmbeddingReader.readFvecs(file)  // the reader's own error, at its row
-                fatalError("unreachable: the reader rejects this file")
+                throw disagreement(path, "its size or dimension")
             }
             // Every row's own dimension is checked in the scan.
             return .mappable(.fvecs, file, rows: file.size / rowBytes, columns: dimension, stride: dimension + 1, offset: 4)
@@ -169,7 +178,7 @@ public final class MappedEmbeddings: @unchecked Sendable {
             let file = try BinaryFile(path: path)
             guard let dimension, dimension > 0, dimension <= Int.max / 4, file.size > 0, file.size % (4 * dimension) == 0 else {
                 _ = try EmbeddingReader.readRaw(file, dimension: dimension)
-                fatalError("unreachable: the reader rejects this file")
+                throw disagreement(path, "its size or dimension")
             }
             return .mappable(.raw, file, rows: file.size / (4 * dimension), columns: dimension, stride: dimension, offset: 0)
         }
