@@ -88,26 +88,21 @@ extension EvaluationJob {
         timings.append(("metrics", evaluation.metricSeconds))
         let parameters = parameters(depth: evaluation.depth)
 
-        var folders: [String] = []
-        defer { OutputFolders.remove(folders) }
-        for path in [saveNeighbors, perQuery, saveBaseline].compactMap({ $0 }) { folders += try OutputFolders.create(forFile: path) }
-        var pending: [ArrayWriter.PendingFile] = []
-        defer { pending.forEach { $0.discard() } }
+        let outputs = try OutputFiles(for: [saveNeighbors, perQuery, saveBaseline])
+        defer { outputs.close() }
         if let file = evaluation.neighborsFile {
-            pending.append(file)
+            outputs.add(file)
             timings.append(("save-neighbors", evaluation.saveSeconds))
         }
-        if let file = try perQueryFile(evaluation, labels: queryData?.labels ?? labels) { pending.append(file) }
+        outputs.add(try perQueryFile(evaluation, labels: queryData?.labels ?? labels))
         // The embeddings' hash comes from the pass that validated them: the same as a loaded
         // matrix's, so baselines and runs compare across both ways of reading.
         let referenceIdentity = Self.identity(mapped, labels: labels)
         let queryIdentity = queryData.map(Self.identity)
         timings.append(("total", JobClock.now() - started))
-        if let file = try baselineFile(evaluation, references: referenceIdentity, queries: queryIdentity,
-                                       search: .exact, parameters: parameters, runID: nil) {
-            pending.append(file)
-        }
-        for file in pending { try file.commit() }
+        outputs.add(try baselineFile(evaluation, references: referenceIdentity, queries: queryIdentity,
+                                     search: .exact, parameters: parameters, runID: nil))
+        try outputs.commit()
         return Outcome(
             evaluation: evaluation, runID: nil, storePath: nil, datasetRecord: nil,
             references: referenceIdentity, queries: queryIdentity, classNames: labels.classNames,

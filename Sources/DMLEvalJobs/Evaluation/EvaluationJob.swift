@@ -308,20 +308,17 @@ public struct EvaluationJob: Sendable {
         // the run's record (inside its transaction), so that a failure at any step leaves
         // neither the files nor the record. Missing parent folders are made first, and taken
         // away again (when still empty: on failure) when the job ends.
-        var folders: [String] = []
-        defer { OutputFolders.remove(folders) }
-        for path in [saveNeighbors, perQuery, saveBaseline].compactMap({ $0 }) { folders += try OutputFolders.create(forFile: path) }
-        var pending: [ArrayWriter.PendingFile] = []
-        defer { pending.forEach { $0.discard() } }
+        let outputs = try OutputFiles(for: [saveNeighbors, perQuery, saveBaseline])
+        defer { outputs.close() }
         // The lists were written block by block during the search, under a temporary name.
         if let file = evaluation.neighborsFile {
-            pending.append(file)
+            outputs.add(file)
             timings.append(("save-neighbors", evaluation.saveSeconds))
         }
-        if let file = try perQueryFile(evaluation, labels: (queryData ?? references).labels) { pending.append(file) }
+        outputs.add(try perQueryFile(evaluation, labels: (queryData ?? references).labels))
         if let trecOutput, let trecNames {
             t = JobClock.now()
-            pending += try trecOutput.prepare(evaluation, references: references, queries: queryData, names: trecNames)
+            outputs.add(try trecOutput.prepare(evaluation, references: references, queries: queryData, names: trecNames))
             timings.append(("save-trec", JobClock.now() - t))
         }
         // Without a store record the identities hash the data: once, however many outputs ask.
@@ -341,12 +338,10 @@ public struct EvaluationJob: Sendable {
         func placeFiles(runID: Int64?) throws {
             if saveBaseline != nil {
                 let (referenceIdentity, queryIdentity) = identities()
-                if let file = try baselineFile(evaluation, references: referenceIdentity, queries: queryIdentity,
-                                               search: description.kind, parameters: parameters, runID: runID) {
-                    pending.append(file)
-                }
+                outputs.add(try baselineFile(evaluation, references: referenceIdentity, queries: queryIdentity,
+                                             search: description.kind, parameters: parameters, runID: runID))
             }
-            for file in pending { try file.commit() }
+            try outputs.commit()
         }
 
         // 3. Record: the dataset once per content, then the run.
@@ -386,7 +381,7 @@ public struct EvaluationJob: Sendable {
                 ).with(curves: evaluation.curves),
                 beforeCommit: { try placeFiles(runID: $0) })
             } catch {
-                pending.forEach { $0.revert() }
+                outputs.revert()
                 if let savedIndex { try? opened.removeIndex(id: savedIndex) }
                 try? opened.removeDatasets(added)
                 throw error

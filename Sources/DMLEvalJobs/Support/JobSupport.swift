@@ -105,6 +105,41 @@ public enum JobClock {
     }
 }
 
+/// A job's output files: their missing parent folders are made first; the files are written
+/// under temporary names and put in place together (`commit`, inside the run's transaction
+/// when there is one) or taken away (`revert`); `close` discards what was never committed and
+/// removes the folders made that are still empty.
+final class OutputFiles {
+    private var folders: [String] = []
+    private var pending: [ArrayWriter.PendingFile] = []
+
+    /// Makes the missing parent folders of `paths` (nil entries are outputs not asked for).
+    init(for paths: [String?]) throws {
+        do {
+            for path in paths.compactMap({ $0 }) { folders += try OutputFolders.create(forFile: path) }
+        } catch {
+            OutputFolders.remove(folders)
+            throw error
+        }
+    }
+
+    /// Adds files written under temporary names.
+    func add(_ files: ArrayWriter.PendingFile?...) { pending += files.compactMap { $0 } }
+    func add(_ files: [ArrayWriter.PendingFile]) { pending += files }
+
+    /// Puts every file in place.
+    func commit() throws { for file in pending { try file.commit() } }
+
+    /// Takes back the files put in place (the job failed after committing them).
+    func revert() { pending.forEach { $0.revert() } }
+
+    /// Discards what was never committed and removes the folders still empty.
+    func close() {
+        pending.forEach { $0.discard() }
+        OutputFolders.remove(folders)
+    }
+}
+
 /// Folders made for output files, and taken away again when a job fails.
 public enum OutputFolders {
     /// Creates `path` and its missing parents, as `mkdir -p` does.
