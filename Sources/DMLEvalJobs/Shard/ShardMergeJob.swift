@@ -80,7 +80,7 @@ public struct ShardMergeJob: Sendable {
         var datasetNames: [String] = []
         if let storePath, let data {
             let storeStart = clock.now
-            let store = try Store(path: storePath)
+            let store = try StoreLocation(path: storePath, toolVersion: toolVersion).open()
             var added: [Int64] = []
             do {
                 let inputs = Dictionary(merge.inputs, uniquingKeysWith: { a, _ in a })
