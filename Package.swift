@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(
             name: "RetrievalEvalTests",
             dependencies: [
-                "RetrievalEval", "RetrievalEvalStore", "DMLEvalJobs", .product(name: "GRDB", package: "GRDB.swift"),
+                "RetrievalEval", "RetrievalEvalStore", "DMLEvalJobs", "CKernels", .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         // Every job's one entry point, run on small synthetic data and temporary stores,

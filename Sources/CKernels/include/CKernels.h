@@ -27,6 +27,21 @@ static inline void dmle_prefetch(const void *p, size_t length) {
     for (size_t offset = 0; offset < length; offset += 64) __builtin_prefetch(c + offset, 0, 3);
 }
 
+/// The exact search's canonical score (ExactSearch.canonicalScore, bit for bit) of one
+/// reference `r` against `count` queries: out[i] = g(queries + (rows[i * stride] - first) * d, r),
+/// an inner product, or minus the squared distance when `squared_l2` is nonzero. Uses AVX2 when
+/// the processor has it (four queries per pass over the reference), the same operations in the
+/// same order either way.
+void dmle_canonical_scores(const float *r, const float *queries, const int32_t *rows, size_t stride, size_t count,
+                           int32_t first, size_t d, int squared_l2, float *out);
+
+/// `dmle_canonical_scores` without vector instructions (tests: every variant gives the same bits).
+void dmle_canonical_scores_portable(const float *r, const float *queries, const int32_t *rows, size_t stride, size_t count,
+                                    int32_t first, size_t d, int squared_l2, float *out);
+
+/// The instruction set `dmle_canonical_scores` uses here: "avx2" or "portable".
+const char *dmle_canonical_isa(void);
+
 /// Takes a one-byte lock: 0 free, 1 held. Spins briefly, then yields the core. Swift code
 /// takes it through `ByteLock.with`, which releases it when its body returns.
 void dmle_lock(uint8_t *lock);

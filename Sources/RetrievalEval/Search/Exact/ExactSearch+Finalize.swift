@@ -35,11 +35,19 @@ extension ExactSearch {
     static func slack(_ depth: Int) -> Int { max(16, depth / 8) }
 
     /// Ranks every query's kept candidates, block by block, and hands each block to `body`.
+    ///
+    /// Each worker ranks its share of a block in chunks of queries (`BatchedRanking`: the
+    /// canonical scores of a chunk computed reference by reference). A query whose near-tie
+    /// run reaches its last kept candidate is ranked alone by `CanonicalRanking.rank`, which
+    /// checks the candidates left out.
     func finalize(
         _ candidates: TopKBuffers, depths: [Int], progress: SearchProgress? = nil, body: (NeighborBlock) throws -> Void
     ) throws {
         let n = depths.count
         let ranking = CanonicalRanking(self)
+        let chunk = rankingChunk ?? BatchedRanking.chunk
+        // Candidates ranked together per worker, as on the row path.
+        let entryBudget = max(1 << 16, (1 << 22) / max(1, threads))
         var q0 = 0
         while q0 < n {
             // Blocks of about a million list entries (and at most 4,096 queries): the
@@ -49,28 +57,42 @@ extension ExactSearch {
             var block = NeighborBlock(queries: q0 ..< q1, depths: depths[q0 ..< q1])
             let count = q1 - q0
             let workers = min(threads, max(1, entries / 4096), count)
-            let (first, maximumK, offset, d) = (q0, candidates.maximumK, queryOffset, dimensions)
+            let (first, offset, d) = (q0, queryOffset, dimensions)
             try withAccess { ra, qa in
             try candidates.withHandle { h in
                 try block.withUnsafeOutput { out in
                     // Rows read from a file are copied (and scaled) into each worker's own
-                    // scratch rows: one for the query, one for the reference being scored.
-                    let scratch = ra.copies || qa.copies ? try allocate(Float.self, count: 2 * d * workers, for: "scratch rows") : nil
+                    // scratch: the chunk's queries, one query and one reference row.
+                    let chunkRows = min(chunk, count)
+                    let queryFloats = qa.copies ? (chunkRows + 1) * d : 0, perWorker = queryFloats + (ra.copies ? d : 0)
+                    let scratch = perWorker > 0 ? try allocate(Float.self, count: perWorker * workers, for: "scratch rows") : nil
                     defer { free(scratch) }
                     let box = UncheckedSendable(scratch)
                     parallelFor(workers: workers) { w in
-                        let own = box.value.map { $0 + 2 * d * w }
-                        var pairs: [(Float, Int32)] = []
-                        pairs.reserveCapacity(maximumK)
-                        for i in count * w / workers ..< count * (w + 1) / workers {
-                            let q = first + i
-                            let kept = Int(h.ks[q]), start = h.offsets[q]
-                            guard kept > 0 else { continue }
-                            pairs.removeAll(keepingCapacity: true)
-                            for j in 0 ..< kept { pairs.append((h.scores[start + j], h.indices[start + j])) }
-                            ranking.rank(q, query: qa.row(offset + q, buffer: own), references: ra, scratch: own.map { $0 + d },
-                                         &pairs, depth: depths[q])
-                            out.write(i, pairs)
+                        let own = box.value.map { $0 + perWorker * w }
+                        let chunkQueries = qa.copies ? own : nil, queryRow = qa.copies ? own.map { $0 + chunkRows * d } : nil
+                        let referenceRow = ra.copies ? own.map { $0 + queryFloats } : nil
+                        var work = BatchedRanking(ranking)
+                        var i = count * w / workers
+                        let end = count * (w + 1) / workers
+                        while i < end {
+                            work.reset()
+                            let chunkStart = i
+                            while i < end && i - chunkStart < chunk && work.flat.count < entryBudget {
+                                let q = first + i, slot = i
+                                i += 1
+                                let kept = Int(h.ks[q]), held = Int(h.sizes[q]), start = h.offsets[q]
+                                guard kept > 0 else { continue }
+                                work.pairs.removeAll(keepingCapacity: true)
+                                for j in 0 ..< held { work.pairs.append((h.scores[start + j], h.indices[start + j])) }
+                                if !work.add(q, slot: slot, depth: depths[q], keep: kept, holdsEverything: kept == ranking.available) {
+                                    ranking.rank(q, query: qa.row(offset + q, buffer: queryRow), references: ra, scratch: referenceRow,
+                                                 &work.pairs, depth: depths[q])
+                                    out.write(slot, work.pairs)
+                                }
+                            }
+                            let qp = qa.rows(offset + first + chunkStart, offset + first + i, buffer: chunkQueries)
+                            work.finish(queries: qp, firstQuery: first + chunkStart, references: ra, scratch: referenceRow, into: out)
                         }
                     }
                 }
@@ -162,21 +184,31 @@ struct CanonicalRanking {
         queryOffset = search.queryOffset
     }
 
-    /// Sorts `pairs` (a complete candidate set, see `rank`) by sgemm score and appends to
+    /// Sorts `pairs` (a complete candidate set, see `rank`) by sgemm score, keeps the best
+    /// `keep` of them when given, and appends to
     /// `runs` the runs of near-ties that start within the first `depth`: the only places whose
     /// order g must settle. Ordering each run by g then gives the list, exactly as `rank`.
+    ///
+    /// - Returns: whether a run reaches the last of the pairs (then, unless the pairs hold
+    ///   every reference, a candidate left out could belong to it: see `rank`).
     @inline(__always)
-    func nearTieRuns(_ q: Int, _ pairs: inout [(Float, Int32)], depth: Int, into runs: inout [Range<Int>]) {
-        pairs.sort { ExactSearch.ranksBefore($0, $1) }
+    func nearTieRuns(_ q: Int, _ pairs: inout [(Float, Int32)], depth: Int, keep: Int? = nil, into runs: inout [Range<Int>]) -> Bool {
+        RankSort.sort(&pairs)
+        if let keep, pairs.count > keep { pairs.removeLast(pairs.count - keep) }
         let kept = pairs.count
         let link = Float(2.02 * margins[q])
+        var reachesEnd = false
         var i = 0
         while i < depth {
             var j = i
             while j + 1 < kept && pairs[j].0 - pairs[j + 1].0 <= link { j += 1 }
-            if j > i { runs.append(i ..< j + 1) }
+            if j > i {
+                runs.append(i ..< j + 1)
+                if j == kept - 1 { reachesEnd = true }
+            }
             i = j + 1
         }
+        return reachesEnd
     }
 
     /// How far below the depth-th best sgemm score a reference may lie and still belong to the
@@ -197,7 +229,7 @@ struct CanonicalRanking {
         let kept = pairs.count
         let (d, distance) = (d, distance)
         let g = { (r: Int32) in ExactSearch.canonicalScore(query, ra.row(Int(r), buffer: scratch), d, distance) }
-        pairs.sort { ExactSearch.ranksBefore($0, $1) }
+        RankSort.sort(&pairs)
         let worstKept = pairs[kept - 1].0
         let link = Float(2.02 * margins[q])
         var runReachesEnd = false
@@ -208,7 +240,7 @@ struct CanonicalRanking {
             if j > i {
                 if j == kept - 1 && kept < available { runReachesEnd = true; break }
                 for p in i ... j { pairs[p].0 = g(pairs[p].1) }
-                pairs[i ... j].sort { ExactSearch.ranksBefore($0, $1) }
+                pairs.withUnsafeMutableBufferPointer { RankSort.sort(UnsafeMutableBufferPointer(rebasing: $0[i ... j])) }
             }
             i = j + 1
         }
@@ -216,14 +248,14 @@ struct CanonicalRanking {
             // Near-ties run into the last kept candidate: rank every kept candidate by g,
             // and check that none left out could enter.
             for p in 0 ..< kept { pairs[p].0 = g(pairs[p].1) }
-            pairs.sort { ExactSearch.ranksBefore($0, $1) }
+            RankSort.sort(&pairs)
             if !(Double(worstKept) + 1.01 * margins[q] < Double(pairs[depth - 1].0)) {
                 // A crowd of near-ties at the boundary: score every reference.
                 pairs.removeAll(keepingCapacity: true)
                 for r in 0 ..< referenceRows where !(selfRetrieval && r == queryOffset + q) {
                     pairs.append((g(Int32(r)), Int32(r)))
                 }
-                pairs.sort { ExactSearch.ranksBefore($0, $1) }
+                RankSort.sort(&pairs)
             }
         }
     }

@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -47,25 +48,24 @@ extension ExactSearch {
     /// The path the search takes for queries keeping `kept` candidates each.
     ///
     /// The cost model (figures in docs/benchmarks.md, "Choosing the path"): the candidate
-    /// path costs the products (half of them in symmetric self-retrieval) plus its folds,
-    /// which grow with the candidates kept; the row path costs every product plus one filter
-    /// pass per row. Measured, the folds cost about as much as the products they save when a
-    /// query keeps `symmetricCrossover` (symmetric) or `plainCrossover` (plain) of the
-    /// references; beyond that, or when the buffers would pass `candidateMemoryBudget`,
-    /// rows win.
+    /// path costs the products (half of them in symmetric self-retrieval), the sampled seeds
+    /// and its folds, which grow with the candidates kept; the row path costs every product
+    /// plus one filter pass per row. In symmetric self-retrieval the halved products win at
+    /// every depth measured (0.5% to 11.6% of the references kept), so the candidates are
+    /// taken whenever their buffers fit `candidateMemoryBudget`; otherwise (query/reference,
+    /// or part of the rows) up to a mean of `plainCrossover` of the references kept. Rows
+    /// beyond that, or when the buffers would not fit.
     func chosenPath(kept: [Int]) -> ExactSearchPath {
         if path != .automatic { return path }
-        let references = Double(referenceCount)
-        let meanKept = Double(kept.reduce(0, +)) / Double(max(1, kept.count))
         if TopKBuffers.bytes(kept) > candidateMemoryBudget { return .rows }
-        let crossover = symmetric ? ExactSearch.symmetricCrossover : ExactSearch.plainCrossover
-        return meanKept >= crossover * references ? .rows : .candidates
+        if symmetric { return .candidates }
+        let meanKept = Double(kept.reduce(0, +)) / Double(max(1, kept.count))
+        return meanKept >= ExactSearch.plainCrossover * Double(referenceCount) ? .rows : .candidates
     }
 
     /// The mean fraction of the references kept per query above which rows beat candidate
-    /// buffers: measured (docs/benchmarks.md).
-    static let symmetricCrossover = 0.025
-    static let plainCrossover = 0.003
+    /// buffers outside symmetric self-retrieval: measured (docs/benchmarks.md).
+    static let plainCrossover = 0.035
 
     /// The row path (see above).
     func rowSearch(depths: [Int], kept: [Int], progress: SearchProgress?, body: (NeighborBlock) throws -> Void) throws {
@@ -282,6 +282,8 @@ struct BatchedRanking {
     /// Counting-sort scratch: per reference, then the needs in reference order.
     var counts: [Int32] = []
     var ordered: [(r: Int32, q: Int32, p: Int32)] = []
+    /// The canonical scores of one reference's needs.
+    var computed: [Float] = []
     /// Scratch for the selection of one query.
     var sample: [Float] = []
     var pairs: [(Float, Int32)] = []
@@ -297,12 +299,24 @@ struct BatchedRanking {
         needs.removeAll(keepingCapacity: true)
     }
 
-    /// Takes `pairs` (query `q`'s complete candidates, see `ExactSearch.selectFromRow`), to be
-    /// written as list `slot` of the block.
-    mutating func add(_ q: Int, slot: Int, depth: Int) {
+    /// Takes `pairs`, query `q`'s candidates, to be written as list `slot` of the block.
+    ///
+    /// The pairs are either complete (every reference within the selection margin of the
+    /// depth-th best, see `ExactSearch.selectFromRow`: `holdsEverything` true), or the best
+    /// `keep` by sgemm score among the pairs (candidate buffers, which may hold more than they
+    /// keep: the rest are dropped after the sort): then, when a near-tie run reaches the last
+    /// pair kept, a reference left out could belong to the list, and the query is not taken.
+    ///
+    /// - Returns: whether the query was taken; if not, rank `pairs` with
+    ///   `CanonicalRanking.rank`.
+    @discardableResult
+    mutating func add(_ q: Int, slot: Int, depth: Int, keep: Int? = nil, holdsEverything: Bool = true) -> Bool {
         let base = flat.count
         let firstRun = runs.count
-        ranking.nearTieRuns(q, &pairs, depth: depth, into: &runs)
+        if ranking.nearTieRuns(q, &pairs, depth: depth, keep: keep, into: &runs) && !holdsEverything {
+            runs.removeSubrange(firstRun...)
+            return false
+        }
         flat.append(contentsOf: pairs)
         for k in firstRun ..< runs.count {
             let run = runs[k]
@@ -311,6 +325,7 @@ struct BatchedRanking {
         }
         queries.append((q, slot, depth))
         starts.append(flat.count)
+        return true
     }
 
     /// Computes every g needed, orders the runs by it, and writes each list.
@@ -335,21 +350,31 @@ struct BatchedRanking {
             ordered[Int(counts[r])] = need
             counts[r] += 1
         }
-        let d = ranking.d, distance = ranking.distance
+        let d = ranking.d, l2: Int32 = ranking.distance == .squaredL2 ? 1 : 0
+        if computed.count < queries.count { computed = [Float](repeating: 0, count: queries.count) }
         flat.withUnsafeMutableBufferPointer { flat in
-            // In reference order: a reference read from a file is read once for all its needs.
-            var last = -1
-            var reference = ra.copies ? UnsafePointer(scratch!) : ra.memory!
-            for need in ordered {
-                let r = Int(need.r)
-                if r != last {
-                    reference = ra.row(r, buffer: scratch)
-                    last = r
-                }
-                flat[Int(need.p)].0 = ExactSearch.canonicalScore(qp + (Int(need.q) - firstQuery) * d, reference, d, distance)
+        ordered.withUnsafeBufferPointer { ordered in
+        computed.withUnsafeMutableBufferPointer { computed in
+            // In reference order: each reference (read once, when from a file) against all
+            // the chunk's queries that need it, by the C kernel (the same bits as
+            // `ExactSearch.canonicalScore`).
+            let rows = UnsafeRawPointer(ordered.baseAddress!).assumingMemoryBound(to: Int32.self)
+            var k = 0
+            while k < ordered.count {
+                let r = ordered[k].r
+                var end = k + 1
+                while end < ordered.count && ordered[end].r == r { end += 1 }
+                let reference = ra.row(Int(r), buffer: scratch)
+                dmle_canonical_scores(reference, qp, rows + 3 * k + 1, 3, end - k, Int32(firstQuery), d, l2, computed.baseAddress!)
+                for i in k ..< end { flat[Int(ordered[i].p)].0 = computed[i - k] }
+                k = end
             }
         }
-        for run in runs { flat[run].sort { ExactSearch.ranksBefore($0, $1) } }
+        }
+        }
+        flat.withUnsafeMutableBufferPointer { flat in
+            for run in runs { RankSort.sort(UnsafeMutableBufferPointer(rebasing: flat[run])) }
+        }
         for (i, query) in queries.enumerated() {
             out.write(query.slot, flat[starts[i] ..< starts[i] + query.depth])
         }

@@ -61,6 +61,12 @@ public struct ExactSearch: NeighborSearch, Sendable {
     /// Row path: queries per block and per ranking chunk, when set (tests: many small blocks).
     var rowBlockRows: Int?
     var rankingChunk: Int?
+    /// Candidate path: references sampled to seed the thresholds (0: none), when set; the
+    /// default is `defaultSeedSample` (see `ExactSearch+Seeds.swift`).
+    var seedSample: Int?
+    /// Added to every seeded threshold (tests: too high a seed, so that queries come up short
+    /// and are refilled).
+    var seedShift: Float = 0
 
     /// Whether the queries are the references themselves (each excluding itself).
     public var isSelfRetrieval: Bool { queries == nil }
@@ -209,12 +215,20 @@ public struct ExactSearch: NeighborSearch, Sendable {
         let passShare = Double(referenceCount) / (Double(referenceCount) + 8 * meanKept)
         let passProgress = ExactSearch.scaled(progress, from: 0, to: passShare)
         if candidates.maximumK > 0 {
+            if let seeds = try sampledThresholds(kept: kept, size: seedSample ?? defaultSeedSample(kept: kept)) {
+                candidates.seed(seeds)
+            }
             if symmetric {
                 try symmetricPass(candidates, progress: passProgress)
             } else {
                 try plainPass(candidates, progress: passProgress)
             }
-            candidates.finish()
+            let short = candidates.shortQueries()
+            if !short.isEmpty {
+                try refill(short, candidates)
+                let still = candidates.shortQueries()
+                precondition(still.isEmpty, "query \(still.first ?? 0) was offered every reference and still holds too few")
+            }
         }
         try finalize(candidates, depths: depths, progress: ExactSearch.scaled(progress, from: passShare, to: 1), body: body)
     }

@@ -211,16 +211,29 @@ final class TopKBuffers {
         }
     }
 
-    /// Leaves exactly the k_q best of every query at the start of its slots.
-    /// - Precondition: every query was offered at least k_q candidates.
-    func finish() {
-        withHandle { h in
-            for q in 0 ..< count {
-                let n = Int(h.sizes[q]), k = Int(ks[q])
-                precondition(n >= k, "query \(q) holds \(n) of \(k) candidates")
-                if n > k { h.compact(q, n) }
-            }
-        }
+    /// Starts each query's threshold at `thresholds[q]` (a score it is expected to keep at
+    /// least k_q candidates above; see `ExactSearch.sampledThresholds`) rather than at
+    /// -infinity, so that the tiles' early scores are mostly rejected by one comparison.
+    /// A query whose threshold was too high ends the passes short of k_q candidates, and
+    /// `finish` names it.
+    func seed(_ thresholds: [Float]) {
+        precondition(thresholds.count == count)
+        for q in 0 ..< count where ks[q] > 0 { worst[q] = thresholds[q] }
+    }
+
+    /// Empties query `q`'s buffer and lowers its threshold to -infinity, to be offered every
+    /// reference again.
+    func restart(_ q: Int) {
+        sizes[q] = 0
+        worst[q] = ks[q] > 0 ? -.infinity : .infinity
+    }
+
+    /// The queries that hold fewer than k_q candidates once every reference was offered (a
+    /// seeded threshold that was too high): `restart` them and offer them every reference.
+    /// The others hold their k_q best among `sizes[q]` candidates, in no order; the final
+    /// ranking sorts them and keeps k_q (cheaper than a last selection before the sort).
+    func shortQueries() -> [Int] {
+        (0 ..< count).filter { sizes[$0] < ks[$0] }
     }
 }
 

@@ -1,0 +1,167 @@
+// The exact search's canonical score g (ExactSearch.canonicalScore in Swift), for one
+// reference against many queries at once. Every variant performs, for each pair, exactly the
+// operations of the Swift kernel in the same order, so the results are the same bits:
+//
+//   a[l] = 0 for the 16 lanes l; for each whole block of 16 dimensions j:
+//       a[l] = a[l] + x[j + l] * y[j + l]        (multiply, then add: never fused)
+//   v[l] = a[l] + a[l + 8] for l < 8
+//   s = ((((((v[0] + v[1]) + v[2]) + v[3]) + v[4]) + v[5]) + v[6]) + v[7]
+//   s = s + x[j] * y[j] for each remaining dimension, in order
+//
+// with x = q, y = r for inner products, and x = y = q - r (and the result negated) for
+// squared distances. The vector variants only lay the 16 lanes of a pair out in registers;
+// no sum is reassociated and nothing is contracted into a fused multiply-add (the pragma
+// below, and the variants' target attributes leave out FMA where they can).
+#include "CKernels.h"
+
+#pragma STDC FP_CONTRACT OFF
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define DMLE_CANONICAL_X86 1
+#endif
+
+static inline float finish_lanes(const float a[16]) {
+    float v[8];
+    for (int l = 0; l < 8; l++) v[l] = a[l] + a[l + 8];
+    float s = v[0];
+    for (int l = 1; l < 8; l++) s = s + v[l];
+    return s;
+}
+
+static float canonical_one(const float *q, const float *r, size_t d, int squared_l2) {
+    float a[16] = {0};
+    size_t j = 0;
+    for (; j + 16 <= d; j += 16) {
+        for (int l = 0; l < 16; l++) {
+            float x = squared_l2 ? q[j + l] - r[j + l] : q[j + l];
+            float y = squared_l2 ? x : r[j + l];
+            float p = x * y;
+            a[l] = a[l] + p;
+        }
+    }
+    float s = finish_lanes(a);
+    for (; j < d; j++) {
+        float x = squared_l2 ? q[j] - r[j] : q[j];
+        float y = squared_l2 ? x : r[j];
+        float p = x * y;
+        s = s + p;
+    }
+    return squared_l2 ? -s : s;
+}
+
+static void canonical_portable(const float *r, const float *queries, const int32_t *rows, size_t stride, size_t count,
+                               int32_t first, size_t d, int squared_l2, float *out) {
+    for (size_t i = 0; i < count; i++) {
+        out[i] = canonical_one(queries + (ptrdiff_t)(rows[i * stride] - first) * (ptrdiff_t)d, r, d, squared_l2);
+    }
+}
+
+#ifdef DMLE_CANONICAL_X86
+
+/// The tail and the lane sum of one pair whose 16 lanes are in `lo` (lanes 0-7) and `hi`.
+__attribute__((target("avx2")))
+static inline float finish_avx2(__m256 lo, __m256 hi, const float *q, const float *r, size_t j, size_t d, int squared_l2) {
+    float v[8];
+    _mm256_storeu_ps(v, _mm256_add_ps(lo, hi));
+    float s = v[0];
+    for (int l = 1; l < 8; l++) s = s + v[l];
+    for (; j < d; j++) {
+        float x = squared_l2 ? q[j] - r[j] : q[j];
+        float y = squared_l2 ? x : r[j];
+        float p = x * y;
+        s = s + p;
+    }
+    return squared_l2 ? -s : s;
+}
+
+/// Four queries at a time against the one reference: each reference block is loaded once.
+__attribute__((target("avx2")))
+static void canonical_avx2(const float *r, const float *queries, const int32_t *rows, size_t stride, size_t count,
+                           int32_t first, size_t d, int squared_l2, float *out) {
+    size_t i = 0;
+    for (; i + 4 <= count; i += 4) {
+        const float *q[4];
+        for (int k = 0; k < 4; k++) q[k] = queries + (ptrdiff_t)(rows[(i + k) * stride] - first) * (ptrdiff_t)d;
+        __m256 lo0 = _mm256_setzero_ps(), hi0 = _mm256_setzero_ps(), lo1 = _mm256_setzero_ps(), hi1 = _mm256_setzero_ps();
+        __m256 lo2 = _mm256_setzero_ps(), hi2 = _mm256_setzero_ps(), lo3 = _mm256_setzero_ps(), hi3 = _mm256_setzero_ps();
+        size_t j = 0;
+        if (squared_l2) {
+            for (; j + 16 <= d; j += 16) {
+                __m256 r0 = _mm256_loadu_ps(r + j), r1 = _mm256_loadu_ps(r + j + 8), t;
+                t = _mm256_sub_ps(_mm256_loadu_ps(q[0] + j), r0); lo0 = _mm256_add_ps(lo0, _mm256_mul_ps(t, t));
+                t = _mm256_sub_ps(_mm256_loadu_ps(q[0] + j + 8), r1); hi0 = _mm256_add_ps(hi0, _mm256_mul_ps(t, t));
+                t = _mm256_sub_ps(_mm256_loadu_ps(q[1] + j), r0); lo1 = _mm256_add_ps(lo1, _mm256_mul_ps(t, t));
+                t = _mm256_sub_ps(_mm256_loadu_ps(q[1] + j + 8), r1); hi1 = _mm256_add_ps(hi1, _mm256_mul_ps(t, t));
+                t = _mm256_sub_ps(_mm256_loadu_ps(q[2] + j), r0); lo2 = _mm256_add_ps(lo2, _mm256_mul_ps(t, t));
+                t = _mm256_sub_ps(_mm256_loadu_ps(q[2] + j + 8), r1); hi2 = _mm256_add_ps(hi2, _mm256_mul_ps(t, t));
+                t = _mm256_sub_ps(_mm256_loadu_ps(q[3] + j), r0); lo3 = _mm256_add_ps(lo3, _mm256_mul_ps(t, t));
+                t = _mm256_sub_ps(_mm256_loadu_ps(q[3] + j + 8), r1); hi3 = _mm256_add_ps(hi3, _mm256_mul_ps(t, t));
+            }
+        } else {
+            for (; j + 16 <= d; j += 16) {
+                __m256 r0 = _mm256_loadu_ps(r + j), r1 = _mm256_loadu_ps(r + j + 8);
+                lo0 = _mm256_add_ps(lo0, _mm256_mul_ps(_mm256_loadu_ps(q[0] + j), r0));
+                hi0 = _mm256_add_ps(hi0, _mm256_mul_ps(_mm256_loadu_ps(q[0] + j + 8), r1));
+                lo1 = _mm256_add_ps(lo1, _mm256_mul_ps(_mm256_loadu_ps(q[1] + j), r0));
+                hi1 = _mm256_add_ps(hi1, _mm256_mul_ps(_mm256_loadu_ps(q[1] + j + 8), r1));
+                lo2 = _mm256_add_ps(lo2, _mm256_mul_ps(_mm256_loadu_ps(q[2] + j), r0));
+                hi2 = _mm256_add_ps(hi2, _mm256_mul_ps(_mm256_loadu_ps(q[2] + j + 8), r1));
+                lo3 = _mm256_add_ps(lo3, _mm256_mul_ps(_mm256_loadu_ps(q[3] + j), r0));
+                hi3 = _mm256_add_ps(hi3, _mm256_mul_ps(_mm256_loadu_ps(q[3] + j + 8), r1));
+            }
+        }
+        out[i] = finish_avx2(lo0, hi0, q[0], r, j, d, squared_l2);
+        out[i + 1] = finish_avx2(lo1, hi1, q[1], r, j, d, squared_l2);
+        out[i + 2] = finish_avx2(lo2, hi2, q[2], r, j, d, squared_l2);
+        out[i + 3] = finish_avx2(lo3, hi3, q[3], r, j, d, squared_l2);
+    }
+    for (; i < count; i++) {
+        const float *q = queries + (ptrdiff_t)(rows[i * stride] - first) * (ptrdiff_t)d;
+        __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+        size_t j = 0;
+        for (; j + 16 <= d; j += 16) {
+            __m256 x0 = _mm256_loadu_ps(q + j), x1 = _mm256_loadu_ps(q + j + 8);
+            __m256 y0 = _mm256_loadu_ps(r + j), y1 = _mm256_loadu_ps(r + j + 8);
+            if (squared_l2) {
+                x0 = _mm256_sub_ps(x0, y0);
+                x1 = _mm256_sub_ps(x1, y1);
+                y0 = x0;
+                y1 = x1;
+            }
+            lo = _mm256_add_ps(lo, _mm256_mul_ps(x0, y0));
+            hi = _mm256_add_ps(hi, _mm256_mul_ps(x1, y1));
+        }
+        out[i] = finish_avx2(lo, hi, q, r, j, d, squared_l2);
+    }
+}
+
+#endif
+
+typedef void (*canonical_fn)(const float *, const float *, const int32_t *, size_t, size_t, int32_t, size_t, int, float *);
+
+static canonical_fn canonical_active = canonical_portable;
+static const char *canonical_isa = "portable";
+
+__attribute__((constructor))
+static void dmle_choose_canonical(void) {
+#ifdef DMLE_CANONICAL_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) {
+        canonical_active = canonical_avx2;
+        canonical_isa = "avx2";
+    }
+#endif
+}
+
+void dmle_canonical_scores(const float *r, const float *queries, const int32_t *rows, size_t stride, size_t count,
+                           int32_t first, size_t d, int squared_l2, float *out) {
+    canonical_active(r, queries, rows, stride, count, first, d, squared_l2, out);
+}
+
+void dmle_canonical_scores_portable(const float *r, const float *queries, const int32_t *rows, size_t stride, size_t count,
+                                    int32_t first, size_t d, int squared_l2, float *out) {
+    canonical_portable(r, queries, rows, stride, count, first, d, squared_l2, out);
+}
+
+const char *dmle_canonical_isa(void) { return canonical_isa; }

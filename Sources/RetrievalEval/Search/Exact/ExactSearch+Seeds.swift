@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Seeded thresholds for the candidate buffers.
+///
+/// A buffer's threshold starts at -infinity and rises only as the buffer fills and is
+/// compacted, so the first tiles a query meets are appended nearly whole, and a deep buffer is
+/// compacted several times before its threshold settles. A strided sample of the references
+/// (`seedSample` of them) is scored against every query first; the score that a little more
+/// than the query's share of its kept candidates reach in the sample (its expected rank plus
+/// four standard deviations plus 16, as the row path's selection estimates) becomes its
+/// starting threshold. The passes then reject most scores by one comparison from the first
+/// tile on.
+///
+/// The seed is an estimate, not a bound: a query whose seed was too high ends the passes
+/// holding fewer than its kept candidates, and only then it is offered every reference again
+/// with no threshold (`refill`). Either way a buffer ends holding exactly its best candidates
+/// by sgemm score, so the lists are the unseeded path's, bit for bit.
+extension ExactSearch {
+    /// The sample size used when `seedSample` is not set: 1,024 references, or none when the
+    /// references are fewer than 8,192 (the passes are then short, and the sample's share of
+    /// the products, 2 x 1,024 / N of the symmetric products, would not pay).
+    func defaultSeedSample(kept: [Int]) -> Int {
+        referenceCount >= 8192 && kept.contains(where: { $0 > 0 }) ? 1024 : 0
+    }
+
+    /// Each query's starting threshold (-infinity where the sample says nothing useful), from
+    /// `size` references spread evenly over the set; nil when `size` is 0.
+    func sampledThresholds(kept: [Int], size requested: Int) throws -> [Float]? {
+        let nr = referenceCount, nq = queryCount, d = dimensions, offset = queryOffset
+        let size = min(requested, nr)
+        guard size > 0, nq > 0 else { return nil }
+        let columns = (0 ..< size).map { $0 * nr / size }
+        let sample = try allocate(Float.self, count: size * d, for: "a sample of \(size) references")
+        defer { free(sample) }
+        let blockRows = min(nq, tileSize)
+        let scores = try allocate(Float.self, count: blockRows * size, for: "the sample's scores")
+        defer { free(scores) }
+        let queryBuffer = try allocate(Float.self, count: blockRows * d, for: "a block of \(blockRows) queries")
+        defer { free(queryBuffer) }
+        var thresholds = [Float](repeating: -.infinity, count: nq)
+        let candidates = availableDepth
+        let skipSelf = isSelfRetrieval
+        let (qn, rn) = (queryNorms, referenceNorms)
+        thresholds.withUnsafeMutableBufferPointer { out in
+        withAccess { ra, qa in
+            for (k, r) in columns.enumerated() { (sample + k * d).update(from: ra.row(r, buffer: sample + k * d), count: d) }
+            for b0 in stride(from: 0, to: nq, by: blockRows) {
+                let rows = min(blockRows, nq - b0)
+                let qp = qa.rows(offset + b0, offset + b0 + rows, buffer: queryBuffer)
+                let box = UncheckedSendable((scores, out.baseAddress!))
+                parallelRanges(rows) { lo, hi in
+                    let (scores, out) = box.value
+                    BLAS.gemmNT(m: hi - lo, n: size, k: d, a: qp + lo * d, lda: d, b: sample, ldb: d, c: scores + lo * size, ldc: size)
+                    var values: [Float] = []
+                    values.reserveCapacity(size)
+                    for i in lo ..< hi {
+                        let q = b0 + i
+                        guard kept[q] > 0 && kept[q] < candidates else { continue }
+                        let row = scores + i * size
+                        values.removeAll(keepingCapacity: true)
+                        for (k, r) in columns.enumerated() where !(skipSelf && r == offset + q) {
+                            values.append(distance == .squaredL2 ? 2 * row[k] - qn[q] - rn[r] : row[k])
+                        }
+                        let expected = Double(kept[q]) / Double(candidates) * Double(values.count)
+                        let rank = Int((expected + 4 * expected.squareRoot() + 16).rounded(.up))
+                        if rank < values.count {
+                            out[q] = values.withUnsafeMutableBufferPointer { ExactSearch.largest($0, rank: rank) } + seedShift
+                        }
+                    }
+                }
+            }
+        }
+        }
+        return thresholds
+    }
+
+    /// Offers each of `queries` (whose seeded thresholds were too high) every reference again,
+    /// one whole row of scores at a time.
+    func refill(_ queries: [Int], _ candidates: TopKBuffers) throws {
+        guard !queries.isEmpty else { return }
+        let nr = referenceCount, d = dimensions, t = tileSize, offset = queryOffset
+        let row = try allocate(Float.self, count: nr, for: "one row of \(nr) scores")
+        defer { free(row) }
+        let excludeSelf = isSelfRetrieval
+        try withAccess { ra, qa in
+            let queryRow = qa.copies ? try allocate(Float.self, count: d, for: "one query row") : nil
+            defer { free(queryRow) }
+            let referenceBuffer = ra.copies ? try allocate(Float.self, count: min(t, nr) * d, for: "one tile of references") : nil
+            defer { free(referenceBuffer) }
+            candidates.withHandle { h in
+                for q in queries {
+                    candidates.restart(q)
+                    let qp = qa.row(offset + q, buffer: queryRow)
+                    for j0 in stride(from: 0, to: nr, by: t) {
+                        let cols = min(t, nr - j0)
+                        computeTile(qp, ra.rows(j0, j0 + cols, buffer: referenceBuffer), rows: 1, cols: cols, i0: q, j0: j0, into: row + j0)
+                    }
+                    h.offerRow(q, row, count: nr, firstIndex: 0, skip: excludeSelf ? offset + q : -1)
+                }
+            }
+        }
+    }
+}

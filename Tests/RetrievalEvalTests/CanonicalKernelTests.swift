@@ -1,0 +1,63 @@
+import CKernels
+import Testing
+@testable import RetrievalEval
+
+/// The C kernel of the canonical score against the Swift one it must equal bit for bit: every
+/// variant (the one this processor uses, and the portable one), inner products and squared
+/// distances, every dimension count from 1 to 70 (whole blocks of 16 and every tail) and the
+/// real ones, groups of one to nine queries (the four-at-a-time passes and the rest).
+@Suite("Canonical score kernel")
+struct CanonicalKernelTests {
+    /// Values over many binades, with signs and exact zeros, so that rounding differs between
+    /// orders of summation.
+    static func values(_ count: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0 ..< count).map { _ in
+            if Int.random(in: 0 ..< 16, using: &rng) == 0 { return 0 }
+            let magnitude = Float.random(in: 1 ..< 2, using: &rng) * Float(sign: .plus, exponent: Int.random(in: -12 ... 12, using: &rng), significand: 1)
+            return Bool.random(using: &rng) ? magnitude : -magnitude
+        }
+    }
+
+    @Test("C kernels equal ExactSearch.canonicalScore bit for bit", arguments: [Distance.innerProduct, .squaredL2])
+    func sameBits(_ distance: Distance) {
+        var mismatches = 0, pairs = 0
+        for d in Array(1 ... 70) + [128, 384, 512, 777] {
+            for count in 1 ... 9 {
+                let queries = Self.values(count * d, seed: UInt64(d * 100 + count))
+                let reference = Self.values(d, seed: UInt64(d * 100 + count + 50))
+                // Rows out of order and offset by `first`, as the batched ranking passes them.
+                let first: Int32 = 5
+                let rows = (0 ..< count).map { Int32((($0 * 7) % count)) + first }
+                var fast = [Float](repeating: .nan, count: count), portable = fast
+                dmle_canonical_scores(reference, queries, rows, 1, count, first, d, distance == .squaredL2 ? 1 : 0, &fast)
+                dmle_canonical_scores_portable(reference, queries, rows, 1, count, first, d, distance == .squaredL2 ? 1 : 0, &portable)
+                queries.withUnsafeBufferPointer { q in
+                    for i in 0 ..< count {
+                        let expected = ExactSearch.canonicalScore(q.baseAddress! + Int(rows[i] - first) * d, reference, d, distance)
+                        pairs += 1
+                        if fast[i].bitPattern != expected.bitPattern || portable[i].bitPattern != expected.bitPattern { mismatches += 1 }
+                    }
+                }
+            }
+        }
+        #expect(pairs == 74 * 45)
+        #expect(mismatches == 0, "\(mismatches) of \(pairs) pairs differ (kernel: \(String(cString: dmle_canonical_isa())))")
+    }
+
+    @Test("a different summation order would be caught: the test data tell orders apart")
+    func dataSeparateOrders() {
+        // Summing the same products in plain sequential order differs from the canonical
+        // order for many of these pairs, so the test above can fail.
+        var differ = 0
+        for d in [64, 384] {
+            for seed in 0 ..< 20 {
+                let q = Self.values(d, seed: UInt64(1000 + seed)), r = Self.values(d, seed: UInt64(2000 + seed))
+                var sequential: Float = 0
+                for j in 0 ..< d { sequential += q[j] * r[j] }
+                if sequential.bitPattern != ExactSearch.canonicalScore(q, r, d, .innerProduct).bitPattern { differ += 1 }
+            }
+        }
+        #expect(differ >= 10)
+    }
+}
