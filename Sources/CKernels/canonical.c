@@ -165,3 +165,89 @@ void dmle_canonical_scores_portable(const float *r, const float *queries, const 
 }
 
 const char *dmle_canonical_isa(void) { return canonical_isa; }
+
+// Positions of the scores that reach a threshold: the exact search's candidate folds test
+// every score of a tile against a query's threshold, and only a few pass.
+
+static size_t positions_ge_portable(const float *x, size_t n, float t, uint32_t *out) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] >= t) out[k++] = (uint32_t)i;
+    }
+    return k;
+}
+
+static size_t positions_ge_each_portable(const float *x, const float *t, size_t n, uint32_t *out) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] >= t[i]) out[k++] = (uint32_t)i;
+    }
+    return k;
+}
+
+#ifdef DMLE_CANONICAL_X86
+
+__attribute__((target("avx2")))
+static size_t positions_ge_avx2(const float *x, size_t n, float t, uint32_t *out) {
+    size_t k = 0, i = 0;
+    __m256 tv = _mm256_set1_ps(t);
+    for (; i + 16 <= n; i += 16) {
+        unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), tv, _CMP_GE_OQ))
+            | (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), tv, _CMP_GE_OQ)) << 8;
+        while (mask) {
+            out[k++] = (uint32_t)(i + (size_t)__builtin_ctz(mask));
+            mask &= mask - 1;
+        }
+    }
+    for (; i < n; i++) {
+        if (x[i] >= t) out[k++] = (uint32_t)i;
+    }
+    return k;
+}
+
+__attribute__((target("avx2")))
+static size_t positions_ge_each_avx2(const float *x, const float *t, size_t n, uint32_t *out) {
+    size_t k = 0, i = 0;
+    for (; i + 16 <= n; i += 16) {
+        unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(t + i), _CMP_GE_OQ))
+            | (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(t + i + 8), _CMP_GE_OQ)) << 8;
+        while (mask) {
+            out[k++] = (uint32_t)(i + (size_t)__builtin_ctz(mask));
+            mask &= mask - 1;
+        }
+    }
+    for (; i < n; i++) {
+        if (x[i] >= t[i]) out[k++] = (uint32_t)i;
+    }
+    return k;
+}
+
+#endif
+
+typedef size_t (*positions_fn)(const float *, size_t, float, uint32_t *);
+typedef size_t (*positions_each_fn)(const float *, const float *, size_t, uint32_t *);
+static positions_fn positions_active = positions_ge_portable;
+static positions_each_fn positions_each_active = positions_ge_each_portable;
+
+__attribute__((constructor))
+static void dmle_choose_positions(void) {
+#ifdef DMLE_CANONICAL_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) {
+        positions_active = positions_ge_avx2;
+        positions_each_active = positions_ge_each_avx2;
+    }
+#endif
+}
+
+size_t dmle_positions_ge(const float *x, size_t n, float t, uint32_t *out) { return positions_active(x, n, t, out); }
+
+size_t dmle_positions_ge_each(const float *x, const float *t, size_t n, uint32_t *out) {
+    return positions_each_active(x, t, n, out);
+}
+
+size_t dmle_positions_ge_portable(const float *x, size_t n, float t, uint32_t *out) { return positions_ge_portable(x, n, t, out); }
+
+size_t dmle_positions_ge_each_portable(const float *x, const float *t, size_t n, uint32_t *out) {
+    return positions_ge_each_portable(x, t, n, out);
+}

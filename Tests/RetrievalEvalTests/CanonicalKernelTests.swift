@@ -60,4 +60,33 @@ struct CanonicalKernelTests {
         }
         #expect(differ >= 10)
     }
+
+    @Test("C threshold scans find exactly the positions a plain loop finds, NaN never")
+    func thresholdScans() {
+        var checked = 0
+        for n in Array(0 ... 70) + [1000, 4096] {
+            var x = Self.values(n, seed: UInt64(n + 7))
+            var t = Self.values(n, seed: UInt64(n + 9))
+            if n > 5 {
+                x[3] = .nan
+                t[4] = .nan
+                x[5] = t[5]
+            }
+            let threshold = n > 0 ? x[n / 2] : 0
+            let expected = (0 ..< n).filter { x[$0] >= threshold }.map(UInt32.init)
+            let expectedEach = (0 ..< n).filter { x[$0] >= t[$0] }.map(UInt32.init)
+            for scan in [dmle_positions_ge, dmle_positions_ge_portable] {
+                var out = [UInt32](repeating: .max, count: max(1, n))
+                let found = scan(x, n, threshold, &out)
+                #expect(Array(out.prefix(found)) == expected, "n \(n)")
+            }
+            for scan in [dmle_positions_ge_each, dmle_positions_ge_each_portable] {
+                var out = [UInt32](repeating: .max, count: max(1, n))
+                let found = scan(x, t, n, &out)
+                #expect(Array(out.prefix(found)) == expectedEach, "n \(n)")
+            }
+            checked += 1
+        }
+        #expect(checked == 73)
+    }
 }

@@ -42,6 +42,17 @@ void dmle_canonical_scores_portable(const float *r, const float *queries, const 
 /// The instruction set `dmle_canonical_scores` uses here: "avx2" or "portable".
 const char *dmle_canonical_isa(void);
 
+/// Writes to `out` the positions i < n, in order, with x[i] >= t (false for NaN); returns how
+/// many. AVX2 when the processor has it.
+size_t dmle_positions_ge(const float *x, size_t n, float t, uint32_t *out);
+
+/// Writes to `out` the positions i < n, in order, with x[i] >= t[i]; returns how many.
+size_t dmle_positions_ge_each(const float *x, const float *t, size_t n, uint32_t *out);
+
+/// The two above without vector instructions (tests).
+size_t dmle_positions_ge_portable(const float *x, size_t n, float t, uint32_t *out);
+size_t dmle_positions_ge_each_portable(const float *x, const float *t, size_t n, uint32_t *out);
+
 /// Takes a one-byte lock: 0 free, 1 held. Spins briefly, then yields the core. Swift code
 /// takes it through `ByteLock.with`, which releases it when its body returns.
 void dmle_lock(uint8_t *lock);

@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -13,7 +14,7 @@ import Darwin
 /// the query's threshold; when the buffer is full, a quickselect keeps its k_q best and the
 /// threshold becomes the k_q-th best score. A candidate below the threshold cannot be among
 /// the k_q best (k_q others beat it), so it is rejected by one comparison, sixteen at a time in
-/// the tile scans. Appending is a store, where a binary heap pays log k unpredictable
+/// the tile scans (C, AVX2 where the processor has it). Appending is a store, where a binary heap pays log k unpredictable
 /// branches per candidate; the selection costs O(k + b) per b candidates. A query that keeps
 /// nothing has an infinite threshold and no slots.
 ///
@@ -82,59 +83,43 @@ final class TopKBuffers {
 
         /// Offers query `q` the references `firstIndex ..< firstIndex + count` with the scores
         /// in `row`, skipping reference `skip`.
+        ///
+        /// The scores that reach the threshold are found by the C scan (`dmle_positions_ge`,
+        /// sixteen compares per step), a stretch of 4,096 at a time; each is checked again
+        /// against the threshold as it stands when its turn comes, since appends raise it.
         @inline(__always)
         func offerRow(_ q: Int, _ row: UnsafePointer<Float>, count: Int, firstIndex: Int, skip: Int = -1) {
-            var threshold = worst[q]
-            var j = 0
-            let raw = UnsafeRawPointer(row)
-            while j + 16 <= count {
-                // Four SSE-width compares: wider SIMD types and reductions are built lane by
-                // lane through the stack on the generic x86-64 target, many times slower.
-                let t = SIMD4<Float>(repeating: threshold)
-                let mask = (raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD4<Float>.self) .>= t)
-                    .| (raw.loadUnaligned(fromByteOffset: 4 * j + 16, as: SIMD4<Float>.self) .>= t)
-                    .| (raw.loadUnaligned(fromByteOffset: 4 * j + 32, as: SIMD4<Float>.self) .>= t)
-                    .| (raw.loadUnaligned(fromByteOffset: 4 * j + 48, as: SIMD4<Float>.self) .>= t)
-                if any(mask) {
-                    for l in j ..< j + 16 where row[l] >= threshold && firstIndex + l != skip {
-                        append(q, score: row[l], index: Int32(firstIndex + l))
-                        threshold = worst[q]
+            let stretch = Swift.min(count, 4096)
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: Swift.max(1, stretch)) { positions in
+                var threshold = worst[q]
+                for s0 in Swift.stride(from: 0, to: count, by: 4096) {
+                    let n = Swift.min(4096, count - s0)
+                    let found = dmle_positions_ge(row + s0, n, threshold, positions.baseAddress!)
+                    for p in 0 ..< found {
+                        let l = s0 + Int(positions[p])
+                        if row[l] >= threshold && firstIndex + l != skip {
+                            append(q, score: row[l], index: Int32(firstIndex + l))
+                            threshold = worst[q]
+                        }
                     }
                 }
-                j += 16
-            }
-            while j < count {
-                if row[j] >= threshold && firstIndex + j != skip {
-                    append(q, score: row[j], index: Int32(firstIndex + j))
-                    threshold = worst[q]
-                }
-                j += 1
             }
         }
 
         /// Offers reference `index` to queries `firstQuery + lo ..< firstQuery + hi`, with
-        /// scores `scores[lo ..< hi]`: one tile row read across its columns, sixteen queries'
-        /// thresholds compared at a time.
+        /// scores `scores[lo ..< hi]`: one tile row read across its columns, each score
+        /// compared with its own query's threshold by the C scan (`dmle_positions_ge_each`).
+        /// Each query is offered one score here, so a threshold cannot move between the scan
+        /// and the append.
         @inline(__always)
         func offerColumn(_ scores: UnsafePointer<Float>, lo: Int, hi: Int, firstQuery: Int, index: Int32) {
-            var j = lo
-            let sv = UnsafeRawPointer(scores), wv = UnsafeRawPointer(worst + firstQuery)
-            while j + 16 <= hi {
-                var mask = SIMDMask<SIMD4<Int32>>()
-                for o in Swift.stride(from: 0, to: 64, by: 16) {
-                    mask .|= sv.loadUnaligned(fromByteOffset: 4 * j + o, as: SIMD4<Float>.self)
-                        .>= wv.loadUnaligned(fromByteOffset: 4 * j + o, as: SIMD4<Float>.self)
+            guard hi > lo else { return }
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: hi - lo) { positions in
+                let found = dmle_positions_ge_each(scores + lo, worst + firstQuery + lo, hi - lo, positions.baseAddress!)
+                for p in 0 ..< found {
+                    let l = lo + Int(positions[p])
+                    append(firstQuery + l, score: scores[l], index: index)
                 }
-                if any(mask) {
-                    for l in j ..< j + 16 where scores[l] >= worst[firstQuery + l] {
-                        append(firstQuery + l, score: scores[l], index: index)
-                    }
-                }
-                j += 16
-            }
-            while j < hi {
-                if scores[j] >= worst[firstQuery + j] { append(firstQuery + j, score: scores[j], index: index) }
-                j += 1
             }
         }
 
