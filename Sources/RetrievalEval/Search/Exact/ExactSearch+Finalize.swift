@@ -18,8 +18,9 @@ import Darwin
 ///
 /// Computing g for every kept candidate would cost as much as a second search for large k,
 /// so it is computed only where the sgemm score f cannot decide. Both f and g are within a
-/// rigorous bound of the exact value (Higham: (d + 2) 2^-24 |q| |r| for a d-term inner
-/// product; similar for squared distances), so |f - g| <= M. Each query keeps k + slack
+/// rigorous bound of the exact value (Higham: about d 2^-24 |q| |r| for f, summed in an order
+/// we do not know, and about (d / 16 + 9) 2^-24 |q| |r| for g, whose order we fix; similar for
+/// squared distances), so |f - g| <= M, their sum. Each query keeps k + slack
 /// candidates, sorted by f; wherever two neighbours differ in f by more than 2M, their order
 /// in g is certain. Only runs of candidates linked by smaller gaps are scored in g and
 /// re-sorted. The list is then sorted by g throughout, exactly as a full canonical sort would
@@ -164,14 +165,22 @@ struct CanonicalRanking {
     init(_ search: ExactSearch) {
         d = search.dimensions
         distance = search.distance
-        let gamma = 1.01 * Double(d + 4) / 16_777_216.0  // (d + 4) u, u = 2^-24
+        // Higham's bound for an inner product summed along any tree: every product is
+        // rounded once and passes through at most h additions, so the error is at most
+        // gamma_(h + 1) sum |q_i r_i| <= gamma_(h + 1) |q| |r|, with gamma_n about n u.
+        // f (sgemm, order unknown): h + 1 <= d. g (`canonicalScore`): at most d / 16
+        // additions in its lane, one for a0 + a1, seven for the lane sum, then the d mod 16 of
+        // the tail: h + 1 <= d / 16 + d mod 16 + 9, far fewer. Each with 4 to spare, and 1%.
+        let u = 1.0 / 16_777_216.0
+        let gamma = 1.01 * Double(d + 4) * u
+        let gammaG = 1.01 * Double(d / 16 + d % 16 + 9 + 4) * u
         let (referenceNormsD, queryNormsD) = search.marginNorms()
         let maxReference = referenceNormsD.max() ?? 0
         let distance = search.distance
         margins = queryNormsD.map { a in
             switch distance {
-            case .cosine: return 2 * gamma * 1.000_01
-            case .innerProduct: return 2 * gamma * a * maxReference
+            case .cosine: return (gamma + gammaG) * 1.000_01
+            case .innerProduct: return (gamma + gammaG) * a * maxReference
             case .squaredL2:
                 // f = 2 fl(q.r) - fl(|q|^2) - fl(|r|^2) in float; g sums squared differences.
                 let scale = (a + maxReference) * (a + maxReference)

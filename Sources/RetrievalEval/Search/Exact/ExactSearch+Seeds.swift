@@ -22,11 +22,17 @@ import Darwin
 /// with no threshold (`refill`). Either way a buffer ends holding exactly its best candidates
 /// by sgemm score, so the lists are the unseeded path's, bit for bit.
 extension ExactSearch {
-    /// The sample size used when `seedSample` is not set: 1,024 references, or none when the
-    /// references are fewer than 8,192 (the passes are then short, and the sample's share of
-    /// the products, 2 x 1,024 / N of the symmetric products, would not pay).
+    /// The sample size used when `seedSample` is not set: none when the references are fewer
+    /// than 8,192 (the passes are short); 256 references when the queries keep under 1% of
+    /// them on average (shallow lists gain little from a sharper seed, and a sample costs
+    /// 2 s / N of the symmetric products); 1,024 for deeper lists, whose buffers are costly to
+    /// compact when the seed is loose.
     func defaultSeedSample(kept: [Int]) -> Int {
-        referenceCount >= 8192 && kept.contains(where: { $0 > 0 }) ? 1024 : 0
+        let nr = referenceCount
+        guard nr >= 8192, !kept.isEmpty else { return 0 }
+        let meanKept = Double(kept.reduce(0, +)) / Double(kept.count)
+        if meanKept == 0 { return 0 }
+        return meanKept < 0.01 * Double(nr) ? 256 : 1024
     }
 
     /// Each query's starting threshold (-infinity where the sample says nothing useful), from
