@@ -47,8 +47,10 @@ extension ExactSearch {
         let n = depths.count
         let ranking = CanonicalRanking(self)
         let chunk = rankingChunk ?? BatchedRanking.chunk
-        // Candidates ranked together per worker, as on the row path.
-        let entryBudget = max(1 << 16, (1 << 22) / max(1, threads))
+        // Candidates ranked together per worker: 2^21 in all (32 bytes each with their
+        // records, so 64 MiB whatever the threads), half the row path's, since the buffers
+        // (up to `candidateMemoryBudget`) are held meanwhile.
+        let entryBudget = max(1 << 16, (1 << 21) / max(1, threads))
         var q0 = 0
         while q0 < n {
             // Blocks of about a million list entries (and at most 4,096 queries): the
