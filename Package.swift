@@ -45,7 +45,9 @@ let package = Package(
         ),
 
         // Distance kernels for the approximate indexes (AVX-512, AVX2+FMA or SSE2 chosen at run
-        // time, so one binary serves every x86-64 machine), prefetch, spin locks.
+        // time, so one binary serves every x86-64 machine), prefetch, spin locks; for the exact
+        // search, the canonical score (the Swift kernel's bits, AVX2 or portable) and the
+        // candidate folds' threshold scans.
         .target(name: "CKernels"),
 
         // MARK: - Libraries

@@ -1,6 +1,7 @@
-// Small C kernels for the approximate indexes: inner products and squared distances with the
+// Small C kernels: for the approximate indexes, inner products and squared distances with the
 // widest vector unit the processor has (chosen once at run time, so one binary serves every
-// x86-64 machine), a prefetch, and byte-sized spin locks for the graph's link lists.
+// x86-64 machine), a prefetch, and byte-sized spin locks for the graph's link lists; for the
+// exact search, the canonical score in its fixed order and the threshold scans of its folds.
 #ifndef DMLEVAL_CKERNELS_H
 #define DMLEVAL_CKERNELS_H
 
