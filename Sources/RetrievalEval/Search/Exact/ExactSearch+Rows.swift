@@ -12,11 +12,12 @@ import Dispatch
 public enum ExactSearchPath: String, Sendable, CaseIterable {
     /// Let the cost model choose (see `ExactSearch.chosenPath`).
     case automatic
-    /// Bounded candidate buffers fed by tiles (symmetric in self-retrieval): best when the
-    /// depths are a small fraction of the references.
+    /// Bounded candidate buffers fed by tiles (symmetric in self-retrieval), their thresholds
+    /// seeded from a sample: best in self-retrieval at every depth whose buffers fit the
+    /// memory budget, and for shallow lists otherwise.
     case candidates
-    /// Whole score rows, a block of queries at a time, each selected by a threshold: best, and
-    /// bounded in memory, when the depths are a large fraction of the references.
+    /// Whole score rows, a block of queries at a time, each selected by a threshold: bounded
+    /// in memory at any depth, and best for deep query/reference searches.
     case rows
 }
 
@@ -26,8 +27,8 @@ public enum ExactSearchPath: String, Sendable, CaseIterable {
 /// rows are reused for the next block.
 ///
 /// Selection: a strided sample of the row estimates a score that slightly more than `depth`
-/// entries reach; one pass gathers every score at or above it (four SSE compares per sixteen
-/// scores; the pass is repeated with no threshold when the estimate was too high), and a
+/// entries reach; one pass gathers every score at or above it (the C threshold scan; the pass
+/// is repeated with no threshold when the estimate was too high), and a
 /// quickselect finds the depth-th best score f_d. Every entry within twice the bound on
 /// |f - g| below f_d is then a candidate: that set holds the whole canonical list, so the
 /// same canonical ranking as the candidate path's (`CanonicalRanking`) orders it with no
@@ -198,37 +199,24 @@ extension ExactSearch {
     }
 
     /// Copies every score of `row` at or above `threshold` (with its index), except position
-    /// `skip`, to the scratch buffers; returns how many.
+    /// `skip`, to the scratch buffers; returns how many. The positions come from the C scan
+    /// (`dmle_positions_ge`), written into `indices` and compacted there in place.
     @inline(__always)
     static func gather(
         _ row: UnsafePointer<Float>, count: Int, skip: Int, threshold: Float,
         _ scores: UnsafeMutablePointer<Float>, _ indices: UnsafeMutablePointer<Int32>
     ) -> Int {
+        // Int32 and UInt32 may alias; every position is below `count`, itself an Int32.
+        let positions = UnsafeMutableRawPointer(indices).assumingMemoryBound(to: UInt32.self)
+        let found = dmle_positions_ge(row, count, threshold, positions)
         var n = 0
-        var j = 0
-        let raw = UnsafeRawPointer(row)
-        let t = SIMD4<Float>(repeating: threshold)
-        while j + 16 <= count {
-            let mask = (raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD4<Float>.self) .>= t)
-                .| (raw.loadUnaligned(fromByteOffset: 4 * j + 16, as: SIMD4<Float>.self) .>= t)
-                .| (raw.loadUnaligned(fromByteOffset: 4 * j + 32, as: SIMD4<Float>.self) .>= t)
-                .| (raw.loadUnaligned(fromByteOffset: 4 * j + 48, as: SIMD4<Float>.self) .>= t)
-            if any(mask) {
-                for l in j ..< j + 16 where row[l] >= threshold && l != skip {
-                    scores[n] = row[l]
-                    indices[n] = Int32(l)
-                    n += 1
-                }
-            }
-            j += 16
-        }
-        while j < count {
-            if row[j] >= threshold && j != skip {
-                scores[n] = row[j]
-                indices[n] = Int32(j)
+        for p in 0 ..< found {
+            let l = Int(positions[p])
+            if l != skip {
+                scores[n] = row[l]
+                indices[n] = Int32(l)
                 n += 1
             }
-            j += 1
         }
         return n
     }

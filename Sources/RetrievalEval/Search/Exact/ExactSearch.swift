@@ -19,11 +19,12 @@ import Darwin
 ///
 /// Each query may ask for its own depth (`search(depths:body:)`), and the lists are handed
 /// over block by block as they become final, so no N x depth matrix need exist. Two paths
-/// gather the candidates: bounded candidate buffers fed by the tiles (the above; best for
-/// shallow lists), or whole score rows a block of queries at a time, selected by a threshold
-/// (`ExactSearch+Rows.swift`; best, and bounded in memory, for lists that are a large fraction
-/// of the references). A measured cost model chooses (`chosenPath`); both end in the same
-/// canonical ranking, so they give the same lists bit for bit.
+/// gather the candidates: bounded candidate buffers fed by the tiles (the above, with
+/// thresholds seeded from a sample, `ExactSearch+Seeds.swift`; best in self-retrieval when
+/// the buffers fit in memory, and for shallow lists), or whole score rows a block of queries at
+/// a time, selected by a threshold (`ExactSearch+Rows.swift`; bounded in memory at any depth).
+/// A measured cost model chooses (`chosenPath`); both end in the same canonical ranking, so
+/// they give the same lists bit for bit.
 ///
 /// Threads: `threads` workers of our own each compute a slice of a tile's rows with a
 /// single-threaded sgemm and fold it into the candidates of their own queries; the column side of
