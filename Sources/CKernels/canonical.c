@@ -29,6 +29,18 @@ static inline float finish_lanes(const float a[16]) {
     return s;
 }
 
+/// Adds the products of dimensions j ..< d to s, in order, and negates the sum for squared
+/// distances: the end of every variant.
+static inline float finish_tail(float s, const float *q, const float *r, size_t j, size_t d, int squared_l2) {
+    for (; j < d; j++) {
+        float x = squared_l2 ? q[j] - r[j] : q[j];
+        float y = squared_l2 ? x : r[j];
+        float p = x * y;
+        s = s + p;
+    }
+    return squared_l2 ? -s : s;
+}
+
 static float canonical_one(const float *q, const float *r, size_t d, int squared_l2) {
     float a[16] = {0};
     size_t j = 0;
@@ -40,14 +52,7 @@ static float canonical_one(const float *q, const float *r, size_t d, int squared
             a[l] = a[l] + p;
         }
     }
-    float s = finish_lanes(a);
-    for (; j < d; j++) {
-        float x = squared_l2 ? q[j] - r[j] : q[j];
-        float y = squared_l2 ? x : r[j];
-        float p = x * y;
-        s = s + p;
-    }
-    return squared_l2 ? -s : s;
+    return finish_tail(finish_lanes(a), q, r, j, d, squared_l2);
 }
 
 static void canonical_portable(const float *r, const float *queries, const int32_t *rows, size_t stride, size_t count,
@@ -66,13 +71,7 @@ static inline float finish_avx2(__m256 lo, __m256 hi, const float *q, const floa
     _mm256_storeu_ps(v, _mm256_add_ps(lo, hi));
     float s = v[0];
     for (int l = 1; l < 8; l++) s = s + v[l];
-    for (; j < d; j++) {
-        float x = squared_l2 ? q[j] - r[j] : q[j];
-        float y = squared_l2 ? x : r[j];
-        float p = x * y;
-        s = s + p;
-    }
-    return squared_l2 ? -s : s;
+    return finish_tail(s, q, r, j, d, squared_l2);
 }
 
 /// Four queries at a time against the one reference: each reference block is loaded once.
