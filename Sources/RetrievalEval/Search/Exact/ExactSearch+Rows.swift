@@ -346,14 +346,15 @@ struct BatchedRanking {
             // In reference order: each reference (read once, when from a file) against all
             // the chunk's queries that need it, by the C kernel (the same bits as
             // `ExactSearch.canonicalScore`).
-            let rows = UnsafeRawPointer(ordered.baseAddress!).assumingMemoryBound(to: Int32.self)
+            guard let base = ordered.baseAddress, let out = computed.baseAddress else { return }
+            let rows = UnsafeRawPointer(base).assumingMemoryBound(to: Int32.self)
             var k = 0
             while k < ordered.count {
                 let r = ordered[k].r
                 var end = k + 1
                 while end < ordered.count && ordered[end].r == r { end += 1 }
                 let reference = ra.row(Int(r), buffer: scratch)
-                dmle_canonical_scores(reference, qp, rows + 3 * k + 1, 3, end - k, Int32(firstQuery), d, l2, computed.baseAddress!)
+                dmle_canonical_scores(reference, qp, rows + 3 * k + 1, 3, end - k, Int32(firstQuery), d, l2, out)
                 for i in k ..< end { flat[Int(ordered[i].p)].0 = computed[i - k] }
                 k = end
             }

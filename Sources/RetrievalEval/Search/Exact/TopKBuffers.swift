@@ -14,9 +14,9 @@ import Darwin
 /// the query's threshold; when the buffer is full, a quickselect keeps its k_q best and the
 /// threshold becomes the k_q-th best score. A candidate below the threshold cannot be among
 /// the k_q best (k_q others beat it), so it is rejected by one comparison, sixteen at a time in
-/// the tile scans (C, AVX2 where the processor has it). Appending is a store, where a binary heap pays log k unpredictable
-/// branches per candidate; the selection costs O(k + b) per b candidates. A query that keeps
-/// nothing has an infinite threshold and no slots.
+/// the tile scans (C, AVX2 where the processor has it). Appending is a store, where a binary
+/// heap pays log k unpredictable branches per candidate; the selection costs O(k + b) per b
+/// candidates. A query that keeps nothing has an infinite threshold and no slots.
 ///
 /// The order is total: a higher score ranks first, and equal scores go to the lower index,
 /// so the k_q kept do not depend on the order candidates arrive in.
@@ -200,7 +200,7 @@ final class TopKBuffers {
     /// least k_q candidates above; see `ExactSearch.sampledThresholds`) rather than at
     /// -infinity, so that the tiles' early scores are mostly rejected by one comparison.
     /// A query whose threshold was too high ends the passes short of k_q candidates, and
-    /// `finish` names it.
+    /// `shortQueries` names it.
     func seed(_ thresholds: [Float]) {
         precondition(thresholds.count == count)
         for q in 0 ..< count where ks[q] > 0 { worst[q] = thresholds[q] }
