@@ -89,4 +89,20 @@ struct SeededSearchTests {
         forced.path = .candidates
         #expect(forced.chosenPath(kept: [Int](repeating: 900, count: 1000)) == .candidates)
     }
+
+    @Test("rows whose scores could overflow float32 are refused with one line, before any search")
+    func overflowRefused() throws {
+        // Products of +-1e20 overflow to +-infinity, and their sum to NaN.
+        let huge = Matrix(rows: 3, columns: 2, values: [1e20, 1e20, 1e20, -1e20, 1, 1])
+        #expect(throws: SearchError("the rows' norms reach 1.4142136e+20 (queries) and 1.4142136e+20 (references): their inner products would overflow float32 (3.4e38); scale the embeddings down, or use cosine")) {
+            _ = try ExactSearch(references: huge, distance: .innerProduct)
+        }
+        #expect(throws: SearchError.self) { _ = try ExactSearch(references: huge, distance: .squaredL2) }
+        // Cosine normalises the rows first: the same data are fine.
+        let neighbors = try ExactSearch(references: huge, distance: .cosine).search(k: 2)
+        #expect(neighbors.indices.count == 6)
+        // Large but safe rows still search.
+        let large = Matrix(rows: 3, columns: 2, values: [1e18, 1e18, 1e18, -1e18, 1, 1])
+        #expect(try ExactSearch(references: large, distance: .innerProduct).search(k: 1).indices == [2, 0, 0])
+    }
 }

@@ -104,8 +104,8 @@ public struct ExactSearch: NeighborSearch, Sendable {
     ///     searched against every reference, itself excluded): query i of the search is row
     ///     `queryRows.lowerBound + i`. All rows when nil. A part of the rows loses the
     ///     symmetric path (each pair is then computed by the query's own side).
-    /// - Throws: `SearchError` when the dimensions differ, or, for cosine, when a row has
-    ///   zero norm.
+    /// - Throws: `SearchError` when the dimensions differ, for cosine when a row has zero
+    ///   norm, and otherwise when the rows are so large that a score could overflow float32.
     public init(
         references: EmbeddingSource, queries: EmbeddingSource? = nil, queryRows: Range<Int>? = nil, distance: Distance = .cosine,
         tileSize: Int = 1024, threads: Int = ExactSearch.defaultThreads, useSymmetry: Bool = true
@@ -124,6 +124,19 @@ public struct ExactSearch: NeighborSearch, Sendable {
         self.selfQueries = selfQueries
         self.references = try SearchRows(references, distance: distance, rowName: "reference row")
         self.queries = try queries.map { try SearchRows($0, distance: distance, rowName: "query row") }
+        if distance != .cosine {
+            // Every score and every partial sum of one is at most |q| |r| (inner products) or
+            // (|q| + |r|)^2 (squared distances) in magnitude: refuse rows large enough for that
+            // to overflow float32, which would give infinite or NaN scores and no order.
+            let largestReference = references.rowNorms().max() ?? 0
+            let largestQuery = queries.map { $0.rowNorms().max() ?? 0 } ?? largestReference
+            let reach = distance == .squaredL2
+                ? (largestReference + largestQuery) * (largestReference + largestQuery) : largestReference * largestQuery
+            guard reach < 1e37 else {
+                throw SearchError(
+                    "the rows' norms reach \(Float(largestQuery)) (queries) and \(Float(largestReference)) (references): their \(distance == .squaredL2 ? "squared distances" : "inner products") would overflow float32 (3.4e38); scale the embeddings down, or use cosine")
+            }
+        }
         switch distance {
         case .cosine, .innerProduct:
             referenceNorms = []
