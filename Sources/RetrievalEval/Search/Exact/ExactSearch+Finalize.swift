@@ -176,15 +176,17 @@ struct CanonicalRanking {
         let u = 1.0 / 16_777_216.0
         let gamma = 1.01 * Double(d + 4) * u
         let gammaG = 1.01 * Double(d / 16 + d % 16 + 9 + 4) * u
-        let (referenceNormsD, queryNormsD) = search.marginNorms()
+        let (referenceNormsD, queryNormsD) = search.boundNorms
         let maxReference = referenceNormsD.max() ?? 0
-        let distance = search.distance
-        margins = queryNormsD.map { a in
-            switch distance {
-            case .cosine: return (gamma + gammaG) * 1.000_01
-            case .innerProduct: return (gamma + gammaG) * a * maxReference
-            case .squaredL2:
-                // f = 2 fl(q.r) - fl(|q|^2) - fl(|r|^2) in float; g sums squared differences.
+        switch search.distance {
+        case .cosine:
+            // Unit rows (to float rounding): one margin for every query.
+            margins = [Double](repeating: (gamma + gammaG) * 1.000_01, count: search.queryCount)
+        case .innerProduct:
+            margins = queryNormsD.map { a in (gamma + gammaG) * a * maxReference }
+        case .squaredL2:
+            // f = 2 fl(q.r) - fl(|q|^2) - fl(|r|^2) in float; g sums squared differences.
+            margins = queryNormsD.map { a in
                 let scale = (a + maxReference) * (a + maxReference)
                 return 2 * gamma * a * maxReference + 6 * gamma * scale
             }
@@ -240,20 +242,14 @@ struct CanonicalRanking {
         let kept = pairs.count
         let (d, distance) = (d, distance)
         let g = { (r: Int32) in ExactSearch.canonicalScore(query, ra.row(Int(r), buffer: scratch), d, distance) }
-        RankSort.sort(&pairs)
+        var runs: [Range<Int>] = []
+        let runReachesEnd = nearTieRuns(q, &pairs, depth: depth, into: &runs) && kept < available
         let worstKept = pairs[kept - 1].0
-        let link = Float(2.02 * margins[q])
-        var runReachesEnd = false
-        var i = 0
-        while i < depth {
-            var j = i
-            while j + 1 < kept && pairs[j].0 - pairs[j + 1].0 <= link { j += 1 }
-            if j > i {
-                if j == kept - 1 && kept < available { runReachesEnd = true; break }
-                for p in i ... j { pairs[p].0 = g(pairs[p].1) }
-                pairs.withUnsafeMutableBufferPointer { RankSort.sort(UnsafeMutableBufferPointer(rebasing: $0[i ... j])) }
+        if !runReachesEnd {
+            for run in runs {
+                for p in run { pairs[p].0 = g(pairs[p].1) }
+                pairs.withUnsafeMutableBufferPointer { RankSort.sort(UnsafeMutableBufferPointer(rebasing: $0[run])) }
             }
-            i = j + 1
         }
         if runReachesEnd {
             // Near-ties run into the last kept candidate: rank every kept candidate by g,

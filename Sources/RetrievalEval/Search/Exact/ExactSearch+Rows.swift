@@ -60,8 +60,13 @@ extension ExactSearch {
         if path != .automatic { return path }
         if TopKBuffers.bytes(kept) > candidateMemoryBudget { return .rows }
         if symmetric { return .candidates }
-        let meanKept = Double(kept.reduce(0, +)) / Double(max(1, kept.count))
-        return meanKept >= ExactSearch.plainCrossover * Double(referenceCount) ? .rows : .candidates
+        return ExactSearch.meanKept(kept) >= ExactSearch.plainCrossover * Double(referenceCount) ? .rows : .candidates
+    }
+
+    /// The mean number of candidates the queries keep (0 for no queries): what the cost model,
+    /// the seeds' sample size and the progress estimate go by.
+    static func meanKept(_ kept: [Int]) -> Double {
+        Double(kept.reduce(0, +)) / Double(max(1, kept.count))
     }
 
     /// The mean fraction of the references kept per query above which rows beat candidate

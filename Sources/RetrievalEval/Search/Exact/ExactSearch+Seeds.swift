@@ -29,9 +29,8 @@ extension ExactSearch {
     /// compact when the seed is loose.
     func defaultSeedSample(kept: [Int]) -> Int {
         let nr = referenceCount
-        guard nr >= 8192, !kept.isEmpty else { return 0 }
-        let meanKept = Double(kept.reduce(0, +)) / Double(kept.count)
-        if meanKept == 0 { return 0 }
+        let meanKept = ExactSearch.meanKept(kept)
+        guard nr >= 8192, meanKept > 0 else { return 0 }
         return meanKept < 0.01 * Double(nr) ? 256 : 1024
     }
 
@@ -55,7 +54,11 @@ extension ExactSearch {
         let (qn, rn) = (queryNorms, referenceNorms)
         thresholds.withUnsafeMutableBufferPointer { out in
         withAccess { ra, qa in
-            for (k, r) in columns.enumerated() { (sample + k * d).update(from: ra.row(r, buffer: sample + k * d), count: d) }
+            for (k, r) in columns.enumerated() {
+                // A row read from a file lands in place already; one in memory is copied.
+                let target = sample + k * d, row = ra.row(r, buffer: target)
+                if row != UnsafePointer(target) { target.update(from: row, count: d) }
+            }
             for b0 in stride(from: 0, to: nq, by: blockRows) {
                 let rows = min(blockRows, nq - b0)
                 let qp = qa.rows(offset + b0, offset + b0 + rows, buffer: queryBuffer)

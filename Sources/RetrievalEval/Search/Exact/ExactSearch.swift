@@ -43,6 +43,10 @@ public struct ExactSearch: NeighborSearch, Sendable {
     let referenceNorms: [Float]
     /// Indexed by query (0 ..< queryCount).
     let queryNorms: [Float]
+    /// The rows' norms, for inner products and squared distances (empty for cosine, whose
+    /// bounds need none): the overflow check and the canonical ranking's margins use them.
+    /// References, and queries indexed by query.
+    let boundNorms: (references: [Double], queries: [Double])
     /// Rows and columns per tile.
     public var tileSize: Int
     /// Worker threads for the products and the folds.
@@ -124,12 +128,16 @@ public struct ExactSearch: NeighborSearch, Sendable {
         self.selfQueries = selfQueries
         self.references = try SearchRows(references, distance: distance, rowName: "reference row")
         self.queries = try queries.map { try SearchRows($0, distance: distance, rowName: "query row") }
+        // One pass over the rows for their norms, which every use below shares.
+        let referenceRowNorms = distance == .cosine ? [] : references.rowNorms()
+        let queryRowNorms = distance == .cosine ? [] : queries.map { $0.rowNorms() } ?? Array(referenceRowNorms[selfQueries])
+        boundNorms = (referenceRowNorms, queryRowNorms)
         if distance != .cosine {
             // Every score and every partial sum of one is at most |q| |r| (inner products) or
             // (|q| + |r|)^2 (squared distances) in magnitude: refuse rows large enough for that
             // to overflow float32, which would give infinite or NaN scores and no order.
-            let largestReference = references.rowNorms().max() ?? 0
-            let largestQuery = queries.map { $0.rowNorms().max() ?? 0 } ?? largestReference
+            let largestReference = referenceRowNorms.max() ?? 0
+            let largestQuery = queries == nil ? largestReference : queryRowNorms.max() ?? 0
             let reach = distance == .squaredL2
                 ? (largestReference + largestQuery) * (largestReference + largestQuery) : largestReference * largestQuery
             guard reach < 1e37 else {
@@ -142,22 +150,9 @@ public struct ExactSearch: NeighborSearch, Sendable {
             referenceNorms = []
             queryNorms = []
         case .squaredL2:
-            referenceNorms = references.rowNorms().map { Float($0 * $0) }
-            queryNorms = queries.map { $0.rowNorms().map { Float($0 * $0) } } ?? Array(referenceNorms[selfQueries])
+            referenceNorms = referenceRowNorms.map { Float($0 * $0) }
+            queryNorms = queryRowNorms.map { Float($0 * $0) }
         }
-    }
-
-    /// The norms the canonical ranking's bounds use, of the rows as searched (normalised for
-    /// cosine, whose bound needs none): references, and queries indexed by query.
-    func marginNorms() -> (references: [Double], queries: [Double]) {
-        func norms(_ rows: SearchRows) -> [Double] {
-            switch rows {
-            case .memory(let m): m.rowNorms()
-            case .mapped(let m, let scales): scales.isEmpty ? m.norms : [Double](repeating: 1, count: m.rows)
-            }
-        }
-        let r = norms(references)
-        return (r, queries.map(norms) ?? Array(r[selfQueries]))
     }
 
     /// The number of active processors.
@@ -222,7 +217,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
         depths: [Int], kept: [Int], progress: SearchProgress?, body: (NeighborBlock) throws -> Void
     ) throws {
         let candidates = try TopKBuffers(ks: kept)
-        let meanKept = Double(kept.reduce(0, +)) / Double(max(1, kept.count))
+        let meanKept = ExactSearch.meanKept(kept)
         // The share of the work in the tile passes, the rest being the final ranking: the
         // passes cost about n^2 d, the ranking about n kept d with more memory traffic per
         // candidate (a rough model; it only steers the progress bar's ETA).
