@@ -142,17 +142,6 @@ typedef void (*canonical_fn)(const float *, const float *, const int32_t *, size
 static canonical_fn canonical_active = canonical_portable;
 static const char *canonical_isa = "portable";
 
-__attribute__((constructor))
-static void dmle_choose_canonical(void) {
-#ifdef DMLE_CANONICAL_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2")) {
-        canonical_active = canonical_avx2;
-        canonical_isa = "avx2";
-    }
-#endif
-}
-
 void dmle_canonical_scores(const float *r, const float *queries, const int32_t *rows, size_t stride, size_t count,
                            int32_t first, size_t d, int squared_l2, float *out) {
     canonical_active(r, queries, rows, stride, count, first, d, squared_l2, out);
@@ -228,11 +217,14 @@ typedef size_t (*positions_each_fn)(const float *, const float *, size_t, uint32
 static positions_fn positions_active = positions_ge_portable;
 static positions_each_fn positions_each_active = positions_ge_each_portable;
 
+// The exact search's kernels, chosen once before main: AVX2 where the processor has it.
 __attribute__((constructor))
-static void dmle_choose_positions(void) {
+static void dmle_choose_exact_kernels(void) {
 #ifdef DMLE_CANONICAL_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2")) {
+        canonical_active = canonical_avx2;
+        canonical_isa = "avx2";
         positions_active = positions_ge_avx2;
         positions_each_active = positions_ge_each_avx2;
     }
