@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 @testable import RetrievalEval
@@ -266,6 +267,74 @@ struct TopKSelectionTests {
                 }
             }
             #expect(Set(indices.prefix(k)) == Set(expected), "k = \(k), trial \(trial)")
+        }
+    }
+
+    @Test("the compaction's C quickselect keeps exactly the pairs reaching the k-th best score", arguments: [1, 2, 7, 116, 199, 200])
+    func keepTop(_ k: Int) {
+        var rng = SplitMix64(seed: UInt64(1000 + k))
+        for trial in 0 ..< 60 {
+            let n = 200
+            var scores: [Float]
+            switch trial % 6 {
+            case 0: scores = (0 ..< n).map { _ in Float(Int.random(in: 0 ... 9, using: &rng)) }  // many ties
+            case 1: scores = (0 ..< n).map { _ in Float.random(in: -1 ... 1, using: &rng) }.sorted()  // ordered runs
+            case 2: scores = (0 ..< n).map { _ in Float.random(in: -1 ... 1, using: &rng) }.sorted(by: >)
+            case 3: scores = [Float](repeating: 0.5, count: n)  // one value
+            case 4: scores = (0 ..< n).map { _ in Bool.random(using: &rng) ? 0 : -0.0 }  // zeros of both signs tie
+            default: scores = (0 ..< n).map { _ in Float.random(in: -1 ... 1, using: &rng) }
+            }
+            var indices = (0 ..< n).map { Int32($0) }.shuffled(using: &rng)
+            let before = Dictionary(uniqueKeysWithValues: zip(indices, scores))
+            let kth = scores.sorted(by: >)[k - 1]
+            var threshold: Float = .nan
+            let reached = scores.withUnsafeMutableBufferPointer { s in
+                indices.withUnsafeMutableBufferPointer { ix in dmle_keep_top(s.baseAddress!, ix.baseAddress!, n, k, &threshold) }
+            }
+            #expect(threshold == kth, "k = \(k), trial \(trial)")
+            #expect(reached == scores.filter { $0 >= kth }.count, "k = \(k), trial \(trial)")
+            #expect(scores.prefix(reached).allSatisfy { $0 >= kth } && scores.dropFirst(reached).allSatisfy { $0 < kth })
+            // A permutation of the pairs: every index still carries its own score.
+            #expect(Set(indices) == Set(before.keys))
+            #expect(zip(indices, scores).allSatisfy { before[$0.0] == $0.1 })
+        }
+    }
+
+    @Test("the compaction refuses k out of range and a NaN pivot (the caller then selects by index)")
+    func keepTopRefuses() {
+        var scores: [Float] = [3, .nan, 1, 2, .nan]
+        var indices: [Int32] = [0, 1, 2, 3, 4]
+        var threshold: Float = 0
+        #expect(dmle_keep_top(&scores, &indices, 5, 0, &threshold) == 0)
+        #expect(dmle_keep_top(&scores, &indices, 5, 6, &threshold) == 0)
+        var nans: [Float] = [.nan, .nan, .nan]
+        var nanIndices: [Int32] = [0, 1, 2]
+        #expect(dmle_keep_top(&nans, &nanIndices, 3, 2, &threshold) == 0)
+        // NaN elsewhere than the pivot goes below every score.
+        var mixed: [Float] = [1, .nan, 3, 2, 5]
+        var mixedIndices: [Int32] = [0, 1, 2, 3, 4]
+        #expect(dmle_keep_top(&mixed, &mixedIndices, 5, 2, &threshold) == 2)
+        #expect(threshold == 3 && Set(mixedIndices.prefix(2)) == [2, 4])
+    }
+
+    @Test("buffers keep the k best by (score, index) through compactions with ties, whatever the order of offers")
+    func buffersWithTies() throws {
+        var rng = SplitMix64(seed: 77)
+        for trial in 0 ..< 20 {
+            let k = [1, 5, 40, 116][trial % 4], n = 3000
+            // Three distinct scores: ties at the threshold on every compaction.
+            let scores = (0 ..< n).map { _ in Float(Int.random(in: 0 ... 2, using: &rng)) }
+            let expected = (0 ..< n).sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.prefix(k)
+            let buffers = try TopKBuffers(count: 1, k: k)
+            buffers.withHandle { h in
+                for r in (0 ..< n).shuffled(using: &rng) where scores[r] >= h.worst[0] {
+                    h.append(0, score: scores[r], index: Int32(r))
+                }
+            }
+            let held = (0 ..< Int(buffers.sizes[0])).map { Int(buffers.indices[$0]) }
+            #expect(held.count >= k && held.count < TopKBuffers.slots(k))
+            let best = held.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.prefix(k)
+            #expect(Array(best) == Array(expected), "k = \(k), trial \(trial)")
         }
     }
 }

@@ -54,6 +54,13 @@ size_t dmle_positions_ge_each(const float *x, const float *t, size_t n, uint32_t
 size_t dmle_positions_ge_portable(const float *x, size_t n, float t, uint32_t *out);
 size_t dmle_positions_ge_each_portable(const float *x, const float *t, size_t n, uint32_t *out);
 
+/// Rearranges the n pairs (s[i], ix[i]) so that those whose score reaches t, the k-th largest
+/// score, come first, in no order; stores t in `threshold` and returns how many reach it (at
+/// least k: every score above t, and every pair tied at t). Returns 0, leaving a permutation
+/// of the pairs, when k is 0 or above n, or when a NaN score is met as a pivot.
+/// A quickselect whose partitions do not branch on the data: O(n) expected.
+size_t dmle_keep_top(float *s, int32_t *ix, size_t n, size_t k, float *threshold);
+
 /// Takes a one-byte lock: 0 free, 1 held. Spins briefly, then yields the core. Swift code
 /// takes it through `ByteLock.with`, which releases it when its body returns.
 void dmle_lock(uint8_t *lock);

@@ -11,8 +11,9 @@ import Darwin
 /// keeps its own number of them.
 ///
 /// Query q owns a buffer of k_q + b_q slots. A candidate is appended when its score reaches
-/// the query's threshold; when the buffer is full, a quickselect keeps its k_q best and the
-/// threshold becomes the k_q-th best score. A candidate below the threshold cannot be among
+/// the query's threshold; when the buffer is full, a quickselect keeps those reaching the
+/// k_q-th best score (its k_q best, and any tied with the last) and the threshold becomes
+/// that score. A candidate below the threshold cannot be among
 /// the k_q best (k_q others beat it), so it is rejected by one comparison, sixteen at a time in
 /// the tile scans (C, AVX2 where the processor has it). Appending is a store, where a binary
 /// heap pays log k unpredictable branches per candidate; the selection costs O(k + b) per b
@@ -135,11 +136,25 @@ final class TopKBuffers {
             }
         }
 
-        /// Keeps the k best of query `q`'s `n` candidates and raises its threshold.
+        /// Keeps query `q`'s candidates whose score reaches the k-th best of its `n` (the k
+        /// best, and any tied with the k-th) and raises its threshold to that score.
+        ///
+        /// The k-th best score is found by the C quickselect (`dmle_keep_top`), whose
+        /// partitions do not branch on the scores. Keeping the ties keeps the buffer a
+        /// superset of the k best by (score, index), which is all the final ranking needs.
+        /// Should the ties leave less than half the room free (many equal scores), the
+        /// selection by (score, index) keeps exactly k instead, so appends stay cheap.
         @inline(never)
         func compact(_ q: Int, _ n: Int) {
             let k = Int(ks[q])
             let s = scores + offsets[q], ix = indices + offsets[q]
+            var threshold: Float = 0
+            let reached = dmle_keep_top(s, ix, n, k, &threshold)
+            if reached >= k && reached - k <= (n - k) / 2 {
+                sizes[q] = Int32(reached)
+                worst[q] = threshold
+                return
+            }
             TopKBuffers.select(s, ix, count: n, k: k)
             sizes[q] = Int32(k)
             var lowest = s[0]
