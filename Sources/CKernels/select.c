@@ -50,3 +50,33 @@ size_t dmle_keep_top(float *s, int32_t *ix, size_t n, size_t k, float *threshold
         lo = equal;  // at least p itself was equal: the range shrinks
     }
 }
+
+float dmle_kth_largest(float *x, size_t n, size_t k) {
+    if (k == 0 || k > n) return __builtin_nanf("");
+    const size_t target = k - 1;
+    size_t lo = 0, hi = n;
+    for (;;) {
+        const float p = median_of_three(x[lo], x[lo + (hi - lo) / 2], x[hi - 1]);
+        if (p != p) return p;
+        size_t above = lo;
+        for (size_t i = lo; i < hi; i++) {
+            const float v = x[i];
+            x[i] = x[above];
+            x[above] = v;
+            above += v > p;
+        }
+        if (target < above) {
+            hi = above;
+            continue;
+        }
+        size_t equal = above;
+        for (size_t i = above; i < hi; i++) {
+            const float v = x[i];
+            x[i] = x[equal];
+            x[equal] = v;
+            equal += v == p;
+        }
+        if (target < equal) return p;
+        lo = equal;
+    }
+}

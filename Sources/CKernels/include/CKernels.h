@@ -61,6 +61,10 @@ size_t dmle_positions_ge_each_portable(const float *x, const float *t, size_t n,
 /// A quickselect whose partitions do not branch on the data: O(n) expected.
 size_t dmle_keep_top(float *s, int32_t *ix, size_t n, size_t k, float *threshold);
 
+/// The k-th largest of the n floats of x (1 = the largest), reordering them; NaN when k is 0 or
+/// above n, or when a NaN is met as a pivot. `dmle_keep_top`'s quickselect, on scores alone.
+float dmle_kth_largest(float *x, size_t n, size_t k);
+
 /// Takes a one-byte lock: 0 free, 1 held. Spins briefly, then yields the core. Swift code
 /// takes it through `ByteLock.with`, which releases it when its body returns.
 void dmle_lock(uint8_t *lock);

@@ -190,9 +190,13 @@ extension ExactSearch {
             threshold = -.infinity
             gathered = gather(row, count: count, skip: skip, threshold: threshold, scratchScores, scratchIndices)
         }
-        TopKBuffers.select(scratchScores, scratchIndices, count: gathered, k: depth)
-        var lowest = scratchScores[0]
-        for p in 1 ..< depth where scratchScores[p] < lowest { lowest = scratchScores[p] }
+        // The depth-th best score, by the compaction's quickselect.
+        var lowest: Float = 0
+        if dmle_keep_top(scratchScores, scratchIndices, gathered, depth, &lowest) == 0 {
+            TopKBuffers.select(scratchScores, scratchIndices, count: gathered, k: depth)
+            lowest = scratchScores[0]
+            for p in 1 ..< depth where scratchScores[p] < lowest { lowest = scratchScores[p] }
+        }
         let bound = lowest - margin
         pairs.removeAll(keepingCapacity: true)
         if threshold <= bound {
@@ -226,26 +230,11 @@ extension ExactSearch {
         return n
     }
 
-    /// The `rank`-th largest of `values` (1 = the largest); reorders them.
+    /// The `rank`-th largest of `values` (1 = the largest); reorders them. By the C
+    /// quickselect (`dmle_kth_largest`), whose partitions do not branch on the values.
     static func largest(_ values: UnsafeMutableBufferPointer<Float>, rank: Int) -> Float {
-        var lo = 0, hi = values.count - 1
-        let target = rank - 1
-        while lo < hi {
-            let pivot = values[lo + (hi - lo) / 2]
-            var i = lo, j = hi
-            while i <= j {
-                while values[i] > pivot { i += 1 }
-                while pivot > values[j] { j -= 1 }
-                if i <= j {
-                    values.swapAt(i, j)
-                    i += 1
-                    j -= 1
-                }
-            }
-            if j < target { lo = i }
-            if target < i { hi = j }
-        }
-        return values[target]
+        precondition(rank >= 1 && rank <= values.count)
+        return dmle_kth_largest(values.baseAddress!, values.count, rank)
     }
 }
 

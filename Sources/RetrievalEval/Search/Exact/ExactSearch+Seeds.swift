@@ -73,8 +73,17 @@ extension ExactSearch {
                         guard kept[q] > 0 && kept[q] < candidates else { continue }
                         let row = scores + i * size
                         values.removeAll(keepingCapacity: true)
-                        for (k, r) in columns.enumerated() where !(skipSelf && r == offset + q) {
-                            values.append(distance == .squaredL2 ? 2 * row[k] - qn[q] - rn[r] : row[k])
+                        if distance == .squaredL2 {
+                            for (k, r) in columns.enumerated() { values.append(2 * row[k] - qn[q] - rn[r]) }
+                        } else {
+                            values.append(contentsOf: UnsafeBufferPointer(start: row, count: size))
+                        }
+                        // The query itself, when sampled: column k = ceil(r size / nr) is
+                        // the only one that can be row r (the columns increase).
+                        let own = offset + q, k = (own * size + nr - 1) / nr
+                        if skipSelf && k < size && columns[k] == own {
+                            values.swapAt(k, values.count - 1)
+                            values.removeLast()
                         }
                         let expected = Double(kept[q]) / Double(candidates) * Double(values.count)
                         let rank = Int((expected + 4 * expected.squareRoot() + 16).rounded(.up))
