@@ -322,15 +322,21 @@ struct BatchedRanking {
         // The needs in reference order, by a counting sort (one pass to count, one to place).
         let referenceCount = ranking.referenceRows
         if counts.count != referenceCount + 1 { counts = [Int32](repeating: 0, count: referenceCount + 1) }
-        for i in counts.indices { counts[i] = 0 }
-        for need in needs { counts[Int(need.r) + 1] += 1 }
-        for r in 0 ..< referenceCount { counts[r + 1] += counts[r] }
         ordered.removeAll(keepingCapacity: true)
         ordered.append(contentsOf: repeatElement((r: Int32(0), q: Int32(0), p: Int32(0)), count: needs.count))
-        for need in needs {
-            let r = Int(need.r)
-            ordered[Int(counts[r])] = need
-            counts[r] += 1
+        counts.withUnsafeMutableBufferPointer { counts in
+        needs.withUnsafeBufferPointer { needs in
+        ordered.withUnsafeMutableBufferPointer { ordered in
+            counts.update(repeating: 0)
+            for need in needs { counts[Int(need.r) + 1] += 1 }
+            for r in 0 ..< referenceCount { counts[r + 1] += counts[r] }
+            for need in needs {
+                let r = Int(need.r)
+                ordered[Int(counts[r])] = need
+                counts[r] += 1
+            }
+        }
+        }
         }
         let d = ranking.d, l2: Int32 = ranking.distance == .squaredL2 ? 1 : 0
         if computed.count < queries.count { computed = [Float](repeating: 0, count: queries.count) }

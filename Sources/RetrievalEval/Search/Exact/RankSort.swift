@@ -56,9 +56,11 @@ enum RankSort {
         return (Float(bitPattern: bits), Int32(bitPattern: UInt32(truncatingIfNeeded: key)))
     }
 
-    /// Sorts `keys[0 ..< n]` ascending: least significant byte first, one counting pass per
-    /// byte that is not the same in every key (a list's scores share their top bits and its
-    /// indices their high bytes, so about five passes in practice), each stable.
+    /// Sorts `keys[0 ..< n]` ascending: by the high half (the score) least significant byte
+    /// first, one stable counting pass per byte that is not the same in every key (a list's
+    /// scores share their top bits, so about three passes in practice); then each run of equal
+    /// high halves (equal scores, rare) is sorted by the low half (the index). The index bytes
+    /// would cost two more passes over every key for the few ties they settle.
     static func radixSort(_ keys: UnsafeMutablePointer<UInt64>, _ scratch: UnsafeMutablePointer<UInt64>, _ n: Int) {
         var any: UInt64 = 0, all: UInt64 = ~0
         for i in 0 ..< n {
@@ -68,7 +70,7 @@ enum RankSort {
         let varying = any ^ all
         var source = keys, target = scratch
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 256) { counts in
-            for byte in 0 ..< 8 where (varying >> (8 * UInt64(byte))) & 0xFF != 0 {
+            for byte in 4 ..< 8 where (varying >> (8 * UInt64(byte))) & 0xFF != 0 {
                 let shift = UInt64(8 * byte)
                 counts.initialize(repeating: 0)
                 for i in 0 ..< n { counts[Int((source[i] >> shift) & 0xFF)] += 1 }
@@ -87,6 +89,14 @@ enum RankSort {
             }
         }
         if source != keys { keys.update(from: source, count: n) }
+        guard varying & 0xFFFF_FFFF != 0 else { return }
+        var i = 0
+        while i < n {
+            var j = i + 1
+            while j < n && keys[j] >> 32 == keys[i] >> 32 { j += 1 }
+            if j - i > 1 { introsort(keys, i, j, depthLimit: 2 * (Int.bitWidth - (j - i).leadingZeroBitCount)) }
+            i = j
+        }
     }
 
     /// Sorts `keys[lo ..< hi]` ascending: quicksort with a median-of-three pivot, insertion
