@@ -46,3 +46,25 @@ package struct UncheckedSendable<Value>: @unchecked Sendable {
     @inline(__always)
     package init(_ value: Value) { self.value = value }
 }
+
+/// One value per worker, kept from one parallel loop to the next, so that the buffers inside
+/// (growable arrays, scratch) keep their capacity instead of being allocated, and their pages
+/// faulted in, on every block. Worker w uses only `values[w]`, in place.
+package final class PerWorker<Value>: @unchecked Sendable {
+    /// The values, one per worker.
+    package let values: UnsafeMutablePointer<Value>
+    /// The number of workers.
+    package let count: Int
+
+    /// `count` values, each made by `make`.
+    package init(count: Int, _ make: () -> Value) {
+        self.count = max(1, count)
+        values = .allocate(capacity: self.count)
+        for w in 0 ..< self.count { (values + w).initialize(to: make()) }
+    }
+
+    deinit {
+        values.deinitialize(count: count)
+        values.deallocate()
+    }
+}

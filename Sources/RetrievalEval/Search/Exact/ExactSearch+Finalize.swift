@@ -51,6 +51,7 @@ extension ExactSearch {
         // records, so 64 MiB whatever the threads), half the row path's, since the buffers
         // (up to `candidateMemoryBudget`) are held meanwhile.
         let entryBudget = max(1 << 16, (1 << 21) / max(1, threads))
+        let pool = PerWorker(count: threads) { BatchedRanking(ranking) }
         var q0 = 0
         while q0 < n {
             // Blocks of about a million list entries (and at most 4,096 queries): the
@@ -75,27 +76,27 @@ extension ExactSearch {
                         let own = box.value.map { $0 + perWorker * w }
                         let chunkQueries = qa.copies ? own : nil, queryRow = qa.copies ? own.map { $0 + chunkRows * d } : nil
                         let referenceRow = ra.copies ? own.map { $0 + queryFloats } : nil
-                        var work = BatchedRanking(ranking)
+                        let work = pool.values + w
                         var i = count * w / workers
                         let end = count * (w + 1) / workers
                         while i < end {
-                            work.reset()
+                            work.pointee.reset()
                             let chunkStart = i
-                            while i < end && i - chunkStart < chunk && work.flat.count < entryBudget {
+                            while i < end && i - chunkStart < chunk && work.pointee.flat.count < entryBudget {
                                 let q = first + i, slot = i
                                 i += 1
                                 let kept = Int(h.ks[q]), held = Int(h.sizes[q]), start = h.offsets[q]
                                 guard kept > 0 else { continue }
-                                work.pairs.removeAll(keepingCapacity: true)
-                                for j in 0 ..< held { work.pairs.append((h.scores[start + j], h.indices[start + j])) }
-                                if !work.add(q, slot: slot, depth: depths[q], keep: kept, holdsEverything: kept == ranking.available) {
+                                work.pointee.pairs.removeAll(keepingCapacity: true)
+                                for j in 0 ..< held { work.pointee.pairs.append((h.scores[start + j], h.indices[start + j])) }
+                                if !work.pointee.add(q, slot: slot, depth: depths[q], keep: kept, holdsEverything: kept == ranking.available) {
                                     ranking.rank(q, query: qa.row(offset + q, buffer: queryRow), references: ra, scratch: referenceRow,
-                                                 &work.pairs, depth: depths[q])
-                                    out.write(slot, work.pairs)
+                                                 &work.pointee.pairs, depth: depths[q])
+                                    out.write(slot, work.pointee.pairs)
                                 }
                             }
                             let qp = qa.rows(offset + first + chunkStart, offset + first + i, buffer: chunkQueries)
-                            work.finish(queries: qp, firstQuery: first + chunkStart, references: ra, scratch: referenceRow, into: out)
+                            work.pointee.finish(queries: qp, firstQuery: first + chunkStart, references: ra, scratch: referenceRow, into: out)
                         }
                     }
                 }

@@ -86,6 +86,12 @@ extension ExactSearch {
         // Candidates ranked together per worker: 2^22 in all (32 bytes each with their
         // records), so the chunks take at most 128 MiB whatever the threads.
         let entryBudget = max(1 << 16, (1 << 22) / max(1, threads))
+        // Each worker's ranking and scratch (a reference row read from a file when it is
+        // scored, and one row's gathered scores), kept from block to block.
+        let pool = PerWorker(count: threads) {
+            RowWorker(work: BatchedRanking(ranking), referenceRow: [Float](repeating: 0, count: d),
+                      scores: [Float](repeating: 0, count: nr), indices: [Int32](repeating: 0, count: nr))
+        }
         try withAccess { ra, qa in
             let queryBuffer = qa.copies ? try allocate(Float.self, count: blockRows * d, for: "a block of \(blockRows) queries") : nil
             defer { free(queryBuffer) }
@@ -109,26 +115,23 @@ extension ExactSearch {
                     }
                     let pointers = UncheckedSendable((qp, rows))
                     block.withUnsafeOutput { out in
-                        parallelRanges(count) { lo, hi in
+                        RetrievalEval.parallelRanges(count, workers: threads, minimumPerWorker: 64) { w, range in
+                            let (lo, hi) = (range.lowerBound, range.upperBound)
                             let (qp, rows) = pointers.value
                             if !ra.copies {
                                 computeTile(qp + lo * d, ra.memory!, rows: hi - lo, cols: nr, i0: b0 + lo, j0: 0, into: rows + lo * nr)
                             }
-                            // A row for a reference read from a file when it is scored.
-                            var referenceRow = [Float](repeating: 0, count: ra.copies ? d : 0)
-                            var scratchScores = [Float](repeating: 0, count: nr)
-                            var scratchIndices = [Int32](repeating: 0, count: nr)
-                            var work = BatchedRanking(ranking)
-                            referenceRow.withUnsafeMutableBufferPointer { own in
-                            scratchScores.withUnsafeMutableBufferPointer { ss in
-                                scratchIndices.withUnsafeMutableBufferPointer { si in
+                            let worker = pool.values + w
+                            worker.pointee.referenceRow.withUnsafeMutableBufferPointer { own in
+                            worker.pointee.scores.withUnsafeMutableBufferPointer { ss in
+                                worker.pointee.indices.withUnsafeMutableBufferPointer { si in
                                     // Chunks of queries whose canonical scores are computed together,
                                     // reference by reference (see `BatchedRanking`).
                                     var i = lo
                                     while i < hi {
-                                        work.reset()
+                                        worker.pointee.work.reset()
                                         let first = i
-                                        while i < hi && i - first < chunk && work.flat.count < entryBudget {
+                                        while i < hi && i - first < chunk && worker.pointee.work.flat.count < entryBudget {
                                             let q = b0 + i
                                             i += 1
                                             guard depths[q] > 0 else { continue }
@@ -136,10 +139,10 @@ extension ExactSearch {
                                                 rows + (q - b0) * nr, count: nr, skip: skipSelf ? offset + q : -1, depth: depths[q],
                                                 margin: ranking.selectionMargin(q),
                                                 scratchScores: ss.baseAddress!, scratchIndices: si.baseAddress!,
-                                                sample: &work.sample, into: &work.pairs)
-                                            work.add(q, slot: q - b0, depth: depths[q])
+                                                sample: &worker.pointee.work.sample, into: &worker.pointee.work.pairs)
+                                            worker.pointee.work.add(q, slot: q - b0, depth: depths[q])
                                         }
-                                        work.finish(queries: qp, firstQuery: b0, references: ra, scratch: own.baseAddress, into: out)
+                                        worker.pointee.work.finish(queries: qp, firstQuery: b0, references: ra, scratch: own.baseAddress, into: out)
                                     }
                                 }
                             }
@@ -236,6 +239,14 @@ extension ExactSearch {
         precondition(rank >= 1 && rank <= values.count)
         return dmle_kth_largest(values.baseAddress!, values.count, rank)
     }
+}
+
+/// A row-path worker's own state, kept from block to block (see `PerWorker`).
+struct RowWorker {
+    var work: BatchedRanking
+    var referenceRow: [Float]
+    var scores: [Float]
+    var indices: [Int32]
 }
 
 /// The canonical ranking of a chunk of queries whose candidate sets are complete (the row
