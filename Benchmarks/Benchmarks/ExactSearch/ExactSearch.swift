@@ -90,6 +90,30 @@ let benchmarks: @Sendable () -> Void = {
         try floorCase.prepare()
     }
 
+    // The k = 100 target, read as a ratio that the machine's drift cannot skew: the products
+    // alone and the search, alternately in one process, five times each; each iteration
+    // reports search / products (x1000) and both times. On this shared 2-core machine the
+    // speed moves by 10-20% within minutes, so the separate cases above can be minutes and
+    // tens of percent apart; here the two halves of a ratio are seconds apart.
+    Benchmark(
+        "search / products interleaved N=\(floorCase.rows.formatted) d=\(floorCase.dimensions) k=\(floorCase.k)",
+        configuration: .init(
+            metrics: [.custom("search / products x1000"), .custom("products (ms)"), .custom("search (ms)")],
+            warmupIterations: 0, maxDuration: .seconds(120), maxIterations: 5)
+    ) { benchmark, search in
+        let clock = ContinuousClock()
+        for _ in benchmark.scaledIterations {
+            let products = try clock.measure { blackHole(try search.productsOnly()) }
+            let searched = try clock.measure { blackHole(try search.search(k: floorCase.k, progress: nil)) }
+            let (p, s) = (products / .milliseconds(1), searched / .milliseconds(1))
+            benchmark.measurement(.custom("search / products x1000"), Int((1000 * s / p).rounded()))
+            benchmark.measurement(.custom("products (ms)"), Int(p.rounded()))
+            benchmark.measurement(.custom("search (ms)"), Int(s.rounded()))
+        }
+    } setup: {
+        try floorCase.prepare()
+    }
+
     // The products alone at the shape of the Debian sections (21,306 x 384, the real set the
     // deep case below reads): the floor of that job's search on this machine.
     Benchmark("products only N=21,306 d=384 (symmetric)", configuration: configuration) { benchmark, search in
