@@ -13,7 +13,7 @@ import Darwin
 /// compacted several times before its threshold settles. A strided sample of the references
 /// (`seedSample` of them) is scored against every query first; the score that a little more
 /// than the query's share of its kept candidates reach in the sample (its expected rank plus
-/// four standard deviations plus 16, as the row path's selection estimates) becomes its
+/// four standard deviations plus 6) becomes its
 /// starting threshold. The passes then reject most scores by one comparison from the first
 /// tile on.
 ///
@@ -86,7 +86,11 @@ extension ExactSearch {
                             values.removeLast()
                         }
                         let expected = Double(kept[q]) / Double(candidates) * Double(values.count)
-                        let rank = Int((expected + 4 * expected.squareRoot() + 16).rounded(.up))
+                        // The chance that the sample holds this many of the query's kept
+                        // candidates (so that the seed is too high and the query is refilled,
+                        // one whole row) is under 3e-6 whatever the expected count, for
+                        // references in random order: binomial tails, docs/benchmarks.md.
+                        let rank = Int((expected + 4 * expected.squareRoot() + 6).rounded(.up))
                         if rank < values.count {
                             out[q] = values.withUnsafeMutableBufferPointer { ExactSearch.largest($0, rank: rank) } + seedShift
                         }
