@@ -7,8 +7,28 @@ static inline float median_of_three(float a, float b, float c) {
     return c < lo ? lo : (c > hi ? hi : c);
 }
 
-size_t dmle_keep_top(float *s, int32_t *ix, size_t n, size_t k, float *threshold) {
-    if (k == 0 || k > n) return 0;
+// Moves the elements of [lo, hi) that are above p (or, with `equal`, equal to p) to the front
+// of the range and returns where they end: every element is swapped with the first one not
+// yet known to qualify, and that boundary moves when it did. No branch depends on the values.
+static inline size_t partition_pairs(float *s, int32_t *ix, size_t lo, size_t hi, float p, int equal) {
+    size_t boundary = lo;
+    for (size_t i = lo; i < hi; i++) {
+        const float x = s[i];
+        const int32_t y = ix ? ix[i] : 0;
+        s[i] = s[boundary];
+        s[boundary] = x;
+        if (ix) {
+            ix[i] = ix[boundary];
+            ix[boundary] = y;
+        }
+        boundary += equal ? x == p : x > p;
+    }
+    return boundary;
+}
+
+// The quickselect of both entry points (`ix` null: scores alone). Returns the k-th largest
+// score in `threshold` and how many elements reach it, all of them first; 0 for a NaN pivot.
+static inline size_t select_top(float *s, int32_t *ix, size_t n, size_t k, float *threshold) {
     const size_t target = k - 1;
     size_t lo = 0, hi = n;
     for (;;) {
@@ -16,33 +36,12 @@ size_t dmle_keep_top(float *s, int32_t *ix, size_t n, size_t k, float *threshold
         // the target position lies in [lo, hi).
         const float p = median_of_three(s[lo], s[lo + (hi - lo) / 2], s[hi - 1]);
         if (p != p) return 0;
-        // Scores above p to the front of [lo, hi): every element is swapped with the first
-        // one not yet known to be above p, and the boundary moves when it was.
-        size_t above = lo;
-        for (size_t i = lo; i < hi; i++) {
-            const float x = s[i];
-            const int32_t y = ix[i];
-            s[i] = s[above];
-            ix[i] = ix[above];
-            s[above] = x;
-            ix[above] = y;
-            above += x > p;
-        }
+        const size_t above = partition_pairs(s, ix, lo, hi, p, 0);
         if (target < above) {
-            hi = above;  // p is in [above, hi), so the range shrinks
+            hi = above;  // p itself is in [above, hi), so the range shrinks
             continue;
         }
-        // Scores equal to p next.
-        size_t equal = above;
-        for (size_t i = above; i < hi; i++) {
-            const float x = s[i];
-            const int32_t y = ix[i];
-            s[i] = s[equal];
-            ix[i] = ix[equal];
-            s[equal] = x;
-            ix[equal] = y;
-            equal += x == p;
-        }
+        const size_t equal = partition_pairs(s, ix, above, hi, p, 1);
         if (target < equal) {
             *threshold = p;
             return equal;
@@ -51,32 +50,14 @@ size_t dmle_keep_top(float *s, int32_t *ix, size_t n, size_t k, float *threshold
     }
 }
 
+size_t dmle_keep_top(float *s, int32_t *ix, size_t n, size_t k, float *threshold) {
+    if (k == 0 || k > n) return 0;
+    return select_top(s, ix, n, k, threshold);
+}
+
 float dmle_kth_largest(float *x, size_t n, size_t k) {
-    if (k == 0 || k > n) return __builtin_nanf("");
-    const size_t target = k - 1;
-    size_t lo = 0, hi = n;
-    for (;;) {
-        const float p = median_of_three(x[lo], x[lo + (hi - lo) / 2], x[hi - 1]);
-        if (p != p) return p;
-        size_t above = lo;
-        for (size_t i = lo; i < hi; i++) {
-            const float v = x[i];
-            x[i] = x[above];
-            x[above] = v;
-            above += v > p;
-        }
-        if (target < above) {
-            hi = above;
-            continue;
-        }
-        size_t equal = above;
-        for (size_t i = above; i < hi; i++) {
-            const float v = x[i];
-            x[i] = x[equal];
-            x[equal] = v;
-            equal += v == p;
-        }
-        if (target < equal) return p;
-        lo = equal;
-    }
+    float threshold = __builtin_nanf("");
+    if (k == 0 || k > n) return threshold;
+    select_top(x, 0, n, k, &threshold);
+    return threshold;
 }
