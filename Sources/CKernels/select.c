@@ -31,10 +31,23 @@ static inline size_t partition_pairs(float *s, int32_t *ix, size_t lo, size_t hi
 static inline size_t select_top(float *s, int32_t *ix, size_t n, size_t k, float *threshold) {
     const size_t target = k - 1;
     size_t lo = 0, hi = n;
+    // Median-of-three pivots can be led astray by contrived orders; past twice the levels a
+    // good pivot needs, the pivots are drawn at (deterministic) random positions instead.
+    size_t levels = 0, limit = 16;
+    for (size_t m = n; m > 1; m >>= 1) limit += 2;
+    uint64_t state = 0x9E3779B97F4A7C15ull ^ n;
     for (;;) {
         // [0, lo) holds scores above every score of [lo, hi), [hi, n) scores below them, and
         // the target position lies in [lo, hi).
-        const float p = median_of_three(s[lo], s[lo + (hi - lo) / 2], s[hi - 1]);
+        float p;
+        if (++levels <= limit) {
+            p = median_of_three(s[lo], s[lo + (hi - lo) / 2], s[hi - 1]);
+        } else {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            p = s[lo + (size_t)(state % (uint64_t)(hi - lo))];
+        }
         if (p != p) return 0;
         const size_t above = partition_pairs(s, ix, lo, hi, p, 0);
         if (target < above) {

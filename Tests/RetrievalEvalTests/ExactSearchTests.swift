@@ -300,6 +300,29 @@ struct TopKSelectionTests {
         }
     }
 
+    @Test("the compaction's quickselect on long structured orders: ascending, descending, organ pipe, sawtooth")
+    func keepTopStructured() {
+        let n = 100_000
+        let orders: [[Float]] = [
+            (0 ..< n).map { Float($0) },
+            (0 ..< n).map { Float(n - $0) },
+            (0 ..< n).map { Float(min($0, n - 1 - $0)) },
+            (0 ..< n).map { Float($0 % 97) },
+        ]
+        for (o, order) in orders.enumerated() {
+            for k in [1, 100, n / 2, n - 1] {
+                var scores = order
+                var indices = (0 ..< n).map { Int32($0) }
+                let kth = order.sorted(by: >)[k - 1]
+                var threshold: Float = .nan
+                let reached = dmle_keep_top(&scores, &indices, n, k, &threshold)
+                #expect(threshold == kth && reached == order.filter { $0 >= kth }.count, "order \(o), k \(k)")
+                var values = order
+                #expect(dmle_kth_largest(&values, n, k) == kth, "order \(o), k \(k)")
+            }
+        }
+    }
+
     @Test("the compaction refuses k out of range and a NaN pivot (the caller then selects by index)")
     func keepTopRefuses() {
         var scores: [Float] = [3, .nan, 1, 2, .nan]
