@@ -87,9 +87,8 @@ extension ExactSearch {
         // records), so the chunks take at most 128 MiB whatever the threads.
         let entryBudget = max(1 << 16, (1 << 22) / max(1, threads))
         // Each worker's ranking and scratch (a reference row read from a file when it is
-        // scored, and one row's gathered scores), kept from block to block.
-        // As many as the selection below can use: blocks of `blockRows` queries, at least 64
-        // per worker (`parallelRanges`).
+        // scored, and one row's gathered scores), kept from block to block; as many workers
+        // as the selection below can use (blocks of `blockRows` queries, at least 64 each).
         let pool = PerWorker(count: min(threads, max(1, blockRows / 64))) {
             RowWorker(work: BatchedRanking(ranking), referenceRow: [Float](repeating: 0, count: d),
                       scores: [Float](repeating: 0, count: nr), indices: [Int32](repeating: 0, count: nr))

@@ -13,9 +13,8 @@ import Darwin
 /// compacted several times before its threshold settles. A strided sample of the references
 /// (`seedSample` of them) is scored against every query first; the score that a little more
 /// than the query's share of its kept candidates reach in the sample (its expected rank plus
-/// four standard deviations plus 6) becomes its
-/// starting threshold. The passes then reject most scores by one comparison from the first
-/// tile on.
+/// four standard deviations plus 6) becomes its starting threshold. The passes then reject
+/// most scores by one comparison from the first tile on.
 ///
 /// The seed is an estimate, not a bound: a query whose seed was too high ends the passes
 /// holding fewer than its kept candidates, and only then it is offered every reference again

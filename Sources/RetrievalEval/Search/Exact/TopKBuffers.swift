@@ -12,9 +12,9 @@ import Darwin
 ///
 /// Query q owns a buffer of k_q + b_q slots. A candidate is appended when its score reaches
 /// the query's threshold; when the buffer is full, a quickselect keeps those reaching the
-/// k_q-th best score (its k_q best, and any tied with the last) and the threshold becomes
-/// that score. A candidate below the threshold cannot be among
-/// the k_q best (k_q others beat it), so it is rejected by one comparison, sixteen at a time in
+/// k_q-th best score (its k_q best, and any tied with the last) and the threshold becomes that
+/// score. A candidate below the threshold cannot be among the k_q best (k_q others beat it),
+/// so it is rejected by one comparison, sixteen at a time in
 /// the tile scans (C, AVX2 where the processor has it). Appending is a store, where a binary
 /// heap pays log k unpredictable branches per candidate; the selection costs O(k + b) per b
 /// candidates. A query that keeps nothing has an infinite threshold and no slots.
