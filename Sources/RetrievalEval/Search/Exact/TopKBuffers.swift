@@ -14,10 +14,10 @@ import Darwin
 /// the query's threshold; when the buffer is full, a quickselect keeps those reaching the
 /// k_q-th best score (its k_q best, and any tied with the last) and the threshold becomes that
 /// score. A candidate below the threshold cannot be among the k_q best (k_q others beat it),
-/// so it is rejected by one comparison, sixteen at a time in
-/// the tile scans (C, AVX2 where the processor has it). Appending is a store, where a binary
-/// heap pays log k unpredictable branches per candidate; the selection costs O(k + b) per b
-/// candidates. A query that keeps nothing has an infinite threshold and no slots.
+/// so it is rejected by one comparison, sixteen at a time in the tile scans (C, AVX2 where the
+/// processor has it). Appending is a store, where a binary heap pays log k unpredictable
+/// branches per candidate; the selection costs O(k + b) per b candidates. A query that keeps
+/// nothing has an infinite threshold and no slots.
 ///
 /// The order is total: a higher score ranks first, and equal scores go to the lower index,
 /// so the k_q kept do not depend on the order candidates arrive in.
