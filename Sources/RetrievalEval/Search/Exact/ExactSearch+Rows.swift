@@ -201,13 +201,9 @@ extension ExactSearch {
             threshold = -.infinity
             gathered = gather(row, count: count, skip: skip, threshold: threshold, scratchScores, scratchIndices)
         }
-        // The depth-th best score, by the compaction's quickselect.
-        var lowest: Float = 0
-        if dmle_keep_top(scratchScores, scratchIndices, gathered, depth, &lowest) == 0 {
-            TopKBuffers.select(scratchScores, scratchIndices, count: gathered, k: depth)
-            lowest = scratchScores[0]
-            for p in 1 ..< depth where scratchScores[p] < lowest { lowest = scratchScores[p] }
-        }
+        // The depth-th best score, by the compaction's selection (any number of ties: only
+        // the score is used).
+        let lowest = TopKBuffers.keepBest(scratchScores, scratchIndices, count: gathered, k: depth, tieRoom: gathered).threshold
         let bound = lowest - margin
         pairs.removeAll(keepingCapacity: true)
         if threshold <= bound {

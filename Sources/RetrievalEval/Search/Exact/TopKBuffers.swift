@@ -147,20 +147,26 @@ final class TopKBuffers {
         @inline(never)
         func compact(_ q: Int, _ n: Int) {
             let k = Int(ks[q])
-            let s = scores + offsets[q], ix = indices + offsets[q]
-            var threshold: Float = 0
-            let reached = dmle_keep_top(s, ix, n, k, &threshold)
-            if reached >= k && reached - k <= (n - k) / 2 {
-                sizes[q] = Int32(reached)
-                worst[q] = threshold
-                return
-            }
-            TopKBuffers.select(s, ix, count: n, k: k)
-            sizes[q] = Int32(k)
-            var lowest = s[0]
-            for i in 1 ..< k where s[i] < lowest { lowest = s[i] }
-            worst[q] = lowest
+            let (kept, threshold) = TopKBuffers.keepBest(scores + offsets[q], indices + offsets[q], count: n, k: k, tieRoom: (n - k) / 2)
+            sizes[q] = Int32(kept)
+            worst[q] = threshold
         }
+    }
+
+    /// Moves to the front the pairs whose score reaches the k-th best of `count` (the k best,
+    /// and any tied with the k-th) and returns how many they are and that score, by the C
+    /// quickselect (`dmle_keep_top`). When more than `tieRoom` ties would come along (or a
+    /// NaN stops the quickselect), the selection by (score, index) keeps exactly k instead.
+    static func keepBest(
+        _ s: UnsafeMutablePointer<Float>, _ ix: UnsafeMutablePointer<Int32>, count: Int, k: Int, tieRoom: Int
+    ) -> (count: Int, threshold: Float) {
+        var threshold: Float = 0
+        let reached = dmle_keep_top(s, ix, count, k, &threshold)
+        if reached >= k && reached - k <= tieRoom { return (reached, threshold) }
+        select(s, ix, count: count, k: k)
+        var lowest = s[0]
+        for i in 1 ..< k where s[i] < lowest { lowest = s[i] }
+        return (k, lowest)
     }
 
     /// Whether (s1, i1) ranks before (s2, i2): a higher score, or an equal one and a lower index.
