@@ -45,6 +45,66 @@ struct CanonicalKernelTests {
         #expect(mismatches == 0, "\(mismatches) of \(pairs) pairs differ (kernel: \(String(cString: dmle_canonical_isa())))")
     }
 
+    @Test("tiles of products in the canonical order equal ExactSearch.canonicalScore bit for bit, edges and tails included")
+    func fixedOrderProducts() {
+        var mismatches = 0, pairs = 0
+        for d in Array(1 ... 40) + [64, 128, 384, 512, 777] {
+            // Rows and columns around the kernel's four-by-four groups and 64-reference panels;
+            // every row `d + 3` floats apart and the output `cols + 5` apart, as a tile in a row.
+            for (rows, cols) in [(1, 1), (3, 5), (4, 4), (9, 7), (6, 70), (13, 131)] {
+                let (lda, ldc) = (d + 3, cols + 5)
+                let a = Self.values(rows * lda, seed: UInt64(d * 1000 + rows)), b = Self.values(cols * lda, seed: UInt64(d * 1000 + cols + 500))
+                var fast = [Float](repeating: .nan, count: rows * ldc), portable = fast
+                dmle_fixed_products(a, lda, b, lda, rows, cols, d, &fast, ldc)
+                dmle_fixed_products_portable(a, lda, b, lda, rows, cols, d, &portable, ldc)
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        for i in 0 ..< rows {
+                            for j in 0 ..< cols {
+                                let expected = ExactSearch.canonicalScore(ap.baseAddress! + i * lda, bp.baseAddress! + j * lda, d, .innerProduct)
+                                pairs += 1
+                                if fast[i * ldc + j].bitPattern != expected.bitPattern || portable[i * ldc + j].bitPattern != expected.bitPattern {
+                                    mismatches += 1
+                                }
+                            }
+                        }
+                    }
+                }
+                // Nothing written between the rows of the output.
+                #expect((0 ..< rows).allSatisfy { i in (cols ..< ldc).allSatisfy { fast[i * ldc + $0].isNaN } }, "d \(d), \(rows) x \(cols)")
+            }
+        }
+        #expect(pairs == 45 * (1 + 15 + 16 + 63 + 420 + 1703))
+        #expect(mismatches == 0, "\(mismatches) of \(pairs) pairs differ (kernel: \(String(cString: dmle_fixed_products_isa())))")
+    }
+
+    @Test("products whose roundings underflow (subnormal products) keep the canonical bits")
+    func subnormalProducts() {
+        // Rows with a few values near 1e-20 (their products underflow to subnormals or zero)
+        // among ordinary ones, and rows of nothing but tiny values, whose sums stay subnormal.
+        let d = 48
+        var a = Self.values(8 * d, seed: 90), b = Self.values(8 * d, seed: 91)
+        for i in 0 ..< 8 {
+            for j in stride(from: i % 5, to: d, by: 7) { a[i * d + j] = 1.5e-20 * Float(j + 1); b[i * d + j] = -2.5e-20 * Float(i + 1) }
+        }
+        for j in 0 ..< d { a[7 * d + j] = 3e-20; b[7 * d + j] = 1e-21 * Float(j % 3 + 1) }
+        var fast = [Float](repeating: .nan, count: 64)
+        dmle_fixed_products(a, d, b, d, 8, 8, d, &fast, 8)
+        var subnormal = 0
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                for i in 0 ..< 8 {
+                    for j in 0 ..< 8 {
+                        let expected = ExactSearch.canonicalScore(ap.baseAddress! + i * d, bp.baseAddress! + j * d, d, .innerProduct)
+                        #expect(fast[i * 8 + j].bitPattern == expected.bitPattern, "pair \(i), \(j)")
+                        if expected.isSubnormal { subnormal += 1 }
+                    }
+                }
+            }
+        }
+        #expect(subnormal >= 1)
+    }
+
     @Test("a different summation order would be caught: the test data tell orders apart")
     func dataSeparateOrders() {
         // Summing the same products in plain sequential order differs from the canonical

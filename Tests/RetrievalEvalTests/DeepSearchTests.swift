@@ -11,11 +11,14 @@ struct DeepSearchTests {
         let tileSize: Int
         let threads: Int
         let path: ExactSearchPath
-        var testDescription: String { "tile \(tileSize), \(threads) threads, \(path)" }
+        var kernel: ExactProductKernel = .automatic
+        var testDescription: String { "tile \(tileSize), \(threads) threads, \(path), \(kernel) products" }
     }
 
     static let configs: [Config] = [16, 37, 1024].flatMap { t in
         [1, 2].flatMap { th in [ExactSearchPath.candidates, .rows].map { Config(tileSize: t, threads: th, path: $0) } }
+    } + [ExactProductKernel.blas, .canonical].flatMap { k in
+        [ExactSearchPath.candidates, .rows].map { Config(tileSize: 37, threads: 2, path: $0, kernel: k) }
     }
 
     /// Unequal classes: one of half the set, a few small ones, and singletons (R = 0).
@@ -75,7 +78,7 @@ struct DeepSearchTests {
             let (expected, _) = try Self.today(Self.selfData, nil, metrics: Self.metrics, distance: distance)
             let found = try RetrievalEvaluation.run(
                 references: Self.selfData, metrics: Self.metrics, distance: distance, perClass: true,
-                threads: c.threads, tileSize: c.tileSize, path: c.path)
+                threads: c.threads, tileSize: c.tileSize, path: c.path, productKernel: c.kernel)
             #expect(found.depth == 149)
             #expect(found.neighbors == nil)
             #expect(Self.identical(found.report, expected), "\(distance)")
@@ -92,6 +95,7 @@ struct DeepSearchTests {
         let oracle = naiveNeighbors(x, queries: nil, distance: .innerProduct, k: 149)
         var search = try ExactSearch(references: x, distance: .innerProduct, tileSize: c.tileSize, threads: c.threads)
         search.path = c.path
+        search.productKernel = c.kernel
         var next = 0
         try search.search(depths: depths) { block in
             #expect(block.queries.lowerBound == next)
@@ -160,7 +164,7 @@ struct DeepSearchTests {
         let (expected, _) = try Self.today(refs, queries, metrics: Self.metrics, distance: .innerProduct)
         let found = try RetrievalEvaluation.run(
             references: refs, queries: queries, metrics: Self.metrics, distance: .innerProduct, perClass: true,
-            threads: c.threads, tileSize: c.tileSize, path: c.path)
+            threads: c.threads, tileSize: c.tileSize, path: c.path, productKernel: c.kernel)
         #expect(Self.identical(found.report, expected))
         #expect(found.report.excludedQueries == 7)
     }

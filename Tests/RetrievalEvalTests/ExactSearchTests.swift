@@ -106,10 +106,13 @@ struct ExactSearchTests {
         let oracle = naiveNeighbors(x, queries: nil, distance: .cosine, k: 30)
         for threads in [1, 2] {
             for (symmetric, path) in [(true, ExactSearchPath.candidates), (false, .candidates), (true, .rows)] {
-                var s = try ExactSearch(references: x, tileSize: tileSize, threads: threads, useSymmetry: symmetric)
-                s.path = path
-                let found = try s.search(k: 30)
-                #expect(firstDifference(lists(found), oracle) == nil, "tile \(tileSize), \(threads) threads, symmetric \(symmetric), \(path)")
+                for kernel in [ExactProductKernel.blas, .canonical] {
+                    var s = try ExactSearch(references: x, tileSize: tileSize, threads: threads, useSymmetry: symmetric)
+                    s.path = path
+                    s.productKernel = kernel
+                    let found = try s.search(k: 30)
+                    #expect(firstDifference(lists(found), oracle) == nil, "tile \(tileSize), \(threads) threads, symmetric \(symmetric), \(path), \(kernel)")
+                }
             }
         }
     }
@@ -122,12 +125,58 @@ struct ExactSearchTests {
         for r in stride(from: 5, to: 200, by: 5) { for j in 0 ..< 8 { x[r, j] = x[0, j] } }
         let oracle = naiveNeighbors(x, queries: nil, distance: .cosine, k: 10)
         for (tile, symmetric, path) in [(16, true, ExactSearchPath.candidates), (50, false, .candidates), (1024, true, .candidates), (1024, true, .rows)] {
-            var search = try ExactSearch(references: x, tileSize: tile, threads: 2, useSymmetry: symmetric)
-            search.path = path
-            let found = try search.search(k: 10)
-            #expect(firstDifference(lists(found), oracle) == nil)
+            for kernel in [ExactProductKernel.blas, .canonical] {
+                var search = try ExactSearch(references: x, tileSize: tile, threads: 2, useSymmetry: symmetric)
+                search.path = path
+                search.productKernel = kernel
+                let found = try search.search(k: 10)
+                #expect(firstDifference(lists(found), oracle) == nil, "\(kernel)")
+            }
         }
         #expect(oracle[0] == [5, 10, 15, 20, 25, 30, 35, 40, 45, 50])
+    }
+
+    @Test("canonical products give sgemm's lists on every path, tile and thread count, and every score is g", arguments: [Distance.cosine, .innerProduct])
+    func canonicalProducts(_ distance: Distance) throws {
+        // Rows on a coarse grid plus duplicates: many scores tie exactly or nearly, so the
+        // sgemm path re-scores long runs, and any difference in order would show.
+        var x = floatMatrix(rows: 420, columns: 35, duplicates: 60, seed: 8)
+        for i in 0 ..< x.rows { for j in 0 ..< 35 { x[i, j] = (x[i, j] * 4).rounded() / 4 + (j == 0 ? Float(i % 3) * 1e-6 : 0) } }
+        let depths = (0 ..< 420).map { [0, 1, 7, 60, 200, 419][$0 % 6] }
+        func run(_ kernel: ExactProductKernel, tile: Int, threads: Int, symmetric: Bool, path: ExactSearchPath) throws -> ([[Int32]], [[Float]]) {
+            var search = try ExactSearch(references: x, distance: distance, tileSize: tile, threads: threads, useSymmetry: symmetric)
+            search.path = path
+            search.productKernel = kernel
+            var indices: [[Int32]] = [], scores: [[Float]] = []
+            try search.search(depths: depths) { block in
+                for q in block.queries {
+                    indices.append(Array(block.indices(of: q)))
+                    scores.append(Array(block.scores[block.range(of: q)]))
+                }
+            }
+            return (indices, scores)
+        }
+        let (expected, _) = try run(.blas, tile: 64, threads: 1, symmetric: true, path: .candidates)
+        for (tile, threads, symmetric, path) in [(64, 1, true, ExactSearchPath.candidates), (37, 2, true, .candidates), (100, 2, false, .candidates),
+                                                 (1024, 1, true, .rows), (16, 2, true, .rows)] {
+            let (found, scores) = try run(.canonical, tile: tile, threads: threads, symmetric: symmetric, path: path)
+            let differs = found.indices.first { found[$0] != expected[$0] }
+            #expect(differs == nil, "query \(differs ?? -1) differs: tile \(tile), \(threads) threads, symmetric \(symmetric), \(path)")
+            if distance == .innerProduct {
+                // Every reported score is the canonical score of the pair, bit for bit.
+                var wrong = 0
+                x.values.withUnsafeBufferPointer { v in
+                    for q in found.indices {
+                        for (r, score) in zip(found[q], scores[q]) {
+                            let g = ExactSearch.canonicalScore(v.baseAddress! + q * 35, v.baseAddress! + Int(r) * 35, 35, .innerProduct)
+                            if g.bitPattern != score.bitPattern { wrong += 1 }
+                        }
+                    }
+                }
+                #expect(wrong == 0)
+            }
+        }
+        #expect(expected.map(\.count) == depths)
     }
 
     @Test("queries against separate references: nothing excluded", arguments: [Distance.innerProduct, .squaredL2])

@@ -43,6 +43,20 @@ void dmle_canonical_scores_portable(const float *r, const float *queries, const 
 /// The instruction set `dmle_canonical_scores` uses here: "avx2" or "portable".
 const char *dmle_canonical_isa(void);
 
+/// c[i * ldc + j] = g(a + i * lda, b + j * ldb) for i < rows, j < cols: inner products of d
+/// floats in the canonical score's fixed order (`dmle_canonical_scores`, bit for bit), a tile
+/// at a time. AVX-512 when the processor has it, else one pair at a time without vector
+/// instructions (then far slower than sgemm: see `dmle_fixed_products_isa`).
+void dmle_fixed_products(const float *a, size_t lda, const float *b, size_t ldb, size_t rows, size_t cols, size_t d,
+                         float *c, size_t ldc);
+
+/// `dmle_fixed_products` without vector instructions (tests: the same bits).
+void dmle_fixed_products_portable(const float *a, size_t lda, const float *b, size_t ldb, size_t rows, size_t cols,
+                                  size_t d, float *c, size_t ldc);
+
+/// The instruction set `dmle_fixed_products` uses here: "avx512f" or "portable".
+const char *dmle_fixed_products_isa(void);
+
 /// Writes to `out` the positions i < n, in order, with x[i] >= t (false for NaN); returns how
 /// many. AVX2 when the processor has it.
 size_t dmle_positions_ge(const float *x, size_t n, float t, uint32_t *out);

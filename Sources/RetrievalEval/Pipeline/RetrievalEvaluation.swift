@@ -43,6 +43,8 @@ public struct RetrievalEvaluation: Sendable {
     ///     puts it in place (once the run is recorded), and it is removed if never committed.
     ///   - keepNeighbors: return the lists (N x `depth` in memory).
     ///   - path: force the exact search's path (tests and measurements).
+    ///   - productKernel: force how the exact search computes its products (tests and
+    ///     measurements); the values are the same either way.
     /// - Throws: `SearchError` (zero-norm rows for cosine, dimension mismatch, memory that
     ///   cannot be had), `MetricError` (a list shorter than a metric needs: too few
     ///   references), `InputError` (the neighbour file cannot be written). Every check on the
@@ -52,7 +54,7 @@ public struct RetrievalEvaluation: Sendable {
         distance: Distance = .cosine, perClass: Bool = false, minimumDepth: Int = 0,
         threads: Int = ExactSearch.defaultThreads, tileSize: Int = 1024, index: ApproximateSettings? = nil,
         saveNeighbors: String? = nil, keepNeighbors: Bool = false, path: ExactSearchPath = .automatic,
-        progress: SearchProgress? = nil
+        productKernel: ExactProductKernel = .automatic, progress: SearchProgress? = nil
     ) throws -> RetrievalEvaluation {
         let judgments = queries.map { RelevanceJudgments(queries: $0.labels, references: references.labels) }
             ?? RelevanceJudgments(selfRetrieval: references.labels)
@@ -88,7 +90,8 @@ public struct RetrievalEvaluation: Sendable {
         return try run(
             references: .matrix(references.embeddings), labels: references.labels, queries: queries, metrics: metrics,
             distance: distance, perClass: perClass, minimumDepth: minimumDepth, threads: threads, tileSize: tileSize,
-            saveNeighbors: saveNeighbors, keepNeighbors: keepNeighbors, path: path, progress: progress)
+            saveNeighbors: saveNeighbors, keepNeighbors: keepNeighbors, path: path, productKernel: productKernel,
+            progress: progress)
     }
 
     /// Evaluates by exact search with the references read from `references`: in memory, or
@@ -99,7 +102,7 @@ public struct RetrievalEvaluation: Sendable {
         distance: Distance = .cosine, perClass: Bool = false, minimumDepth: Int = 0,
         threads: Int = ExactSearch.defaultThreads, tileSize: Int = 1024,
         saveNeighbors: String? = nil, keepNeighbors: Bool = false, path: ExactSearchPath = .automatic,
-        progress: SearchProgress? = nil
+        productKernel: ExactProductKernel = .automatic, progress: SearchProgress? = nil
     ) throws -> RetrievalEvaluation {
         precondition(labels.count == source.rows, "one label per reference row")
         let judgments = queries.map { RelevanceJudgments(queries: $0.labels, references: labels) }
@@ -113,6 +116,7 @@ public struct RetrievalEvaluation: Sendable {
             references: source, queries: (queries?.embeddings).map { .matrix($0) }, distance: distance,
             tileSize: tileSize, threads: threads)
         search.path = path
+        search.productKernel = productKernel
         let depth = min(requested, search.availableDepth)
         try checkDepth(judgments, metrics: metrics, depth: depth)
         let everyList = saveNeighbors != nil || keepNeighbors

@@ -164,10 +164,14 @@ struct CanonicalRanking {
     let selfRetrieval: Bool
     /// In self-retrieval, the reference row of query 0 (the query excluded from its own list).
     let queryOffset: Int
+    /// Whether the scores are g itself (`ExactSearch.canonicalProducts`): then the order by
+    /// (score, index) is final, with no run to settle and no margin.
+    let exact: Bool
 
     init(_ search: ExactSearch) {
         d = search.dimensions
         distance = search.distance
+        exact = search.canonicalProducts
         // Higham's bound for an inner product summed along any tree: every product is
         // rounded once and passes through at most h additions, so the error is at most
         // gamma_(h + 1) sum |q_i r_i| <= gamma_(h + 1) |q| |r|, with gamma_n about n u.
@@ -180,6 +184,8 @@ struct CanonicalRanking {
         let (referenceNormsD, queryNormsD) = search.boundNorms
         let maxReference = referenceNormsD.max() ?? 0
         switch search.distance {
+        case _ where exact:
+            margins = [Double](repeating: 0, count: search.queryCount)
         case .cosine:
             // Unit rows (to float rounding): one margin for every query.
             margins = [Double](repeating: (gamma + gammaG) * 1.000_01, count: search.queryCount)
@@ -209,6 +215,9 @@ struct CanonicalRanking {
     func nearTieRuns(_ q: Int, _ pairs: inout [(Float, Int32)], depth: Int, keep: Int? = nil, into runs: inout [Range<Int>]) -> Bool {
         RankSort.sort(&pairs)
         if let keep, pairs.count > keep { pairs.removeLast(pairs.count - keep) }
+        // Scores that are g: the order by (score, index) is the canonical one, and the pairs
+        // hold the best by it, so nothing is left to settle.
+        if exact { return false }
         let kept = pairs.count
         let link = Float(2.02 * margins[q])
         var reachesEnd = false

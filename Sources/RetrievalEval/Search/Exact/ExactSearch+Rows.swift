@@ -334,6 +334,13 @@ struct BatchedRanking {
         queries qp: UnsafePointer<Float>, firstQuery: Int, references ra: RowAccess, scratch: UnsafeMutablePointer<Float>?,
         into out: NeighborBlock.Output
     ) {
+        if needs.isEmpty {
+            // No run to order (scores that are g, or no near-ties): the lists stand.
+            for (i, query) in queries.enumerated() {
+                out.write(query.slot, flat[starts[i] ..< starts[i] + query.depth])
+            }
+            return
+        }
         // The needs in reference order, by a counting sort (one pass to count, one to place).
         let referenceCount = ranking.referenceRows
         if counts.count != referenceCount + 1 { counts = [Int32](repeating: 0, count: referenceCount + 1) }

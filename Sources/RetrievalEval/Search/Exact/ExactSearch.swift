@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -55,6 +56,12 @@ public struct ExactSearch: NeighborSearch, Sendable {
     public var useSymmetry: Bool
     /// Candidate buffers or whole score rows; `.automatic` lets the cost model choose.
     public var path: ExactSearchPath = .automatic
+    /// sgemm or products in the canonical order; `.automatic` lets the cost model choose
+    /// (`ExactSearch+Products.swift`).
+    public var productKernel: ExactProductKernel = .automatic
+    /// Whether this search's products are the canonical scores themselves (resolved from
+    /// `productKernel` when the search starts).
+    var canonicalProducts = false
     /// The most the candidate buffers may take before the row path is chosen whatever the
     /// cost model says.
     public var candidateMemoryBudget: Int = 384 << 20
@@ -193,17 +200,21 @@ public struct ExactSearch: NeighborSearch, Sendable {
         precondition(depths.allSatisfy { $0 >= 0 && $0 <= availableDepth }, "depths within 0 ... availableDepth")
         // Each query keeps some candidates beyond its depth, so that the final ranking by
         // canonical scores (see `CanonicalRanking`) can prove it holds the true top.
-        let available = availableDepth
-        let kept = depths.map { $0 > 0 ? min($0 + ExactSearch.slack($0), available) : 0 }
+        // When the products are the canonical scores, the kept candidates are already in their
+        // final order, and none is needed beyond the depth.
+        var search = self
+        search.canonicalProducts = chosenProducts(depths: depths)
+        let available = availableDepth, slack = !search.canonicalProducts
+        let kept = depths.map { $0 > 0 ? min($0 + (slack ? ExactSearch.slack($0) : 0), available) : 0 }
         // Our workers run the products (each on its slice of a tile or block) and the folds, so
         // BLAS itself stays single-threaded: no idle BLAS threads spinning on the cores the
         // folds need.
         BLAS.setThreads(1)
-        switch chosenPath(kept: kept) {
+        switch search.chosenPath(kept: kept) {
         case .candidates, .automatic:
-            try candidateSearch(depths: depths, kept: kept, progress: progress, body: body)
+            try search.candidateSearch(depths: depths, kept: kept, progress: progress, body: body)
         case .rows:
-            try rowSearch(depths: depths, kept: kept, progress: progress, body: body)
+            try search.rowSearch(depths: depths, kept: kept, progress: progress, body: body)
         }
         progress?(1)
     }
@@ -269,6 +280,12 @@ public struct ExactSearch: NeighborSearch, Sendable {
     ///
     /// - Returns: a checksum of the last tile, so that the work cannot be optimised away.
     public func productsOnly() throws -> Float {
+        var search = self
+        search.canonicalProducts = productKernel == .canonical && distance != .squaredL2
+        return try search.timedProducts()
+    }
+
+    private func timedProducts() throws -> Float {
         BLAS.setThreads(1)
         let t = tileSize, nq = queryCount, nr = referenceCount
         let tile = try allocate(Float.self, count: min(t, nq) * min(t, nr), for: "one tile")
@@ -401,6 +418,11 @@ public struct ExactSearch: NeighborSearch, Sendable {
         i0: Int, j0: Int, into out: UnsafeMutablePointer<Float>, ldc: Int? = nil
     ) {
         let d = dimensions, ldc = ldc ?? cols
+        if canonicalProducts {
+            // Cosine and inner products only: each score is g itself.
+            dmle_fixed_products(a, d, b, d, rows, cols, d, out, ldc)
+            return
+        }
         BLAS.gemmNT(m: rows, n: cols, k: d, a: a, lda: d, b: b, ldb: d, c: out, ldc: ldc)
         if distance == .squaredL2 {
             // -||q - r||^2 = 2 q.r - ||q||^2 - ||r||^2

@@ -1,0 +1,187 @@
+// Tiles of inner products in the canonical score's fixed order (canonical.c), so that every
+// product the exact search computes is already the canonical score g, bit for bit: no
+// candidate then needs re-scoring, however close its neighbours are.
+//
+// For each pair (q, r) the operations are exactly those of canonical.c:
+//
+//   a[l] = 0 for the 16 lanes l; for each whole block of 16 dimensions j:
+//       a[l] = a[l] + q[j + l] * r[j + l]        (multiply, then add: never fused)
+//   v[l] = a[l] + a[l + 8] for l < 8
+//   s = ((((((v[0] + v[1]) + v[2]) + v[3]) + v[4]) + v[5]) + v[6]) + v[7]
+//   s = s + q[j] * r[j] for each remaining dimension, in order
+//
+// The AVX-512 kernel holds one pair's 16 lanes in one register, four queries by four
+// references at a time (sixteen accumulators), so each loaded block of a row serves four
+// pairs. The lane sums of eight pairs are then taken together: their v are transposed so that
+// register l holds v[l] of each pair, and the seven additions run across the eight at once,
+// each pair's in its own order. Separate multiply and add units make this as fast as fused
+// multiply-adds on processors that have them (AMD Zen 4: one 512-bit multiply and one add per
+// cycle); where they share units it is about half as fast, and the search's cost model
+// decides whether it pays (ExactSearch.productKernel).
+#include "CKernels.h"
+
+#pragma STDC FP_CONTRACT OFF
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define DMLE_PRODUCTS_X86 1
+#endif
+
+static float fixed_one(const float *q, const float *r, size_t d) {
+    float a[16] = {0};
+    size_t j = 0;
+    for (; j + 16 <= d; j += 16) {
+        for (int l = 0; l < 16; l++) {
+            float p = q[j + l] * r[j + l];
+            a[l] = a[l] + p;
+        }
+    }
+    float v[8];
+    for (int l = 0; l < 8; l++) v[l] = a[l] + a[l + 8];
+    float s = v[0];
+    for (int l = 1; l < 8; l++) s = s + v[l];
+    for (; j < d; j++) {
+        float p = q[j] * r[j];
+        s = s + p;
+    }
+    return s;
+}
+
+static void fixed_products_portable(const float *a, size_t lda, const float *b, size_t ldb, size_t rows, size_t cols,
+                                    size_t d, float *c, size_t ldc) {
+    for (size_t i = 0; i < rows; i++) {
+        for (size_t j = 0; j < cols; j++) c[i * ldc + j] = fixed_one(a + i * lda, b + j * ldb, d);
+    }
+}
+
+#ifdef DMLE_PRODUCTS_X86
+
+#define DMLE_AVX512 __attribute__((target("avx512f")))
+
+/// v = lanes 0-7 plus lanes 8-15 of a pair's accumulator.
+DMLE_AVX512 static inline __m256 fold_lanes(__m512 a) {
+    return _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+}
+
+/// The lane sums of eight pairs whose v are v0 ... v7: transposed so that T_l holds v[l] of
+/// every pair, then ((T_0 + T_1) + T_2) + ... + T_7, lane by lane; out[p] is pair p's sum.
+DMLE_AVX512 static inline void sum_eight(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 v4, __m256 v5, __m256 v6,
+                                          __m256 v7, float *out) {
+    __m256 t0 = _mm256_unpacklo_ps(v0, v1), t1 = _mm256_unpackhi_ps(v0, v1);
+    __m256 t2 = _mm256_unpacklo_ps(v2, v3), t3 = _mm256_unpackhi_ps(v2, v3);
+    __m256 t4 = _mm256_unpacklo_ps(v4, v5), t5 = _mm256_unpackhi_ps(v4, v5);
+    __m256 t6 = _mm256_unpacklo_ps(v6, v7), t7 = _mm256_unpackhi_ps(v6, v7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    // Lane l of register T_l (l < 4: low halves; l >= 4: high halves) is v[l] of pair p.
+    __m256 s = _mm256_add_ps(_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20));
+    s = _mm256_add_ps(s, _mm256_permute2f128_ps(u2, u6, 0x20));
+    s = _mm256_add_ps(s, _mm256_permute2f128_ps(u3, u7, 0x20));
+    s = _mm256_add_ps(s, _mm256_permute2f128_ps(u0, u4, 0x31));
+    s = _mm256_add_ps(s, _mm256_permute2f128_ps(u1, u5, 0x31));
+    s = _mm256_add_ps(s, _mm256_permute2f128_ps(u2, u6, 0x31));
+    s = _mm256_add_ps(s, _mm256_permute2f128_ps(u3, u7, 0x31));
+    _mm256_storeu_ps(out, s);
+}
+
+/// Four queries q[0..3] against four references r[0..3]: out[4 i + j] = g(q[i], r[j]), the
+/// tail of d mod 16 dimensions included.
+DMLE_AVX512 static void micro_4x4(const float *const q[4], const float *const r[4], size_t d, float out[16]) {
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+    __m512 a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+    size_t j = 0;
+    for (; j + 16 <= d; j += 16) {
+        __m512 r0 = _mm512_loadu_ps(r[0] + j), r1 = _mm512_loadu_ps(r[1] + j);
+        __m512 r2 = _mm512_loadu_ps(r[2] + j), r3 = _mm512_loadu_ps(r[3] + j);
+        __m512 x = _mm512_loadu_ps(q[0] + j);
+        a00 = _mm512_add_ps(a00, _mm512_mul_ps(x, r0));
+        a01 = _mm512_add_ps(a01, _mm512_mul_ps(x, r1));
+        a02 = _mm512_add_ps(a02, _mm512_mul_ps(x, r2));
+        a03 = _mm512_add_ps(a03, _mm512_mul_ps(x, r3));
+        x = _mm512_loadu_ps(q[1] + j);
+        a10 = _mm512_add_ps(a10, _mm512_mul_ps(x, r0));
+        a11 = _mm512_add_ps(a11, _mm512_mul_ps(x, r1));
+        a12 = _mm512_add_ps(a12, _mm512_mul_ps(x, r2));
+        a13 = _mm512_add_ps(a13, _mm512_mul_ps(x, r3));
+        x = _mm512_loadu_ps(q[2] + j);
+        a20 = _mm512_add_ps(a20, _mm512_mul_ps(x, r0));
+        a21 = _mm512_add_ps(a21, _mm512_mul_ps(x, r1));
+        a22 = _mm512_add_ps(a22, _mm512_mul_ps(x, r2));
+        a23 = _mm512_add_ps(a23, _mm512_mul_ps(x, r3));
+        x = _mm512_loadu_ps(q[3] + j);
+        a30 = _mm512_add_ps(a30, _mm512_mul_ps(x, r0));
+        a31 = _mm512_add_ps(a31, _mm512_mul_ps(x, r1));
+        a32 = _mm512_add_ps(a32, _mm512_mul_ps(x, r2));
+        a33 = _mm512_add_ps(a33, _mm512_mul_ps(x, r3));
+    }
+    sum_eight(fold_lanes(a00), fold_lanes(a01), fold_lanes(a02), fold_lanes(a03), fold_lanes(a10), fold_lanes(a11),
+              fold_lanes(a12), fold_lanes(a13), out);
+    sum_eight(fold_lanes(a20), fold_lanes(a21), fold_lanes(a22), fold_lanes(a23), fold_lanes(a30), fold_lanes(a31),
+              fold_lanes(a32), fold_lanes(a33), out + 8);
+    for (; j < d; j++) {
+        for (int p = 0; p < 16; p++) {
+            float t = q[p / 4][j] * r[p % 4][j];
+            out[p] = out[p] + t;
+        }
+    }
+}
+
+/// References per panel: 64 rows (96 KiB at d = 384) stay in the level-2 cache while every
+/// group of four queries passes over them.
+#define DMLE_PANEL 64
+
+DMLE_AVX512 static void fixed_products_avx512(const float *a, size_t lda, const float *b, size_t ldb, size_t rows,
+                                               size_t cols, size_t d, float *c, size_t ldc) {
+    if (rows == 0 || cols == 0) return;
+    for (size_t j0 = 0; j0 < cols; j0 += DMLE_PANEL) {
+        size_t j1 = j0 + DMLE_PANEL < cols ? j0 + DMLE_PANEL : cols;
+        for (size_t i = 0; i < rows; i += 4) {
+            // At the edges the last row (or reference) stands in for the missing ones; their
+            // results are not stored.
+            const float *q[4];
+            for (size_t k = 0; k < 4; k++) q[k] = a + (i + k < rows ? i + k : rows - 1) * lda;
+            size_t mi = rows - i < 4 ? rows - i : 4;
+            for (size_t j = j0; j < j1; j += 4) {
+                const float *r[4];
+                for (size_t k = 0; k < 4; k++) r[k] = b + (j + k < j1 ? j + k : j1 - 1) * ldb;
+                size_t nj = j1 - j < 4 ? j1 - j : 4;
+                float out[16];
+                micro_4x4(q, r, d, out);
+                for (size_t x = 0; x < mi; x++) {
+                    for (size_t y = 0; y < nj; y++) c[(i + x) * ldc + j + y] = out[4 * x + y];
+                }
+            }
+        }
+    }
+}
+
+#endif
+
+typedef void (*products_fn)(const float *, size_t, const float *, size_t, size_t, size_t, size_t, float *, size_t);
+static products_fn products_active = fixed_products_portable;
+static const char *products_isa = "portable";
+
+__attribute__((constructor))
+static void dmle_choose_products_kernel(void) {
+#ifdef DMLE_PRODUCTS_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        products_active = fixed_products_avx512;
+        products_isa = "avx512f";
+    }
+#endif
+}
+
+void dmle_fixed_products(const float *a, size_t lda, const float *b, size_t ldb, size_t rows, size_t cols, size_t d,
+                         float *c, size_t ldc) {
+    products_active(a, lda, b, ldb, rows, cols, d, c, ldc);
+}
+
+void dmle_fixed_products_portable(const float *a, size_t lda, const float *b, size_t ldb, size_t rows, size_t cols,
+                                  size_t d, float *c, size_t ldc) {
+    fixed_products_portable(a, lda, b, ldb, rows, cols, d, c, ldc);
+}
+
+const char *dmle_fixed_products_isa(void) { return products_isa; }

@@ -1,0 +1,47 @@
+import CKernels
+
+/// How the exact search computes its products.
+public enum ExactProductKernel: String, Sendable, CaseIterable {
+    /// Let the cost model choose (see `ExactSearch.chosenProducts`).
+    case automatic
+    /// sgemm: the fastest products, in an order BLAS chooses; candidates whose scores nearly
+    /// tie are then scored again in the canonical order before they are ranked (see
+    /// `CanonicalRanking`).
+    case blas
+    /// Every product in the canonical score's own fixed order (`dmle_fixed_products`), so
+    /// every score is final: no candidate is scored twice and none is kept beyond the depth.
+    /// Cosine and inner products only (squared distances keep sgemm).
+    case canonical
+}
+
+/// Which products pay: sgemm, or products that are the canonical scores themselves.
+///
+/// With sgemm, every kept candidate within the rounding bound of a neighbour's score is
+/// scored again in the canonical order (`CanonicalRanking`); on deep lists over many
+/// references nearly all are, and the ranking then costs a second, scattered pass over those
+/// pairs (a quarter of a deep search's time; the checks at the list's end can cost as much
+/// again). Products in the canonical order (the C kernel, AVX-512) cost about 1.0-1.2 times
+/// sgemm's on this project's machines, and remove that work, and the slack kept beyond
+/// each depth. Shallow lists have few candidates to re-score, so sgemm wins there.
+/// Measured in docs/benchmarks.md, "Products in the canonical order".
+extension ExactSearch {
+    /// The mean share of the references a query keeps at and above which the canonical
+    /// products pay (measured: see above).
+    static let canonicalProductsCrossover = 0.01
+
+    /// Whether the products are the canonical scores for queries of `depths`.
+    func chosenProducts(depths: [Int]) -> Bool {
+        guard distance != .squaredL2 else { return false }
+        switch productKernel {
+        case .blas: return false
+        case .canonical: return true
+        case .automatic:
+            // Only where the vector kernel runs: one pair at a time it is far slower than sgemm.
+            guard ExactSearch.canonicalProductsVectorized else { return false }
+            return ExactSearch.meanKept(depths) >= ExactSearch.canonicalProductsCrossover * Double(referenceCount)
+        }
+    }
+
+    /// Whether `dmle_fixed_products` has its vector kernel on this processor.
+    static let canonicalProductsVectorized = String(cString: dmle_fixed_products_isa()) != "portable"
+}
