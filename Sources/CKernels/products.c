@@ -128,21 +128,26 @@ DMLE_AVX512 static void micro_4x4(const float *const q[4], const float *const r[
     }
 }
 
-/// References per panel: 64 rows (96 KiB at d = 384) stay in the level-2 cache while every
-/// group of four queries passes over them.
-#define DMLE_PANEL 64
+/// Queries per block and references per panel: every group of four queries of a block passes
+/// over a panel (48 KiB at d = 384, in the level-2 cache, as is most of the block), its own
+/// four rows in the level-1 cache. Blocks of 256 were 10-20% faster than none on the row
+/// path's shape (2,048 queries by 15,000 references) and no slower on a tile's.
+#define DMLE_BLOCK 256
+#define DMLE_PANEL 32
 
 DMLE_AVX512 static void fixed_products_avx512(const float *a, size_t lda, const float *b, size_t ldb, size_t rows,
                                                size_t cols, size_t d, float *c, size_t ldc) {
     if (rows == 0 || cols == 0) return;
+    for (size_t i0 = 0; i0 < rows; i0 += DMLE_BLOCK) {
+    size_t i1 = i0 + DMLE_BLOCK < rows ? i0 + DMLE_BLOCK : rows;
     for (size_t j0 = 0; j0 < cols; j0 += DMLE_PANEL) {
         size_t j1 = j0 + DMLE_PANEL < cols ? j0 + DMLE_PANEL : cols;
-        for (size_t i = 0; i < rows; i += 4) {
+        for (size_t i = i0; i < i1; i += 4) {
             // At the edges the last row (or reference) stands in for the missing ones; their
             // results are not stored.
             const float *q[4];
-            for (size_t k = 0; k < 4; k++) q[k] = a + (i + k < rows ? i + k : rows - 1) * lda;
-            size_t mi = rows - i < 4 ? rows - i : 4;
+            for (size_t k = 0; k < 4; k++) q[k] = a + (i + k < i1 ? i + k : i1 - 1) * lda;
+            size_t mi = i1 - i < 4 ? i1 - i : 4;
             for (size_t j = j0; j < j1; j += 4) {
                 const float *r[4];
                 for (size_t k = 0; k < 4; k++) r[k] = b + (j + k < j1 ? j + k : j1 - 1) * ldb;
@@ -154,6 +159,7 @@ DMLE_AVX512 static void fixed_products_avx512(const float *a, size_t lda, const 
                 }
             }
         }
+    }
     }
 }
 

@@ -91,15 +91,15 @@ struct SeededSearchTests {
         #expect(forced.chosenPath(kept: [Int](repeating: 900, count: 1000)) == .candidates)
     }
 
-    @Test("the products' cost model: canonical products from a mean of 1% of the references kept, where vectorised; never for squared distances")
+    @Test("the products' cost model: canonical products from a mean of 3% of the references kept, where vectorised; never for squared distances")
     func productCostModel() throws {
         let x = floatMatrix(rows: 1000, columns: 4, duplicates: 0, seed: 3)
         let search = try ExactSearch(references: x, distance: .innerProduct)
         let vectorised = ExactSearch.canonicalProductsVectorized
         #expect(vectorised == (String(cString: dmle_fixed_products_isa()) == "avx512f"))
-        #expect(search.chosenProducts(depths: [Int](repeating: 9, count: 1000)) == false)
-        #expect(search.chosenProducts(depths: [Int](repeating: 10, count: 1000)) == vectorised)
-        #expect(search.chosenProducts(depths: [Int](repeating: 5, count: 500) + [Int](repeating: 15, count: 500)) == vectorised)
+        #expect(search.chosenProducts(depths: [Int](repeating: 29, count: 1000)) == false)
+        #expect(search.chosenProducts(depths: [Int](repeating: 30, count: 1000)) == vectorised)
+        #expect(search.chosenProducts(depths: [Int](repeating: 10, count: 500) + [Int](repeating: 50, count: 500)) == vectorised)
         var forced = search
         forced.productKernel = .canonical
         #expect(forced.chosenProducts(depths: [Int](repeating: 1, count: 1000)))

@@ -30,6 +30,10 @@ import Darwin
 /// against every reference in g.
 ///
 /// Reported scores are f outside those runs and g inside; they agree to within M.
+///
+/// With canonical products (`ExactProductKernel.canonical`, chosen for deep lists) every
+/// tile computes g itself, so f = g and M = 0: the sort by (score, index) is the canonical
+/// order, no run needs g, no slack is kept, and every reported score is g.
 extension ExactSearch {
     /// Candidates kept beyond k: enough that near-ties at the boundary rarely force the
     /// full-scan fallback.

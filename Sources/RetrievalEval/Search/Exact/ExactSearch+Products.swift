@@ -20,14 +20,17 @@ public enum ExactProductKernel: String, Sendable, CaseIterable {
 /// scored again in the canonical order (`CanonicalRanking`); on deep lists over many
 /// references nearly all are, and the ranking then costs a second, scattered pass over those
 /// pairs (a quarter of a deep search's time; the checks at the list's end can cost as much
-/// again). Products in the canonical order (the C kernel, AVX-512) cost about 1.0-1.2 times
-/// sgemm's on this project's machines, and remove that work, and the slack kept beyond
-/// each depth. Shallow lists have few candidates to re-score, so sgemm wins there.
-/// Measured in docs/benchmarks.md, "Products in the canonical order".
+/// again). Products in the canonical order (the C kernel, AVX-512) cost about 1.1-1.2 times
+/// sgemm's at d = 384 or 512 (more at d = 128, where the lane sums weigh more, and 1.6 times
+/// on rows with values near 1e-30, whose products underflow: the separate multiply pays for
+/// subnormal results, where sgemm's fused one does not), and remove that work, and the
+/// slack kept beyond each depth. Shallow lists have few candidates to re-score, so sgemm wins
+/// there. The crossover, measured on three sets (d = 128, 384, 512) at several depths, is
+/// about 3% of the references kept: docs/benchmarks.md, "Products in the canonical order".
 extension ExactSearch {
     /// The mean share of the references a query keeps at and above which the canonical
     /// products pay (measured: see above).
-    static let canonicalProductsCrossover = 0.01
+    static let canonicalProductsCrossover = 0.03
 
     /// Whether the products are the canonical scores for queries of `depths`.
     func chosenProducts(depths: [Int]) -> Bool {

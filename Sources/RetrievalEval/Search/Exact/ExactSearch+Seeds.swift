@@ -19,7 +19,8 @@ import Darwin
 /// The seed is an estimate, not a bound: a query whose seed was too high ends the passes
 /// holding fewer than its kept candidates, and only then it is offered every reference again
 /// with no threshold (`refill`). Either way a buffer ends holding exactly its best candidates
-/// by sgemm score, so the lists are the unseeded path's, bit for bit.
+/// by the tiles' scores, so the lists are the unseeded path's, bit for bit. (The sample is
+/// scored by sgemm whatever the products: a seed only steers, it decides nothing.)
 extension ExactSearch {
     /// The sample size used when `seedSample` is not set: none when the references are fewer
     /// than 8,192 (the passes are short); 256 references when the queries keep under 1% of

@@ -25,7 +25,9 @@ import Darwin
 /// the buffers fit in memory, and for shallow lists), or whole score rows a block of queries at
 /// a time, selected by a threshold (`ExactSearch+Rows.swift`; bounded in memory at any depth).
 /// A measured cost model chooses (`chosenPath`); both end in the same canonical ranking, so
-/// they give the same lists bit for bit.
+/// they give the same lists bit for bit. The products are sgemm's, or for deep lists the
+/// canonical scores themselves (`ExactSearch+Products.swift`), which leave the ranking
+/// nothing to re-score; the lists are the same either way.
 ///
 /// Threads: `threads` workers of our own each compute a slice of a tile's rows with a
 /// single-threaded sgemm and fold it into the candidates of their own queries; the column side of
@@ -275,8 +277,9 @@ public struct ExactSearch: NeighborSearch, Sendable {
     }
 
     /// The products of `search` alone: the same tiles (upper triangle in self-retrieval with
-    /// symmetry), the same workers and sgemm calls, and nothing kept. The floor a search's
-    /// time is measured against (Benchmarks/, docs/benchmarks.md); it returns nothing useful.
+    /// symmetry), the same workers and sgemm calls (the canonical kernel's when
+    /// `productKernel` is `.canonical`), and nothing kept. The floor a search's time is
+    /// measured against (Benchmarks/, docs/benchmarks.md); it returns nothing useful.
     ///
     /// - Returns: a checksum of the last tile, so that the work cannot be optimised away.
     public func productsOnly() throws -> Float {
