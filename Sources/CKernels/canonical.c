@@ -16,6 +16,10 @@
 
 #pragma STDC FP_CONTRACT OFF
 
+#if defined(__FAST_MATH__)
+#error "canonical.c must be built without -ffast-math: its sums must keep their order and rounding"
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define DMLE_CANONICAL_X86 1

@@ -16,11 +16,16 @@
 // register l holds v[l] of each pair, and the seven additions run across the eight at once,
 // each pair's in its own order. Separate multiply and add units make this as fast as fused
 // multiply-adds on processors that have them (AMD Zen 4: one 512-bit multiply and one add per
-// cycle); where they share units it is about half as fast, and the search's cost model
-// decides whether it pays (ExactSearch.productKernel).
+// cycle); where they share units (Intel's cores run both on the same ports) it would be
+// about half as fast, unmeasured here, so the search's cost model takes it by itself only on
+// AMD processors (ExactSearch.chosenProducts; `dmle_fixed_products_pays`).
 #include "CKernels.h"
 
 #pragma STDC FP_CONTRACT OFF
+
+#if defined(__FAST_MATH__)
+#error "products.c must be built without -ffast-math: its sums must keep their order and rounding"
+#endif
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -139,27 +144,27 @@ DMLE_AVX512 static void fixed_products_avx512(const float *a, size_t lda, const 
                                                size_t cols, size_t d, float *c, size_t ldc) {
     if (rows == 0 || cols == 0) return;
     for (size_t i0 = 0; i0 < rows; i0 += DMLE_BLOCK) {
-    size_t i1 = i0 + DMLE_BLOCK < rows ? i0 + DMLE_BLOCK : rows;
-    for (size_t j0 = 0; j0 < cols; j0 += DMLE_PANEL) {
-        size_t j1 = j0 + DMLE_PANEL < cols ? j0 + DMLE_PANEL : cols;
-        for (size_t i = i0; i < i1; i += 4) {
-            // At the edges the last row (or reference) stands in for the missing ones; their
-            // results are not stored.
-            const float *q[4];
-            for (size_t k = 0; k < 4; k++) q[k] = a + (i + k < i1 ? i + k : i1 - 1) * lda;
-            size_t mi = i1 - i < 4 ? i1 - i : 4;
-            for (size_t j = j0; j < j1; j += 4) {
-                const float *r[4];
-                for (size_t k = 0; k < 4; k++) r[k] = b + (j + k < j1 ? j + k : j1 - 1) * ldb;
-                size_t nj = j1 - j < 4 ? j1 - j : 4;
-                float out[16];
-                micro_4x4(q, r, d, out);
-                for (size_t x = 0; x < mi; x++) {
-                    for (size_t y = 0; y < nj; y++) c[(i + x) * ldc + j + y] = out[4 * x + y];
+        size_t i1 = i0 + DMLE_BLOCK < rows ? i0 + DMLE_BLOCK : rows;
+        for (size_t j0 = 0; j0 < cols; j0 += DMLE_PANEL) {
+            size_t j1 = j0 + DMLE_PANEL < cols ? j0 + DMLE_PANEL : cols;
+            for (size_t i = i0; i < i1; i += 4) {
+                // At the edges the last row (or reference) stands in for the missing ones; their
+                // results are not stored.
+                const float *q[4];
+                for (size_t k = 0; k < 4; k++) q[k] = a + (i + k < i1 ? i + k : i1 - 1) * lda;
+                size_t mi = i1 - i < 4 ? i1 - i : 4;
+                for (size_t j = j0; j < j1; j += 4) {
+                    const float *r[4];
+                    for (size_t k = 0; k < 4; k++) r[k] = b + (j + k < j1 ? j + k : j1 - 1) * ldb;
+                    size_t nj = j1 - j < 4 ? j1 - j : 4;
+                    float out[16];
+                    micro_4x4(q, r, d, out);
+                    for (size_t x = 0; x < mi; x++) {
+                        for (size_t y = 0; y < nj; y++) c[(i + x) * ldc + j + y] = out[4 * x + y];
+                    }
                 }
             }
         }
-    }
     }
 }
 
@@ -168,6 +173,7 @@ DMLE_AVX512 static void fixed_products_avx512(const float *a, size_t lda, const 
 typedef void (*products_fn)(const float *, size_t, const float *, size_t, size_t, size_t, size_t, float *, size_t);
 static products_fn products_active = fixed_products_portable;
 static const char *products_isa = "portable";
+static int products_pay = 0;
 
 __attribute__((constructor))
 static void dmle_choose_products_kernel(void) {
@@ -176,9 +182,13 @@ static void dmle_choose_products_kernel(void) {
     if (__builtin_cpu_supports("avx512f")) {
         products_active = fixed_products_avx512;
         products_isa = "avx512f";
+        // Separate multiply and add pipes (Zen 4 and later): as fast as sgemm's fused ones.
+        products_pay = __builtin_cpu_is("amd");
     }
 #endif
 }
+
+int dmle_fixed_products_pays(void) { return products_pay; }
 
 void dmle_fixed_products(const float *a, size_t lda, const float *b, size_t ldb, size_t rows, size_t cols, size_t d,
                          float *c, size_t ldc) {

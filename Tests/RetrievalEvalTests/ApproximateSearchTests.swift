@@ -15,7 +15,8 @@ func clusteredMatrix(rows: Int, columns: Int, clusters: Int, spread: Double = 0.
 }
 
 /// The same lists, and scores equal to float rounding (the exact search reports sgemm's
-/// scores where the order is certain and canonical ones elsewhere; the indexes canonical ones).
+/// scores where the order is certain and canonical ones elsewhere, or canonical ones
+/// throughout when its products are canonical; the indexes canonical ones).
 func expectSameLists(_ a: Neighbors, _ b: Neighbors, sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(a.queries == b.queries && a.depth == b.depth, sourceLocation: sourceLocation)
     #expect(a.indices == b.indices, sourceLocation: sourceLocation)

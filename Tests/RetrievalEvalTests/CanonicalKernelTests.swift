@@ -49,19 +49,20 @@ struct CanonicalKernelTests {
     func fixedOrderProducts() {
         var mismatches = 0, pairs = 0
         for d in Array(1 ... 40) + [64, 128, 384, 512, 777] {
-            // Rows and columns around the kernel's four-by-four groups and 64-reference panels;
-            // every row `d + 3` floats apart and the output `cols + 5` apart, as a tile in a row.
-            for (rows, cols) in [(1, 1), (3, 5), (4, 4), (9, 7), (6, 70), (13, 131)] {
-                let (lda, ldc) = (d + 3, cols + 5)
-                let a = Self.values(rows * lda, seed: UInt64(d * 1000 + rows)), b = Self.values(cols * lda, seed: UInt64(d * 1000 + cols + 500))
+            // Rows and columns around the kernel's four-by-four groups, 32-reference panels and
+            // 256-query blocks; every row `d + 3` floats apart and the output `cols + 5` apart,
+            // as a tile in a row.
+            for (rows, cols) in [(1, 1), (3, 5), (4, 4), (9, 7), (6, 70), (13, 131), (261, 37)] {
+                let (lda, ldb, ldc) = (d + 3, d + 1, cols + 5)
+                let a = Self.values(rows * lda, seed: UInt64(d * 1000 + rows)), b = Self.values(cols * ldb, seed: UInt64(d * 1000 + cols + 500))
                 var fast = [Float](repeating: .nan, count: rows * ldc), portable = fast
-                dmle_fixed_products(a, lda, b, lda, rows, cols, d, &fast, ldc)
-                dmle_fixed_products_portable(a, lda, b, lda, rows, cols, d, &portable, ldc)
+                dmle_fixed_products(a, lda, b, ldb, rows, cols, d, &fast, ldc)
+                dmle_fixed_products_portable(a, lda, b, ldb, rows, cols, d, &portable, ldc)
                 a.withUnsafeBufferPointer { ap in
                     b.withUnsafeBufferPointer { bp in
                         for i in 0 ..< rows {
                             for j in 0 ..< cols {
-                                let expected = ExactSearch.canonicalScore(ap.baseAddress! + i * lda, bp.baseAddress! + j * lda, d, .innerProduct)
+                                let expected = ExactSearch.canonicalScore(ap.baseAddress! + i * lda, bp.baseAddress! + j * ldb, d, .innerProduct)
                                 pairs += 1
                                 if fast[i * ldc + j].bitPattern != expected.bitPattern || portable[i * ldc + j].bitPattern != expected.bitPattern {
                                     mismatches += 1
@@ -71,10 +72,11 @@ struct CanonicalKernelTests {
                     }
                 }
                 // Nothing written between the rows of the output.
-                #expect((0 ..< rows).allSatisfy { i in (cols ..< ldc).allSatisfy { fast[i * ldc + $0].isNaN } }, "d \(d), \(rows) x \(cols)")
+                #expect((0 ..< rows).allSatisfy { i in (cols ..< ldc).allSatisfy { fast[i * ldc + $0].isNaN && portable[i * ldc + $0].isNaN } },
+                        "d \(d), \(rows) x \(cols)")
             }
         }
-        #expect(pairs == 45 * (1 + 15 + 16 + 63 + 420 + 1703))
+        #expect(pairs == 45 * (1 + 15 + 16 + 63 + 420 + 1703 + 9657))
         #expect(mismatches == 0, "\(mismatches) of \(pairs) pairs differ (kernel: \(String(cString: dmle_fixed_products_isa())))")
     }
 

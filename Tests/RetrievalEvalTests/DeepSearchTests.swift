@@ -107,18 +107,20 @@ struct DeepSearchTests {
         #expect(next == 300)
     }
 
-    @Test("row path in many small blocks and chunks gives the candidate path's lists", arguments: [1, 2])
-    func smallBlocks(_ threads: Int) throws {
+    @Test("row path in many small blocks and chunks gives the candidate path's lists", arguments: [1, 2], [ExactProductKernel.blas, .canonical])
+    func smallBlocks(_ threads: Int, _ kernel: ExactProductKernel) throws {
         let x = floatMatrix(rows: 333, columns: 10, duplicates: 90, seed: 12)
         let judgments = RelevanceJudgments(selfRetrieval: Self.unequalLabels(333))
         let depths = RetrievalEvaluation.queryDepths(judgments, metrics: [.recall(k: 5), .mapAtR], depth: 165)
         var expected = try ExactSearch(references: x, tileSize: 40, threads: 1)
         expected.path = .candidates
+        expected.productKernel = .blas
         var lists: [[Int32]] = []
         try expected.search(depths: depths) { block in for q in block.queries { lists.append(Array(block.indices(of: q))) } }
         for (blockRows, chunk) in [(7, 3), (64, 1), (100, 33)] {
             var search = try ExactSearch(references: x, threads: threads)
             search.path = .rows
+            search.productKernel = kernel
             search.rowBlockRows = blockRows
             search.rankingChunk = chunk
             var found: [[Int32]] = []
@@ -135,9 +137,12 @@ struct DeepSearchTests {
         let data = try LabeledEmbeddings(embeddings: floatMatrix(rows: 360, columns: 12, duplicates: 100, seed: 9), labels: Self.unequalLabels(360))
         let (expected, _) = try Self.today(data, nil, metrics: Self.metrics + [.mrr], distance: .cosine)
         for (tile, threads, path) in [(16, 2, ExactSearchPath.candidates), (100, 1, .rows), (1024, 2, .rows)] {
-            let found = try RetrievalEvaluation.run(
-                references: data, metrics: Self.metrics + [.mrr], perClass: true, threads: threads, tileSize: tile, path: path)
-            #expect(Self.identical(found.report, expected), "tile \(tile), \(threads) threads, \(path)")
+            for kernel in [ExactProductKernel.blas, .canonical] {
+                let found = try RetrievalEvaluation.run(
+                    references: data, metrics: Self.metrics + [.mrr], perClass: true, threads: threads, tileSize: tile, path: path,
+                    productKernel: kernel)
+                #expect(Self.identical(found.report, expected), "tile \(tile), \(threads) threads, \(path), \(kernel)")
+            }
         }
     }
 

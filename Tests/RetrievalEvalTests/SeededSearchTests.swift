@@ -13,11 +13,20 @@ struct SeededSearchTests {
         let queries: Bool
         let tileSize: Int
         let threads: Int
-        var testDescription: String { "\(distance), \(queries ? "plain" : "self"), tile \(tileSize), \(threads) threads" }
+        var kernel: ExactProductKernel = .automatic
+        var testDescription: String { "\(distance), \(queries ? "plain" : "self"), tile \(tileSize), \(threads) threads, \(kernel) products" }
     }
 
+    /// Every configuration with sgemm's products (re-scored near-ties), and the inner
+    /// products' also with the canonical ones (squared distances always take sgemm's).
     static let configs: [Config] = [Distance.cosine, .innerProduct, .squaredL2].flatMap { distance in
-        [false, true].flatMap { queries in [(16, 1), (64, 2), (1024, 2)].map { Config(distance: distance, queries: queries, tileSize: $0.0, threads: $0.1) } }
+        [false, true].flatMap { queries in
+            [(16, 1), (64, 2), (1024, 2)].flatMap { t in
+                (distance == .squaredL2 ? [ExactProductKernel.blas] : [.blas, .canonical]).map {
+                    Config(distance: distance, queries: queries, tileSize: t.0, threads: t.1, kernel: $0)
+                }
+            }
+        }
     }
 
     static let references = floatMatrix(rows: 400, columns: 9, duplicates: 60, seed: 41)
@@ -28,6 +37,7 @@ struct SeededSearchTests {
         var search = try ExactSearch(references: references, queries: c.queries ? queryRows : nil, distance: c.distance,
                                      tileSize: c.tileSize, threads: c.threads)
         search.path = .candidates
+        search.productKernel = c.kernel
         search.seedSample = sample
         search.seedShift = shift
         var found: [[Int32]] = []
@@ -91,12 +101,12 @@ struct SeededSearchTests {
         #expect(forced.chosenPath(kept: [Int](repeating: 900, count: 1000)) == .candidates)
     }
 
-    @Test("the products' cost model: canonical products from a mean of 3% of the references kept, where vectorised; never for squared distances")
+    @Test("the products' cost model: canonical products from a mean of 3% of the references kept, where measured to pay; never for squared distances")
     func productCostModel() throws {
         let x = floatMatrix(rows: 1000, columns: 4, duplicates: 0, seed: 3)
         let search = try ExactSearch(references: x, distance: .innerProduct)
-        let vectorised = ExactSearch.canonicalProductsVectorized
-        #expect(vectorised == (String(cString: dmle_fixed_products_isa()) == "avx512f"))
+        let vectorised = ExactSearch.canonicalProductsPay
+        #expect(!vectorised || String(cString: dmle_fixed_products_isa()) == "avx512f")
         #expect(search.chosenProducts(depths: [Int](repeating: 29, count: 1000)) == false)
         #expect(search.chosenProducts(depths: [Int](repeating: 30, count: 1000)) == vectorised)
         #expect(search.chosenProducts(depths: [Int](repeating: 10, count: 500) + [Int](repeating: 50, count: 500)) == vectorised)
@@ -109,6 +119,30 @@ struct SeededSearchTests {
         #expect(!l2.chosenProducts(depths: [Int](repeating: 999, count: 1000)))
         l2.productKernel = .canonical
         #expect(!l2.chosenProducts(depths: [Int](repeating: 999, count: 1000)))
+    }
+
+    @Test("the plan: canonical products keep no slack; the path's crossover is read with the slack, the budget with what is kept")
+    func plan() throws {
+        let x = floatMatrix(rows: 1000, columns: 4, duplicates: 0, seed: 3)
+        var plain = try ExactSearch(references: x, queries: x, distance: .innerProduct)
+        let depths = [Int](repeating: 33, count: 1000)
+        plain.productKernel = .canonical
+        let canonical = plain.plan(depths: depths)
+        #expect(canonical.canonicalProducts && canonical.kept == depths)
+        // 33 + 16 of slack reach the 3.5% crossover, as measured: rows, with or without slack.
+        #expect(canonical.path == .rows)
+        plain.productKernel = .blas
+        let blas = plain.plan(depths: depths)
+        #expect(!blas.canonicalProducts && blas.kept == [Int](repeating: 49, count: 1000) && blas.path == .rows)
+        // The budget: what canonical products keep fits where depth + slack would not.
+        var symmetric = try ExactSearch(references: x, distance: .innerProduct)
+        let deep = [Int](repeating: 800, count: 1000)
+        symmetric.candidateMemoryBudget = TopKBuffers.bytes(deep)
+        symmetric.productKernel = .canonical
+        #expect(symmetric.plan(depths: deep).path == .candidates)
+        symmetric.productKernel = .blas
+        #expect(symmetric.plan(depths: deep).path == .rows)
+        #expect(symmetric.plan(depths: [Int](repeating: 0, count: 1000)).kept.allSatisfy { $0 == 0 })
     }
 
     @Test("rows whose scores could overflow float32 are refused with one line, before any search")

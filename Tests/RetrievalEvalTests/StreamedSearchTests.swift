@@ -66,6 +66,8 @@ struct StreamedSearchTests {
                 for path in [ExactSearchPath.candidates, .rows] {
                     var memory = try ExactSearch(references: Self.data, queries: queries, distance: c.distance,
                                                  tileSize: tile, threads: threads)
+                    // sgemm's products on one thread count, the canonical kernel's on the other.
+                    memory.productKernel = threads == 1 ? .blas : .canonical
                     var streamed = try ExactSearch(references: .mapped(mapped), queries: queries.map { .matrix($0) },
                                                    distance: c.distance, tileSize: tile, threads: threads)
                     #expect(streamed.streamsReferences)
@@ -73,6 +75,7 @@ struct StreamedSearchTests {
                     streamed.queryBlockBytes = 2 * tile * 4 * Self.data.columns
                     memory.path = path
                     streamed.path = path
+                    streamed.productKernel = memory.productKernel
                     streamed.rowBlockRows = 13
                     memory.rowBlockRows = 13
                     let k = path == .rows ? 60 : 11
@@ -93,9 +96,11 @@ struct StreamedSearchTests {
     func queryRange(_ distance: Distance) throws {
         let mapped = try Self.map(Self.data, as: .fvecs)
         let all = try ExactSearch(references: Self.data, distance: distance, tileSize: 16, threads: 2).search(k: 9)
-        for rows in [0 ..< 157, 40 ..< 97, 156 ..< 157] {
-            let memory = try ExactSearch(references: .matrix(Self.data), queryRows: rows, distance: distance, tileSize: 16, threads: 2)
+        for (rows, kernel) in [(0 ..< 157, ExactProductKernel.blas), (40 ..< 97, .blas), (156 ..< 157, .blas), (0 ..< 157, .canonical), (40 ..< 97, .canonical)] {
+            var memory = try ExactSearch(references: .matrix(Self.data), queryRows: rows, distance: distance, tileSize: 16, threads: 2)
             var streamed = try ExactSearch(references: .mapped(mapped), queryRows: rows, distance: distance, tileSize: 16, threads: 2)
+            memory.productKernel = kernel
+            streamed.productKernel = kernel
             streamed.queryBlockBytes = 16 * 4 * 19
             #expect(memory.queryCount == rows.count && memory.availableDepth == 156)
             let a = try memory.search(k: 9), b = try streamed.search(k: 9)

@@ -126,6 +126,32 @@ let benchmarks: @Sendable () -> Void = {
             distance: .cosine)
     }
 
+    // The canonical kernel's products (every score already the canonical g, no re-scoring;
+    // chosen for deep lists) against sgemm's, on the same tiles, alternately in one process:
+    // each iteration reports canonical / sgemm (x1000) and both times.
+    Benchmark(
+        "canonical / sgemm products interleaved N=21,306 d=384 (symmetric)",
+        configuration: .init(
+            metrics: [.custom("canonical / sgemm x1000"), .custom("sgemm (ms)"), .custom("canonical (ms)")],
+            warmupIterations: 0, maxDuration: .seconds(120), maxIterations: 5)
+    ) { benchmark, search in
+        let clock = ContinuousClock()
+        var canonical = search
+        canonical.productKernel = .canonical
+        for _ in benchmark.scaledIterations {
+            let blas = try clock.measure { blackHole(try search.productsOnly()) }
+            let fixed = try clock.measure { blackHole(try canonical.productsOnly()) }
+            let (b, f) = (blas / .milliseconds(1), fixed / .milliseconds(1))
+            benchmark.measurement(.custom("canonical / sgemm x1000"), Int((1000 * f / b).rounded()))
+            benchmark.measurement(.custom("sgemm (ms)"), Int(b.rounded()))
+            benchmark.measurement(.custom("canonical (ms)"), Int(f.rounded()))
+        }
+    } setup: {
+        try RetrievalEval.ExactSearch(
+            references: ClusteredEmbeddings(rows: 21_306, dimensions: 384, classes: 58, spread: 3, seed: 0x5EED_0004).embeddings,
+            distance: .cosine)
+    }
+
     // Real data, when the machine has it (../shared/data, see docs/benchmarks.md): the main
     // job's default metric set (recall@1,2,4,8, nDCG@2,4,8, MAP@R; MAP@R up to 2,198 deep,
     // each query to its own R) on the Debian package descriptions by section. The cost model

@@ -57,6 +57,10 @@ void dmle_fixed_products_portable(const float *a, size_t lda, const float *b, si
 /// The instruction set `dmle_fixed_products` uses here: "avx512f" or "portable".
 const char *dmle_fixed_products_isa(void);
 
+/// Nonzero where the vector kernel is measured to pay against sgemm on deep lists: AVX-512 on
+/// an AMD processor (separate multiply and add pipes).
+int dmle_fixed_products_pays(void);
+
 /// Writes to `out` the positions i < n, in order, with x[i] >= t (false for NaN); returns how
 /// many. AVX2 when the processor has it.
 size_t dmle_positions_ge(const float *x, size_t n, float t, uint32_t *out);

@@ -44,7 +44,9 @@ public struct RetrievalEvaluation: Sendable {
     ///   - keepNeighbors: return the lists (N x `depth` in memory).
     ///   - path: force the exact search's path (tests and measurements).
     ///   - productKernel: force how the exact search computes its products (tests and
-    ///     measurements); the values are the same either way.
+    ///     measurements): the lists and metrics are the same either way; the scores kept with
+    ///     `keepNeighbors` are the canonical scores g with `.canonical`, sgemm's outside
+    ///     near-tie runs with `.blas`. Squared distances always use sgemm.
     /// - Throws: `SearchError` (zero-norm rows for cosine, dimension mismatch, memory that
     ///   cannot be had), `MetricError` (a list shorter than a metric needs: too few
     ///   references), `InputError` (the neighbour file cannot be written). Every check on the
@@ -158,7 +160,7 @@ public struct RetrievalEvaluation: Sendable {
             report: report, relevantCounts: judgments.relevantCounts,
             searchSeconds: searchTime.seconds,
             metricSeconds: metricTime.seconds, saveSeconds: saveTime.seconds,
-            path: search.chosenPath(kept: depths.map { $0 > 0 ? min($0 + ExactSearch.slack($0), search.availableDepth) : 0 }),
+            path: search.plan(depths: depths).path,
             neighborsFile: neighborsFile, curves: stream.curves())
     }
 

@@ -27,6 +27,10 @@ public enum ExactProductKernel: String, Sendable, CaseIterable {
 /// slack kept beyond each depth. Shallow lists have few candidates to re-score, so sgemm wins
 /// there. The crossover, measured on three sets (d = 128, 384, 512) at several depths, is
 /// about 3% of the references kept: docs/benchmarks.md, "Products in the canonical order".
+/// It was measured on AMD Zen 4, whose separate multiply and add pipes make the kernel as
+/// fast in principle as fused multiply-adds; where multiplies and adds share ports (Intel) it
+/// would be about twice as slow, unmeasured, so the model takes it only on AMD processors.
+/// Forced (`.canonical`) it runs anywhere, the portable loop where AVX-512 is missing.
 extension ExactSearch {
     /// The mean share of the references a query keeps at and above which the canonical
     /// products pay (measured: see above).
@@ -39,12 +43,14 @@ extension ExactSearch {
         case .blas: return false
         case .canonical: return true
         case .automatic:
-            // Only where the vector kernel runs: one pair at a time it is far slower than sgemm.
-            guard ExactSearch.canonicalProductsVectorized else { return false }
+            // Only where the vector kernel was measured to pay: one pair at a time it is far
+            // slower than sgemm, and where multiplies and adds share ports it is unmeasured.
+            guard ExactSearch.canonicalProductsPay else { return false }
             return ExactSearch.meanKept(depths) >= ExactSearch.canonicalProductsCrossover * Double(referenceCount)
         }
     }
 
-    /// Whether `dmle_fixed_products` has its vector kernel on this processor.
-    static let canonicalProductsVectorized = String(cString: dmle_fixed_products_isa()) != "portable"
+    /// Whether `dmle_fixed_products` has its vector kernel on this processor, and one with
+    /// separate multiply and add pipes (AMD Zen 4 and later), where it was measured.
+    static let canonicalProductsPay = dmle_fixed_products_pays() != 0
 }

@@ -56,11 +56,15 @@ extension ExactSearch {
     /// taken whenever their buffers fit `candidateMemoryBudget`; otherwise (query/reference,
     /// or part of the rows) up to a mean of `plainCrossover` of the references kept. Rows
     /// beyond that, or when the buffers would not fit.
-    func chosenPath(kept: [Int]) -> ExactSearchPath {
+    ///
+    /// - Parameters:
+    ///   - kept: the candidates each query keeps, whose buffers must fit.
+    ///   - measuredAs: the same with the slack, as the crossover was measured (`kept` when nil).
+    func chosenPath(kept: [Int], measuredAs: [Int]? = nil) -> ExactSearchPath {
         if path != .automatic { return path }
         if TopKBuffers.bytes(kept) > candidateMemoryBudget { return .rows }
         if symmetric { return .candidates }
-        return ExactSearch.meanKept(kept) >= ExactSearch.plainCrossover * Double(referenceCount) ? .rows : .candidates
+        return ExactSearch.meanKept(measuredAs ?? kept) >= ExactSearch.plainCrossover * Double(referenceCount) ? .rows : .candidates
     }
 
     /// The mean number of candidates the queries keep (0 for no queries): what the cost model,

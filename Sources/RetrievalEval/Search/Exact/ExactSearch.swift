@@ -200,25 +200,45 @@ public struct ExactSearch: NeighborSearch, Sendable {
     public func search(depths: [Int], progress: SearchProgress? = nil, body: (NeighborBlock) throws -> Void) throws {
         precondition(depths.count == queryCount, "one depth per query")
         precondition(depths.allSatisfy { $0 >= 0 && $0 <= availableDepth }, "depths within 0 ... availableDepth")
-        // Each query keeps some candidates beyond its depth, so that the final ranking by
-        // canonical scores (see `CanonicalRanking`) can prove it holds the true top.
-        // When the products are the canonical scores, the kept candidates are already in their
-        // final order, and none is needed beyond the depth.
+        let plan = plan(depths: depths)
         var search = self
-        search.canonicalProducts = chosenProducts(depths: depths)
-        let available = availableDepth, slack = !search.canonicalProducts
-        let kept = depths.map { $0 > 0 ? min($0 + (slack ? ExactSearch.slack($0) : 0), available) : 0 }
+        search.canonicalProducts = plan.canonicalProducts
+        let kept = plan.kept
         // Our workers run the products (each on its slice of a tile or block) and the folds, so
         // BLAS itself stays single-threaded: no idle BLAS threads spinning on the cores the
         // folds need.
         BLAS.setThreads(1)
-        switch search.chosenPath(kept: kept) {
+        switch plan.path {
         case .candidates, .automatic:
             try search.candidateSearch(depths: depths, kept: kept, progress: progress, body: body)
         case .rows:
             try search.rowSearch(depths: depths, kept: kept, progress: progress, body: body)
         }
         progress?(1)
+    }
+
+    /// What a search of `depths` does: its products, the candidates each query keeps, its path.
+    struct Plan {
+        /// Whether the products are the canonical scores (`chosenProducts`).
+        let canonicalProducts: Bool
+        /// Per query: its depth plus the slack the final ranking needs (`ExactSearch.slack`;
+        /// none with canonical products, whose order is already final).
+        let kept: [Int]
+        /// The path (`chosenPath`).
+        let path: ExactSearchPath
+    }
+
+    /// The plan of a search of `depths`. Each query keeps some candidates beyond its depth, so
+    /// that the final ranking by canonical scores (see `CanonicalRanking`) can prove it holds
+    /// the true top; with canonical products the kept candidates are in their final order, and
+    /// none is needed beyond the depth. The path's crossover was measured with the slack, so it
+    /// is read with it whatever the products; the memory budget, with what is kept.
+    func plan(depths: [Int]) -> Plan {
+        let canonical = chosenProducts(depths: depths)
+        let available = availableDepth
+        let withSlack = depths.map { $0 > 0 ? min($0 + ExactSearch.slack($0), available) : 0 }
+        let kept = canonical ? depths : withSlack
+        return Plan(canonicalProducts: canonical, kept: kept, path: chosenPath(kept: kept, measuredAs: withSlack))
     }
 
     /// Whether the symmetric pass applies: self-retrieval of every row, symmetry allowed.
@@ -278,7 +298,8 @@ public struct ExactSearch: NeighborSearch, Sendable {
 
     /// The products of `search` alone: the same tiles (upper triangle in self-retrieval with
     /// symmetry), the same workers and sgemm calls (the canonical kernel's when
-    /// `productKernel` is `.canonical`), and nothing kept. The floor a search's time is
+    /// `productKernel` is `.canonical`; `.automatic` is sgemm here, there being no depths to
+    /// choose by), and nothing kept. The floor a search's time is
     /// measured against (Benchmarks/, docs/benchmarks.md); it returns nothing useful.
     ///
     /// - Returns: a checksum of the last tile, so that the work cannot be optimised away.
