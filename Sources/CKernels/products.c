@@ -12,9 +12,10 @@
 //
 // The AVX-512 kernel holds one pair's 16 lanes in one register, four queries by four
 // references at a time (sixteen accumulators), so each loaded block of a row serves four
-// pairs. The lane sums of eight pairs are then taken together: their v are transposed so that
-// register l holds v[l] of each pair, and the seven additions run across the eight at once,
-// each pair's in its own order. Separate multiply and add units make this as fast as fused
+// pairs. The lane sums of the sixteen pairs are then taken together: two pairs' v share a
+// register (one per 256-bit half), the eight registers are transposed within each half so
+// that register l holds v[l] of every pair, and the seven additions run across the sixteen at
+// once, each pair's in its own order. Separate multiply and add units make this as fast as fused
 // multiply-adds on processors that have them (AMD Zen 4: one 512-bit multiply and one add per
 // cycle); where they share units (Intel's cores run both on the same ports) it would be
 // about half as fast, unmeasured here, so the search's cost model takes it by itself only on
@@ -63,32 +64,35 @@ static void fixed_products_portable(const float *a, size_t lda, const float *b, 
 
 #define DMLE_AVX512 __attribute__((target("avx512f")))
 
-/// v = lanes 0-7 plus lanes 8-15 of a pair's accumulator.
-DMLE_AVX512 static inline __m256 fold_lanes(__m512 a) {
-    return _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
-}
-
-/// The lane sums of eight pairs whose v are v0 ... v7: transposed so that T_l holds v[l] of
-/// every pair, then ((T_0 + T_1) + T_2) + ... + T_7, lane by lane; out[p] is pair p's sum.
-DMLE_AVX512 static inline void sum_eight(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 v4, __m256 v5, __m256 v6,
-                                          __m256 v7, float *out) {
-    __m256 t0 = _mm256_unpacklo_ps(v0, v1), t1 = _mm256_unpackhi_ps(v0, v1);
-    __m256 t2 = _mm256_unpacklo_ps(v2, v3), t3 = _mm256_unpackhi_ps(v2, v3);
-    __m256 t4 = _mm256_unpacklo_ps(v4, v5), t5 = _mm256_unpackhi_ps(v4, v5);
-    __m256 t6 = _mm256_unpacklo_ps(v6, v7), t7 = _mm256_unpackhi_ps(v6, v7);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    // Lane l of register T_l (l < 4: low halves; l >= 4: high halves) is v[l] of pair p.
-    __m256 s = _mm256_add_ps(_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20));
-    s = _mm256_add_ps(s, _mm256_permute2f128_ps(u2, u6, 0x20));
-    s = _mm256_add_ps(s, _mm256_permute2f128_ps(u3, u7, 0x20));
-    s = _mm256_add_ps(s, _mm256_permute2f128_ps(u0, u4, 0x31));
-    s = _mm256_add_ps(s, _mm256_permute2f128_ps(u1, u5, 0x31));
-    s = _mm256_add_ps(s, _mm256_permute2f128_ps(u2, u6, 0x31));
-    s = _mm256_add_ps(s, _mm256_permute2f128_ps(u3, u7, 0x31));
-    _mm256_storeu_ps(out, s);
+/// The lane sums of sixteen pairs: pairs p and p + 8 share a register (v_p in the low half,
+/// v_(p+8) in the high), and the eight registers are transposed within each half.
+DMLE_AVX512 static inline void sum_sixteen(__m512 a0, __m512 a1, __m512 a2, __m512 a3, __m512 a4, __m512 a5, __m512 a6, __m512 a7,
+                                            __m512 a8, __m512 a9, __m512 a10, __m512 a11, __m512 a12, __m512 a13, __m512 a14, __m512 a15, float *out) {
+#define FOLD2(x, y) _mm512_add_ps(_mm512_shuffle_f32x4(x, y, 0x44), _mm512_shuffle_f32x4(x, y, 0xEE))
+    __m512 v0 = FOLD2(a0, a8), v1 = FOLD2(a1, a9), v2 = FOLD2(a2, a10), v3 = FOLD2(a3, a11);
+    __m512 v4 = FOLD2(a4, a12), v5 = FOLD2(a5, a13), v6 = FOLD2(a6, a14), v7 = FOLD2(a7, a15);
+#undef FOLD2
+    __m512 t0 = _mm512_unpacklo_ps(v0, v1), t1 = _mm512_unpackhi_ps(v0, v1);
+    __m512 t2 = _mm512_unpacklo_ps(v2, v3), t3 = _mm512_unpackhi_ps(v2, v3);
+    __m512 t4 = _mm512_unpacklo_ps(v4, v5), t5 = _mm512_unpackhi_ps(v4, v5);
+    __m512 t6 = _mm512_unpacklo_ps(v6, v7), t7 = _mm512_unpackhi_ps(v6, v7);
+    __m512 u0 = _mm512_shuffle_ps(t0, t2, 0x44), u1 = _mm512_shuffle_ps(t0, t2, 0xEE);
+    __m512 u2 = _mm512_shuffle_ps(t1, t3, 0x44), u3 = _mm512_shuffle_ps(t1, t3, 0xEE);
+    __m512 u4 = _mm512_shuffle_ps(t4, t6, 0x44), u5 = _mm512_shuffle_ps(t4, t6, 0xEE);
+    __m512 u6 = _mm512_shuffle_ps(t5, t7, 0x44), u7 = _mm512_shuffle_ps(t5, t7, 0xEE);
+    // Within each 256-bit half: lanes 0-3 from u_k's first 128 bits and lanes 4-7 from
+    // u_(k+4)'s (T_k), or their second 128 bits (T_(k+4)).
+    const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+    const __m512i hi = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    __m512 s = _mm512_add_ps(_mm512_permutex2var_ps(u0, lo, u4), _mm512_permutex2var_ps(u1, lo, u5));
+    s = _mm512_add_ps(s, _mm512_permutex2var_ps(u2, lo, u6));
+    s = _mm512_add_ps(s, _mm512_permutex2var_ps(u3, lo, u7));
+    s = _mm512_add_ps(s, _mm512_permutex2var_ps(u0, hi, u4));
+    s = _mm512_add_ps(s, _mm512_permutex2var_ps(u1, hi, u5));
+    s = _mm512_add_ps(s, _mm512_permutex2var_ps(u2, hi, u6));
+    s = _mm512_add_ps(s, _mm512_permutex2var_ps(u3, hi, u7));
+    // Lane p (< 8) is pair p's sum, lane 8 + p pair (8 + p)'s.
+    _mm512_storeu_ps(out, s);
 }
 
 /// Four queries q[0..3] against four references r[0..3]: out[4 i + j] = g(q[i], r[j]), the
@@ -121,10 +125,7 @@ DMLE_AVX512 static void micro_4x4(const float *const q[4], const float *const r[
         a32 = _mm512_add_ps(a32, _mm512_mul_ps(x, r2));
         a33 = _mm512_add_ps(a33, _mm512_mul_ps(x, r3));
     }
-    sum_eight(fold_lanes(a00), fold_lanes(a01), fold_lanes(a02), fold_lanes(a03), fold_lanes(a10), fold_lanes(a11),
-              fold_lanes(a12), fold_lanes(a13), out);
-    sum_eight(fold_lanes(a20), fold_lanes(a21), fold_lanes(a22), fold_lanes(a23), fold_lanes(a30), fold_lanes(a31),
-              fold_lanes(a32), fold_lanes(a33), out + 8);
+    sum_sixteen(a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33, out);
     for (; j < d; j++) {
         for (int p = 0; p < 16; p++) {
             float t = q[p / 4][j] * r[p % 4][j];
