@@ -43,6 +43,22 @@ struct ExportAndIntervalTests {
         #expect(first["recall@1"] as? Double == Double(lines[1].split(separator: ",")[3]))
     }
 
+    @Test("the hidden --search-products: sgemm's and the canonical products give the same per-query values and saved lists")
+    func searchProductsForcedGiveTheSameFiles() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var files: [Data] = []
+        for kernel in ["blas", "canonical", "automatic"] {
+            let csv = dir.appendingPathComponent("\(kernel).csv").path, npy = dir.appendingPathComponent("\(kernel).npy").path
+            let r = try dmleval(digits + ["--map-r", "--no-store", "--search-products", kernel, "--per-query", csv, "--save-neighbors", npy])
+            #expect(r.status == 0, "\(r.stderr)")
+            files.append(try Data(contentsOf: URL(fileURLWithPath: csv)) + Data(contentsOf: URL(fileURLWithPath: npy)))
+        }
+        #expect(files.count == 3 && files[0] == files[1] && files[1] == files[2] && files[0].count > 1_000_000)
+        let bad = try dmleval(digits + ["--no-store", "--search-products", "fused"])
+        #expect(bad.status == 64 && bad.stderr.contains("'fused' is invalid for '--search-products'"))
+    }
+
     @Test func aFailedRunWritesNoPerQueryFileAndNoFolder() throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -82,7 +82,7 @@ extension EvaluationJob {
             try RetrievalEvaluation.run(
                 references: .mapped(mapped), labels: labels, queries: queryData, metrics: metrics, distance: distance,
                 perClass: perClass, threads: threads, tileSize: tileSize, saveNeighbors: saveNeighbors, path: searchPath,
-                progress: searching.search)
+                productKernel: searchProducts, progress: searching.search)
         }
         timings.append(("search", evaluation.searchSeconds))
         timings.append(("metrics", evaluation.metricSeconds))

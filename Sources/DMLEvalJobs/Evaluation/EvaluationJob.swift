@@ -39,6 +39,8 @@ public struct EvaluationJob: Sendable {
     public var annCheck: Int
     /// The exact search's path; automatic unless a measurement forces one.
     public var searchPath: ExactSearchPath
+    /// How the exact search computes its products; automatic unless a measurement forces one.
+    public var searchProducts: ExactProductKernel
     /// Whether the embeddings are read from disk in tiles (memory-mapped) instead of loaded.
     public var streaming: Streaming
     /// The k-NN lists as a TREC run and the labels' judgments as TREC qrels.
@@ -90,6 +92,7 @@ public struct EvaluationJob: Sendable {
         self.tileSize = 1024
         self.annCheck = 1000
         self.searchPath = .automatic
+        self.searchProducts = .automatic
         self.streaming = .never
         self.recallConvention = .hit
         self.mapDenominator = .k
@@ -277,7 +280,7 @@ public struct EvaluationJob: Sendable {
                 perClass: perClass, threads: threads, tileSize: tileSize,
                 index: provided.map { ApproximateSettings(index: $0.index, effort: search?.effort) },
                 saveNeighbors: saveNeighbors, keepNeighbors: trecOutput?.runPath != nil, path: searchPath,
-                progress: searching.search)
+                productKernel: searchProducts, progress: searching.search)
         }
         timings.append(("search", evaluation.searchSeconds))
         timings.append(("metrics", evaluation.metricSeconds))

@@ -61,7 +61,7 @@ public struct ShardJob: Sendable {
         let result = try ShardEvaluation.run(
             references: references, labels: labels, queries: queries, shard: shard, metrics: evaluation.metrics,
             distance: evaluation.distance, threads: evaluation.threads, tileSize: evaluation.tileSize,
-            path: evaluation.searchPath, progress: progress)
+            path: evaluation.searchPath, productKernel: evaluation.searchProducts, progress: progress)
         let part = result.partial(
             toolVersion: evaluation.toolVersion, parameters: evaluation.parameters(depth: result.depth), inputs: inputs,
             dataset: identity, queryDataset: queries.map(EvaluationJob.identity), readSeconds: readSeconds)

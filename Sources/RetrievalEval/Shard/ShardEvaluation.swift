@@ -51,10 +51,11 @@ public struct ShardEvaluation: Sendable {
     public static func run(
         references: LabeledEmbeddings, queries: LabeledEmbeddings? = nil, shard: Shard, metrics: [Metric],
         distance: Distance = .cosine, threads: Int = ExactSearch.defaultThreads, tileSize: Int = 1024,
-        path: ExactSearchPath = .automatic, progress: SearchProgress? = nil
+        path: ExactSearchPath = .automatic, productKernel: ExactProductKernel = .automatic, progress: SearchProgress? = nil
     ) throws -> ShardEvaluation {
         try run(references: .matrix(references.embeddings), labels: references.labels, queries: queries, shard: shard,
-                metrics: metrics, distance: distance, threads: threads, tileSize: tileSize, path: path, progress: progress)
+                metrics: metrics, distance: distance, threads: threads, tileSize: tileSize, path: path, productKernel: productKernel,
+                progress: progress)
     }
 
     /// Evaluates shard `shard` as above, with the references read from `references`: in
@@ -66,7 +67,7 @@ public struct ShardEvaluation: Sendable {
     public static func run(
         references source: EmbeddingSource, labels: Labels, queries: LabeledEmbeddings? = nil, shard: Shard,
         metrics: [Metric], distance: Distance = .cosine, threads: Int = ExactSearch.defaultThreads, tileSize: Int = 1024,
-        path: ExactSearchPath = .automatic, progress: SearchProgress? = nil
+        path: ExactSearchPath = .automatic, productKernel: ExactProductKernel = .automatic, progress: SearchProgress? = nil
     ) throws -> ShardEvaluation {
         precondition(labels.count == source.rows, "one label per reference row")
         let judgments = queries.map { RelevanceJudgments(queries: $0.labels, references: labels) }
@@ -97,6 +98,7 @@ public struct ShardEvaluation: Sendable {
             search = try ExactSearch(references: source, queryRows: rows, distance: distance, tileSize: tileSize, threads: threads)
         }
         search.path = path
+        search.productKernel = productKernel
         var stream = MetricStream(judgments: local, metrics: metrics, threads: threads, curveDepth: curveDepth)
         let clock = ContinuousClock()
         var metricTime = Duration.zero

@@ -4,6 +4,7 @@ import RetrievalEval
 import RetrievalEvalStore
 
 extension ExactSearchPath: ExpressibleByArgument {}
+extension ExactProductKernel: ExpressibleByArgument {}
 
 /// `dmleval EMBEDDINGS LABELS`: the main job. Exact k-NN, the metrics, a stored run.
 struct EvaluateCommand: ParsableCommand {
@@ -86,6 +87,11 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: .hidden)
     var searchPath: ExactSearchPath = .automatic
 
+    /// Forces how the exact search computes its products (sgemm, or in the canonical order),
+    /// for measurements; the lists and metrics are the same either way.
+    @Option(help: .hidden)
+    var searchProducts: ExactProductKernel = .automatic
+
     @OptionGroup(title: "Approximate search")
     var indexOptions: IndexOptions
 
@@ -128,7 +134,7 @@ struct EvaluateCommand: ParsableCommand {
     var requestedMetrics: [Metric] = []
 
     enum CodingKeys: String, CodingKey {
-        case source, metricOptions, perClass, nmi, ami, kmeansRestarts, kmeansIterations, kmeansSeed, distance, threads, tileSize, streamReferences, searchPath, indexOptions, annCheck, saveNeighbors,
+        case source, metricOptions, perClass, nmi, ami, kmeansRestarts, kmeansIterations, kmeansSeed, distance, threads, tileSize, streamReferences, searchPath, searchProducts, indexOptions, annCheck, saveNeighbors,
              saveRun, saveQrels, ids, queryIds,
              format, name, saveBaseline, perQuery, interval, input, storeOptions, shardOptions
     }
@@ -178,6 +184,7 @@ struct EvaluateCommand: ParsableCommand {
         job.search = indexOptions.settings
         job.annCheck = annCheck
         job.searchPath = searchPath
+        job.searchProducts = searchProducts
         job.trecOutput = saveRun == nil && saveQrels == nil ? nil
             : TrecOutput(runPath: saveRun, qrelsPath: saveQrels, idsPath: ids, queryIDsPath: queryIds)
         job.clustering = clustering
