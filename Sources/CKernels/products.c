@@ -104,26 +104,20 @@ DMLE_AVX512 static void micro_4x4(const float *const q[4], const float *const r[
     for (; j + 16 <= d; j += 16) {
         __m512 r0 = _mm512_loadu_ps(r[0] + j), r1 = _mm512_loadu_ps(r[1] + j);
         __m512 r2 = _mm512_loadu_ps(r[2] + j), r3 = _mm512_loadu_ps(r[3] + j);
-        __m512 x = _mm512_loadu_ps(q[0] + j);
-        a00 = _mm512_add_ps(a00, _mm512_mul_ps(x, r0));
-        a01 = _mm512_add_ps(a01, _mm512_mul_ps(x, r1));
-        a02 = _mm512_add_ps(a02, _mm512_mul_ps(x, r2));
-        a03 = _mm512_add_ps(a03, _mm512_mul_ps(x, r3));
-        x = _mm512_loadu_ps(q[1] + j);
-        a10 = _mm512_add_ps(a10, _mm512_mul_ps(x, r0));
-        a11 = _mm512_add_ps(a11, _mm512_mul_ps(x, r1));
-        a12 = _mm512_add_ps(a12, _mm512_mul_ps(x, r2));
-        a13 = _mm512_add_ps(a13, _mm512_mul_ps(x, r3));
-        x = _mm512_loadu_ps(q[2] + j);
-        a20 = _mm512_add_ps(a20, _mm512_mul_ps(x, r0));
-        a21 = _mm512_add_ps(a21, _mm512_mul_ps(x, r1));
-        a22 = _mm512_add_ps(a22, _mm512_mul_ps(x, r2));
-        a23 = _mm512_add_ps(a23, _mm512_mul_ps(x, r3));
-        x = _mm512_loadu_ps(q[3] + j);
-        a30 = _mm512_add_ps(a30, _mm512_mul_ps(x, r0));
-        a31 = _mm512_add_ps(a31, _mm512_mul_ps(x, r1));
-        a32 = _mm512_add_ps(a32, _mm512_mul_ps(x, r2));
-        a33 = _mm512_add_ps(a33, _mm512_mul_ps(x, r3));
+        // One query's block against the four references' (the same four operations per row).
+#define DMLE_QUERY_ROW(k, c0, c1, c2, c3)                                                                              \
+    {                                                                                                                  \
+        __m512 x = _mm512_loadu_ps(q[k] + j);                                                                          \
+        c0 = _mm512_add_ps(c0, _mm512_mul_ps(x, r0));                                                                  \
+        c1 = _mm512_add_ps(c1, _mm512_mul_ps(x, r1));                                                                  \
+        c2 = _mm512_add_ps(c2, _mm512_mul_ps(x, r2));                                                                  \
+        c3 = _mm512_add_ps(c3, _mm512_mul_ps(x, r3));                                                                  \
+    }
+        DMLE_QUERY_ROW(0, a00, a01, a02, a03)
+        DMLE_QUERY_ROW(1, a10, a11, a12, a13)
+        DMLE_QUERY_ROW(2, a20, a21, a22, a23)
+        DMLE_QUERY_ROW(3, a30, a31, a32, a33)
+#undef DMLE_QUERY_ROW
     }
     sum_sixteen(a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33, out);
     for (; j < d; j++) {
