@@ -13,51 +13,14 @@
 // no sum is reassociated and nothing is contracted into a fused multiply-add (the pragma
 // below, and the variants' target attributes leave out FMA where they can).
 #include "CKernels.h"
+#include "canonical_order.h"
 
 #pragma STDC FP_CONTRACT OFF
-
-#if defined(__FAST_MATH__)
-#error "canonical.c must be built without -ffast-math: its sums must keep their order and rounding"
-#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define DMLE_CANONICAL_X86 1
 #endif
-
-static inline float finish_lanes(const float a[16]) {
-    float v[8];
-    for (int l = 0; l < 8; l++) v[l] = a[l] + a[l + 8];
-    float s = v[0];
-    for (int l = 1; l < 8; l++) s = s + v[l];
-    return s;
-}
-
-/// Adds the products of dimensions j ..< d to s, in order, and negates the sum for squared
-/// distances: the end of every variant.
-static inline float finish_tail(float s, const float *q, const float *r, size_t j, size_t d, int squared_l2) {
-    for (; j < d; j++) {
-        float x = squared_l2 ? q[j] - r[j] : q[j];
-        float y = squared_l2 ? x : r[j];
-        float p = x * y;
-        s = s + p;
-    }
-    return squared_l2 ? -s : s;
-}
-
-static float canonical_one(const float *q, const float *r, size_t d, int squared_l2) {
-    float a[16] = {0};
-    size_t j = 0;
-    for (; j + 16 <= d; j += 16) {
-        for (int l = 0; l < 16; l++) {
-            float x = squared_l2 ? q[j + l] - r[j + l] : q[j + l];
-            float y = squared_l2 ? x : r[j + l];
-            float p = x * y;
-            a[l] = a[l] + p;
-        }
-    }
-    return finish_tail(finish_lanes(a), q, r, j, d, squared_l2);
-}
 
 static void canonical_portable(const float *r, const float *queries, const int32_t *rows, size_t stride, size_t count,
                                int32_t first, size_t d, int squared_l2, float *out) {

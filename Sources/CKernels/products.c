@@ -21,42 +21,19 @@
 // about half as fast, unmeasured here, so the search's cost model takes it by itself only on
 // AMD processors (ExactSearch.chosenProducts; `dmle_fixed_products_pays`).
 #include "CKernels.h"
+#include "canonical_order.h"
 
 #pragma STDC FP_CONTRACT OFF
-
-#if defined(__FAST_MATH__)
-#error "products.c must be built without -ffast-math: its sums must keep their order and rounding"
-#endif
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define DMLE_PRODUCTS_X86 1
 #endif
 
-static float fixed_one(const float *q, const float *r, size_t d) {
-    float a[16] = {0};
-    size_t j = 0;
-    for (; j + 16 <= d; j += 16) {
-        for (int l = 0; l < 16; l++) {
-            float p = q[j + l] * r[j + l];
-            a[l] = a[l] + p;
-        }
-    }
-    float v[8];
-    for (int l = 0; l < 8; l++) v[l] = a[l] + a[l + 8];
-    float s = v[0];
-    for (int l = 1; l < 8; l++) s = s + v[l];
-    for (; j < d; j++) {
-        float p = q[j] * r[j];
-        s = s + p;
-    }
-    return s;
-}
-
 static void fixed_products_portable(const float *a, size_t lda, const float *b, size_t ldb, size_t rows, size_t cols,
                                     size_t d, float *c, size_t ldc) {
     for (size_t i = 0; i < rows; i++) {
-        for (size_t j = 0; j < cols; j++) c[i * ldc + j] = fixed_one(a + i * lda, b + j * ldb, d);
+        for (size_t j = 0; j < cols; j++) c[i * ldc + j] = canonical_one(a + i * lda, b + j * ldb, d, 0);
     }
 }
 
