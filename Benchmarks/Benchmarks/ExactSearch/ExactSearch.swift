@@ -95,24 +95,17 @@ let benchmarks: @Sendable () -> Void = {
     // reports search / products (x1000) and both times. On this shared 2-core machine the
     // speed moves by 10-20% within minutes, so the separate cases above can be minutes and
     // tens of percent apart; here the two halves of a ratio are seconds apart.
-    Benchmark(
+    interleavedRatio(
         "search / products interleaved N=\(floorCase.rows.formatted) d=\(floorCase.dimensions) k=\(floorCase.k)",
-        configuration: .init(
-            metrics: [.custom("search / products x1000"), .custom("products (ms)"), .custom("search (ms)")],
-            warmupIterations: 0, maxDuration: .seconds(120), maxIterations: 5)
-    ) { benchmark, search in
-        let clock = ContinuousClock()
-        for _ in benchmark.scaledIterations {
-            let products = try clock.measure { blackHole(try search.productsOnly()) }
-            let searched = try clock.measure { blackHole(try search.search(k: floorCase.k, progress: nil)) }
-            let (p, s) = (products / .milliseconds(1), searched / .milliseconds(1))
-            benchmark.measurement(.custom("search / products x1000"), Int((1000 * s / p).rounded()))
-            benchmark.measurement(.custom("products (ms)"), Int(p.rounded()))
-            benchmark.measurement(.custom("search (ms)"), Int(s.rounded()))
-        }
-    } setup: {
-        try floorCase.prepare()
-    }
+        numerator: "search", denominator: "products",
+        run: { search, numerator in
+            if numerator {
+                blackHole(try search.search(k: floorCase.k, progress: nil))
+            } else {
+                blackHole(try search.productsOnly())
+            }
+        },
+        setup: { try floorCase.prepare() })
 
     // The products alone at the shape of the Debian sections (21,306 x 384, the real set the
     // deep case below reads): the floor of that job's search on this machine.
@@ -129,28 +122,18 @@ let benchmarks: @Sendable () -> Void = {
     // The canonical kernel's products (every score already the canonical g, no re-scoring;
     // chosen for deep lists) against sgemm's, on the same tiles, alternately in one process:
     // each iteration reports canonical / sgemm (x1000) and both times.
-    Benchmark(
-        "canonical / sgemm products interleaved N=21,306 d=384 (symmetric)",
-        configuration: .init(
-            metrics: [.custom("canonical / sgemm x1000"), .custom("sgemm (ms)"), .custom("canonical (ms)")],
-            warmupIterations: 0, maxDuration: .seconds(120), maxIterations: 5)
-    ) { benchmark, search in
-        let clock = ContinuousClock()
-        var canonical = search
-        canonical.productKernel = .canonical
-        for _ in benchmark.scaledIterations {
-            let blas = try clock.measure { blackHole(try search.productsOnly()) }
-            let fixed = try clock.measure { blackHole(try canonical.productsOnly()) }
-            let (b, f) = (blas / .milliseconds(1), fixed / .milliseconds(1))
-            benchmark.measurement(.custom("canonical / sgemm x1000"), Int((1000 * f / b).rounded()))
-            benchmark.measurement(.custom("sgemm (ms)"), Int(b.rounded()))
-            benchmark.measurement(.custom("canonical (ms)"), Int(f.rounded()))
-        }
-    } setup: {
-        try RetrievalEval.ExactSearch(
-            references: ClusteredEmbeddings(rows: 21_306, dimensions: 384, classes: 58, spread: 3, seed: 0x5EED_0004).embeddings,
-            distance: .cosine)
-    }
+    interleavedRatio(
+        "canonical / sgemm products interleaved N=21,306 d=384 (symmetric)", numerator: "canonical", denominator: "sgemm",
+        run: { search, numerator in
+            var products = search
+            products.productKernel = numerator ? .canonical : .blas
+            blackHole(try products.productsOnly())
+        },
+        setup: {
+            try RetrievalEval.ExactSearch(
+                references: ClusteredEmbeddings(rows: 21_306, dimensions: 384, classes: 58, spread: 3, seed: 0x5EED_0004).embeddings,
+                distance: .cosine)
+        })
 
     // Real data, when the machine has it (../shared/data, see docs/benchmarks.md): the main
     // job's default metric set (recall@1,2,4,8, nDCG@2,4,8, MAP@R; MAP@R up to 2,198 deep,
@@ -204,3 +187,27 @@ private let deepCases = [
     DeepCase(rows: 40_000, dimensions: 384, classes: 10, metrics: Metric.paperSet, metricNames: "paper set",
              spread: 4, seed: 0x5EED_0003),
 ]
+
+/// A ratio that the machine's drift cannot skew: `run(search, false)` (the denominator) and
+/// `run(search, true)` (the numerator) alternately in one process, five times each; each
+/// iteration reports numerator / denominator (x1000) and both times, in milliseconds.
+private func interleavedRatio(
+    _ name: String, numerator: String, denominator: String,
+    run: @escaping @Sendable (_ search: RetrievalEval.ExactSearch, _ numerator: Bool) throws -> Void,
+    setup: @escaping @Sendable () throws -> RetrievalEval.ExactSearch
+) {
+    let ratio = BenchmarkMetric.custom("\(numerator) / \(denominator) x1000")
+    let (bottom, top) = (BenchmarkMetric.custom("\(denominator) (ms)"), BenchmarkMetric.custom("\(numerator) (ms)"))
+    Benchmark(name, configuration: .init(metrics: [ratio, bottom, top], warmupIterations: 0, maxDuration: .seconds(120), maxIterations: 5)) { benchmark, search in
+        let clock = ContinuousClock()
+        for _ in benchmark.scaledIterations {
+            let b = try clock.measure { try run(search, false) } / .milliseconds(1)
+            let t = try clock.measure { try run(search, true) } / .milliseconds(1)
+            benchmark.measurement(ratio, Int((1000 * t / b).rounded()))
+            benchmark.measurement(bottom, Int(b.rounded()))
+            benchmark.measurement(top, Int(t.rounded()))
+        }
+    } setup: {
+        try setup()
+    }
+}
