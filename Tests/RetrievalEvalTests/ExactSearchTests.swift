@@ -69,18 +69,23 @@ struct ExactSearchTests {
         let threads: Int
         let symmetric: Bool
         var path: ExactSearchPath = .candidates
-        var testDescription: String { "tile \(tileSize), \(threads) threads, \(symmetric ? "symmetric" : "plain"), \(path)" }
+        var schedule: ExactSearch.TileSchedule = .split
+        var testDescription: String {
+            "tile \(tileSize), \(threads) threads, \(symmetric ? "symmetric" : "plain"), \(path)\(schedule == .rounds ? ", rounds" : "")"
+        }
     }
 
     static let configs: [Config] = [16, 37, 64, 1024].flatMap { t in
         [1, 2].flatMap { th in [true, false].map { Config(tileSize: t, threads: th, symmetric: $0) } }
     } + [1, 2].map { Config(tileSize: 1024, threads: $0, symmetric: true, path: .rows) }
+        + [16, 37, 64].flatMap { t in [1, 2, 3].map { Config(tileSize: t, threads: $0, symmetric: true, schedule: .rounds) } }
 
     @Test("self-retrieval equals a naive double loop, ties included", arguments: configs, [Distance.innerProduct, .squaredL2])
     func selfRetrievalWithTies(_ c: Config, _ distance: Distance) throws {
         let x = integerMatrix(rows: 150, columns: 6, seed: 11)
         var search = try ExactSearch(references: x, distance: distance, tileSize: c.tileSize, threads: c.threads, useSymmetry: c.symmetric)
         search.path = c.path
+        search.tileSchedule = c.schedule
         let found = try search.search(k: 20)
         #expect(found.depth == 20)
         #expect(firstDifference(lists(found), naiveNeighbors(x, queries: nil, distance: distance, k: 20)) == nil)
@@ -105,13 +110,18 @@ struct ExactSearchTests {
         let x = floatMatrix(rows: 400, columns: 24, duplicates: 120, seed: 5)
         let oracle = naiveNeighbors(x, queries: nil, distance: .cosine, k: 30)
         for threads in [1, 2] {
-            for (symmetric, path) in [(true, ExactSearchPath.candidates), (false, .candidates), (true, .rows)] {
+            for (symmetric, path, schedule) in [
+                (true, ExactSearchPath.candidates, ExactSearch.TileSchedule.split), (true, .candidates, .rounds),
+                (false, .candidates, .split), (true, .rows, .split),
+            ] {
                 for kernel in [ExactProductKernel.blas, .canonical] {
                     var s = try ExactSearch(references: x, tileSize: tileSize, threads: threads, useSymmetry: symmetric)
                     s.path = path
                     s.productKernel = kernel
+                    s.tileSchedule = schedule
                     let found = try s.search(k: 30)
-                    #expect(firstDifference(lists(found), oracle) == nil, "tile \(tileSize), \(threads) threads, symmetric \(symmetric), \(path), \(kernel)")
+                    #expect(firstDifference(lists(found), oracle) == nil,
+                            "tile \(tileSize), \(threads) threads, symmetric \(symmetric), \(path), \(schedule), \(kernel)")
                 }
             }
         }

@@ -31,7 +31,9 @@ import Darwin
 ///
 /// Threads: `threads` workers of our own each compute a slice of a tile's rows with a
 /// single-threaded sgemm and fold it into the candidates of their own queries; the column side of
-/// a symmetric tile is then folded by the same workers over disjoint column ranges. BLAS is
+/// a symmetric tile is then folded by the same workers over disjoint column ranges. When the
+/// rows are in memory and there are enough tiles, the symmetric pass instead gives each worker
+/// whole tiles, in rounds whose tiles share no block (`ExactSearch+Rounds.swift`). BLAS is
 /// kept to one thread, so its idle threads never spin on the cores the folds need.
 public struct ExactSearch: NeighborSearch, Sendable {
     /// The similarity ranked by.
@@ -75,6 +77,8 @@ public struct ExactSearch: NeighborSearch, Sendable {
     /// Row path: queries per block and per ranking chunk, when set (tests: many small blocks).
     var rowBlockRows: Int?
     var rankingChunk: Int?
+    /// How the symmetric pass shares its tiles between the workers (tests pin it).
+    var tileSchedule: TileSchedule = .automatic
     /// Candidate path: references sampled to seed the thresholds (0: none), when set; the
     /// default is `defaultSeedSample` (see `ExactSearch+Seeds.swift`).
     var seedSample: Int?
@@ -297,7 +301,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
     }
 
     /// The products of `search` alone: the same tiles (upper triangle in self-retrieval with
-    /// symmetry), the same workers and sgemm calls (the canonical kernel's when
+    /// symmetry, in the same rounds when the search uses them), the same workers and sgemm calls (the canonical kernel's when
     /// `productKernel` is `.canonical`; `.automatic` is sgemm here, there being no depths to
     /// choose by), and nothing kept. The floor a search's time is measured against
     /// (Benchmarks/, docs/benchmarks.md); it returns nothing useful.
@@ -311,6 +315,12 @@ public struct ExactSearch: NeighborSearch, Sendable {
 
     private func timedProducts() throws -> Float {
         BLAS.setThreads(1)
+        if symmetric, let rounds = tileRounds() {
+            let d = dimensions
+            return try roundPass(rounds) { tile, all, s in
+                computeTile(all + s.i0 * d, all + s.j0 * d, rows: s.rows, cols: s.cols, i0: s.i0, j0: s.j0, into: tile)
+            } roundDone: { _ in }
+        }
         let t = tileSize, nq = queryCount, nr = referenceCount
         let tile = try allocate(Float.self, count: min(t, nq) * min(t, nr), for: "one tile")
         defer { free(tile) }
@@ -397,6 +407,28 @@ public struct ExactSearch: NeighborSearch, Sendable {
     /// and feeds the candidates of its rows (queries of I) and, off the diagonal, of its columns
     /// (queries of J).
     private func symmetricPass(_ candidates: TopKBuffers, progress: SearchProgress?) throws {
+        if let rounds = tileRounds() {
+            // Whole tiles per worker (`ExactSearch+Rounds.swift`): the worker owns the
+            // queries of both the tile's blocks, so it offers each row to its query and, while
+            // the row is in cache, to the column queries.
+            let d = dimensions, totalTiles = rounds.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
+            var done = 0
+            try candidates.withHandle { h in
+                _ = try roundPass(rounds) { tile, all, s in
+                    computeTile(all + s.i0 * d, all + s.j0 * d, rows: s.rows, cols: s.cols, i0: s.i0, j0: s.j0, into: tile)
+                    let diagonal = s.i0 == s.j0
+                    for i in 0 ..< s.rows {
+                        let q = s.i0 + i, row = tile + i * s.cols
+                        h.offerRow(q, row, count: s.cols, firstIndex: s.j0, skip: diagonal ? q : -1)
+                        if !diagonal { h.offerColumn(row, lo: 0, hi: s.cols, firstQuery: s.j0, index: Int32(q)) }
+                    }
+                } roundDone: { count in
+                    done += count
+                    progress?(Double(done) / Double(totalTiles))
+                }
+            }
+            return
+        }
         let t = tileSize, d = dimensions, n = referenceCount
         var tile = [Float](repeating: 0, count: min(t, n) * min(t, n))
         let blocks = (n + t - 1) / t

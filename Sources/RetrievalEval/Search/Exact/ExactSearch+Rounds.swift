@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The symmetric pass in rounds: whole tiles per worker.
+///
+/// A symmetric tile (I, J) feeds the candidates of the queries of two blocks, its rows' and
+/// its columns'. Split between workers (the tile's rows computed by each, then its columns
+/// folded by each), every tile costs two waits for the slowest worker, each worker packs
+/// the whole reference tile for its sgemm, and the column folds read rows the other worker
+/// wrote. Instead, the tiles of the upper triangle are grouped into rounds in which no two
+/// tiles share a block: a round-robin tournament of the blocks (the circle method), where
+/// a block left without an opponent has its diagonal tile. Within a round the workers own
+/// disjoint queries, so each computes whole tiles with one sgemm and folds each row into its
+/// query and, while the row is in cache, into the column queries. The workers wait for
+/// each other once per round. The tiles and their products are the same; only the order in
+/// which a query is offered its references changes, which its kept best do not depend on.
+///
+/// Used when the rows are in memory (read from a file, the pass goes in query blocks that
+/// read each reference tile once per block) and when the rounds keep the workers busy: a
+/// round has about blocks / 2 tiles, too few for many workers on a small set.
+extension ExactSearch {
+    /// How the symmetric pass shares its tiles between the workers.
+    enum TileSchedule: Sendable {
+        /// Rounds when the rows are in memory and the rounds keep the workers busy.
+        case automatic
+        /// Rounds whenever the rows are in memory.
+        case rounds
+        /// Every tile split between the workers.
+        case split
+    }
+
+    /// One tile of a round: queries `i0 ..< i0 + rows` against references `j0 ..< j0 + cols`.
+    struct RoundTile: Equatable {
+        let i0: Int, rows: Int, j0: Int, cols: Int
+    }
+
+    /// The tiles (I, J), J >= I, of `blocks` blocks, in rounds in which no block appears twice.
+    ///
+    /// The circle method: with m players (the blocks, plus one ghost when their number is
+    /// odd), round r pairs r with m - 1 and (r + i) mod (m - 1) with (r - i) mod (m - 1) for
+    /// i = 1 ..< m / 2; every pair meets once in m - 1 rounds. A block paired with the ghost
+    /// takes its diagonal tile in that round; with no ghost, the diagonal tiles make one more
+    /// round.
+    static func roundRobin(blocks b: Int) -> [[(Int, Int)]] {
+        guard b > 1 else { return b == 1 ? [[(0, 0)]] : [] }
+        let m = b % 2 == 0 ? b : b + 1
+        var rounds: [[(Int, Int)]] = []
+        for r in 0 ..< m - 1 {
+            var round: [(Int, Int)] = []
+            func meet(_ x: Int, _ y: Int) {
+                if x >= b {
+                    round.append((y, y))
+                } else if y >= b {
+                    round.append((x, x))
+                } else {
+                    round.append((min(x, y), max(x, y)))
+                }
+            }
+            meet(r, m - 1)
+            for i in 1 ..< m / 2 { meet((r + i) % (m - 1), (r - i + m - 1) % (m - 1)) }
+            rounds.append(round)
+        }
+        if b % 2 == 0 { rounds.append((0 ..< b).map { ($0, $0) }) }
+        return rounds
+    }
+
+    /// The rounds of the symmetric pass dealt to the workers (`[round][worker]`: its tiles),
+    /// or nil when the pass should split each tile between the workers instead: rows read
+    /// from a file, or (`.automatic`) rounds that would leave the workers idle more than 10%
+    /// of the time.
+    ///
+    /// Each round's tiles go largest first to the least loaded worker (cost: rows x cols).
+    func tileRounds() -> [[[RoundTile]]]? {
+        guard tileSchedule != .split, !references.isMapped, queries == nil else { return nil }
+        let t = tileSize, n = referenceCount, workers = max(1, threads)
+        guard n > 0 else { return nil }
+        var dealt: [[[RoundTile]]] = []
+        var work = 0, span = 0
+        for round in ExactSearch.roundRobin(blocks: (n + t - 1) / t) {
+            let tiles = round.map { RoundTile(i0: $0.0 * t, rows: min(t, n - $0.0 * t), j0: $0.1 * t, cols: min(t, n - $0.1 * t)) }
+                .sorted { $0.rows * $0.cols > $1.rows * $1.cols }
+            var loads = [Int](repeating: 0, count: workers)
+            var owned = [[RoundTile]](repeating: [], count: workers)
+            for tile in tiles {
+                let w = loads.indices.min { loads[$0] < loads[$1] }!
+                loads[w] += tile.rows * tile.cols
+                owned[w].append(tile)
+            }
+            work += loads.reduce(0, +)
+            span += loads.max()!
+            dealt.append(owned)
+        }
+        // The share of the workers' time spent working, were every tile the same speed.
+        return tileSchedule == .rounds || Double(work) >= 0.9 * Double(workers * span) ? dealt : nil
+    }
+
+    /// Runs the rounds: each worker calls `body` on its tiles of the round, with its own tile
+    /// buffer (room for tileSize x tileSize scores) and every row in memory; `roundDone` gets
+    /// each round's tile count once the round's workers are done.
+    ///
+    /// - Returns: the first score of the first worker's buffer (the products' checksum).
+    @discardableResult
+    func roundPass(
+        _ rounds: [[[RoundTile]]],
+        _ body: (_ tile: UnsafeMutablePointer<Float>, _ rows: UnsafePointer<Float>, _ span: RoundTile) -> Void,
+        roundDone: (Int) -> Void
+    ) throws -> Float {
+        let side = min(tileSize, referenceCount), workers = max(1, threads)
+        let tiles = try allocate(Float.self, count: side * side * workers, for: "\(workers) tiles of \(side) x \(side) scores")
+        defer { free(tiles) }
+        tiles.initialize(repeating: 0, count: side * side * workers)
+        let buffers = UncheckedSendable(tiles)
+        withAccess { ra, _ in
+            let rows = UncheckedSendable(ra.rows(0, referenceCount, buffer: nil))
+            for round in rounds {
+                let owned = UncheckedSendable(round)
+                parallelFor(workers: workers) { w in
+                    for span in owned.value[w] { body(buffers.value + w * side * side, rows.value, span) }
+                }
+                roundDone(round.reduce(0) { $0 + $1.count })
+            }
+        }
+        return tiles[0]
+    }
+}
