@@ -22,7 +22,9 @@ import Darwin
 ///
 /// Used when the rows are in memory (read from a file, the pass goes in query blocks that
 /// read each reference tile once per block) and when the rounds keep the workers busy: a
-/// round has about blocks / 2 tiles, too few for many workers on a small set.
+/// round has about blocks / 2 tiles, too few for many workers on a small set. The blocks are
+/// as few as tiles of `tileSize` allow and of equal size (20,000 rows: 20 blocks of 1,000),
+/// so that the workers of a round finish together.
 extension ExactSearch {
     /// How the symmetric pass shares its tiles between the workers.
     enum TileSchedule: Sendable {
@@ -77,11 +79,14 @@ extension ExactSearch {
     /// Each round's tiles go largest first to the least loaded worker (cost: rows x cols).
     func tileRounds() -> [[[RoundTile]]]? {
         guard tileSchedule != .split, !references.isMapped, queries == nil else { return nil }
-        let t = tileSize, n = referenceCount, workers = max(1, threads)
+        let n = referenceCount, workers = max(1, threads)
         guard n > 0 else { return nil }
+        // As few blocks as tiles of `tileSize` allow, all of one size (the last may be
+        // shorter by less than their number), so that a round's tiles cost the same.
+        let blocks = (n + tileSize - 1) / tileSize, t = (n + blocks - 1) / blocks
         var dealt: [[[RoundTile]]] = []
         var work = 0, span = 0
-        for round in ExactSearch.roundRobin(blocks: (n + t - 1) / t) {
+        for round in ExactSearch.roundRobin(blocks: blocks) {
             let tiles = round.map { RoundTile(i0: $0.0 * t, rows: min(t, n - $0.0 * t), j0: $0.1 * t, cols: min(t, n - $0.1 * t)) }
                 .sorted { $0.rows * $0.cols > $1.rows * $1.cols }
             var loads = [Int](repeating: 0, count: workers)
