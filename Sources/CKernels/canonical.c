@@ -177,6 +177,42 @@ static size_t positions_ge_each_avx2(const float *x, const float *t, size_t n, u
     return k;
 }
 
+/// Thirty-two scores per step, the comparisons straight into mask registers.
+__attribute__((target("avx512f")))
+static size_t positions_ge_avx512(const float *x, size_t n, float t, uint32_t *out) {
+    size_t k = 0, i = 0;
+    __m512 tv = _mm512_set1_ps(t);
+    for (; i + 32 <= n; i += 32) {
+        uint32_t mask = (uint32_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), tv, _CMP_GE_OQ)
+            | (uint32_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(x + i + 16), tv, _CMP_GE_OQ) << 16;
+        while (mask) {
+            out[k++] = (uint32_t)(i + (size_t)__builtin_ctz(mask));
+            mask &= mask - 1;
+        }
+    }
+    for (; i < n; i++) {
+        if (x[i] >= t) out[k++] = (uint32_t)i;
+    }
+    return k;
+}
+
+__attribute__((target("avx512f")))
+static size_t positions_ge_each_avx512(const float *x, const float *t, size_t n, uint32_t *out) {
+    size_t k = 0, i = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint32_t mask = (uint32_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), _mm512_loadu_ps(t + i), _CMP_GE_OQ)
+            | (uint32_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(t + i + 16), _CMP_GE_OQ) << 16;
+        while (mask) {
+            out[k++] = (uint32_t)(i + (size_t)__builtin_ctz(mask));
+            mask &= mask - 1;
+        }
+    }
+    for (; i < n; i++) {
+        if (x[i] >= t[i]) out[k++] = (uint32_t)i;
+    }
+    return k;
+}
+
 #endif
 
 typedef size_t (*positions_fn)(const float *, size_t, float, uint32_t *);
@@ -184,7 +220,9 @@ typedef size_t (*positions_each_fn)(const float *, const float *, size_t, uint32
 static positions_fn positions_active = positions_ge_portable;
 static positions_each_fn positions_each_active = positions_ge_each_portable;
 
-// The exact search's kernels, chosen once before main: AVX2 where the processor has it.
+// The exact search's kernels, chosen once before main: AVX2 where the processor has it, and
+// the threshold scans in AVX-512 where it has that (a fifth fewer samples in the scans of a
+// k = 100 search than AVX2's).
 __attribute__((constructor))
 static void dmle_choose_exact_kernels(void) {
 #ifdef DMLE_CANONICAL_X86
@@ -194,6 +232,10 @@ static void dmle_choose_exact_kernels(void) {
         canonical_isa = "avx2";
         positions_active = positions_ge_avx2;
         positions_each_active = positions_ge_each_avx2;
+    }
+    if (__builtin_cpu_supports("avx512f")) {
+        positions_active = positions_ge_avx512;
+        positions_each_active = positions_ge_each_avx512;
     }
 #endif
 }
@@ -205,6 +247,27 @@ size_t dmle_positions_ge_each(const float *x, const float *t, size_t n, uint32_t
 }
 
 size_t dmle_positions_ge_portable(const float *x, size_t n, float t, uint32_t *out) { return positions_ge_portable(x, n, t, out); }
+
+// Each vector variant by name (tests), the portable one where the processor lacks it.
+size_t dmle_positions_ge_variant(int isa, const float *x, size_t n, float t, uint32_t *out) {
+#ifdef DMLE_CANONICAL_X86
+    __builtin_cpu_init();
+    if (isa == 2 && __builtin_cpu_supports("avx2")) return positions_ge_avx2(x, n, t, out);
+    if (isa == 3 && __builtin_cpu_supports("avx512f")) return positions_ge_avx512(x, n, t, out);
+#endif
+    (void)isa;
+    return positions_ge_portable(x, n, t, out);
+}
+
+size_t dmle_positions_ge_each_variant(int isa, const float *x, const float *t, size_t n, uint32_t *out) {
+#ifdef DMLE_CANONICAL_X86
+    __builtin_cpu_init();
+    if (isa == 2 && __builtin_cpu_supports("avx2")) return positions_ge_each_avx2(x, t, n, out);
+    if (isa == 3 && __builtin_cpu_supports("avx512f")) return positions_ge_each_avx512(x, t, n, out);
+#endif
+    (void)isa;
+    return positions_ge_each_portable(x, t, n, out);
+}
 
 size_t dmle_positions_ge_each_portable(const float *x, const float *t, size_t n, uint32_t *out) {
     return positions_ge_each_portable(x, t, n, out);

@@ -137,15 +137,24 @@ struct CanonicalKernelTests {
             let threshold = n > 0 ? x[n / 2] : 0
             let expected = (0 ..< n).filter { x[$0] >= threshold }.map(UInt32.init)
             let expectedEach = (0 ..< n).filter { x[$0] >= t[$0] }.map(UInt32.init)
-            for scan in [dmle_positions_ge, dmle_positions_ge_portable] {
+            // The chosen variant, the portable loop, and AVX2 and AVX-512 by name.
+            let scans: [(Int32?, (UnsafePointer<Float>, Int, Float, UnsafeMutablePointer<UInt32>) -> Int)] = [
+                (nil, dmle_positions_ge), (nil, dmle_positions_ge_portable),
+                (2, { dmle_positions_ge_variant(2, $0, $1, $2, $3) }), (3, { dmle_positions_ge_variant(3, $0, $1, $2, $3) }),
+            ]
+            for (isa, scan) in scans {
                 var out = [UInt32](repeating: .max, count: max(1, n))
                 let found = scan(x, n, threshold, &out)
-                #expect(Array(out.prefix(found)) == expected, "n \(n)")
+                #expect(Array(out.prefix(found)) == expected, "n \(n), isa \(isa.map(String.init) ?? "default")")
             }
-            for scan in [dmle_positions_ge_each, dmle_positions_ge_each_portable] {
+            let eachScans: [(Int32?, (UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafeMutablePointer<UInt32>) -> Int)] = [
+                (nil, dmle_positions_ge_each), (nil, dmle_positions_ge_each_portable),
+                (2, { dmle_positions_ge_each_variant(2, $0, $1, $2, $3) }), (3, { dmle_positions_ge_each_variant(3, $0, $1, $2, $3) }),
+            ]
+            for (isa, scan) in eachScans {
                 var out = [UInt32](repeating: .max, count: max(1, n))
                 let found = scan(x, t, n, &out)
-                #expect(Array(out.prefix(found)) == expectedEach, "n \(n)")
+                #expect(Array(out.prefix(found)) == expectedEach, "n \(n), isa \(isa.map(String.init) ?? "default")")
             }
             checked += 1
         }
