@@ -37,9 +37,9 @@ struct TileRoundsTests {
             #expect(round.count == threads)
             var used = Set<Int>()
             for tile in round.joined() {
-                // 10 blocks of 250 rows: tiles of at most 256, all of one size.
-                #expect(tile.i0 <= tile.j0 && tile.i0 % 250 == 0 && tile.j0 % 250 == 0)
-                #expect(tile.rows == 250 && tile.cols == 250)
+                // The split pass's tiles: 9 blocks of 256 rows and one of 196.
+                #expect(tile.i0 <= tile.j0 && tile.i0 % t == 0 && tile.j0 % t == 0)
+                #expect(tile.rows == min(t, n - tile.i0) && tile.cols == min(t, n - tile.j0))
                 #expect(used.insert(tile.i0).inserted && (tile.i0 == tile.j0 || used.insert(tile.j0).inserted))
                 // The upper triangle's entries, the diagonal tiles' counted once.
                 cells += tile.i0 == tile.j0 ? tile.rows * (tile.rows + 1) / 2 : tile.rows * tile.cols
@@ -56,8 +56,8 @@ struct TileRoundsTests {
             search.tileSchedule = schedule
             return search.tileRounds() != nil
         }
-        // 20 blocks of 1,000 rows: rounds of 10 equal tiles, the diagonals' round 20. Two
-        // workers are busy all the time, four 10 / 12 of it, eight 10 / 16.
+        // 20 blocks: rounds of 10 tiles (9 whole and one of 544 columns), the diagonals' round
+        // 20. Two workers are busy 95% of the time, four 80%, eight 60%.
         #expect(try rounds(threads: 1))
         #expect(try rounds(threads: 2))
         #expect(try !rounds(threads: 4))

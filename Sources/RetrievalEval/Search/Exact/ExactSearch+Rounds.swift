@@ -22,9 +22,7 @@ import Darwin
 ///
 /// Used when the rows are in memory (read from a file, the pass goes in query blocks that
 /// read each reference tile once per block) and when the rounds keep the workers busy: a
-/// round has about blocks / 2 tiles, too few for many workers on a small set. The blocks are
-/// as few as tiles of `tileSize` allow and of equal size (20,000 rows: 20 blocks of 1,000),
-/// so that the workers of a round finish together.
+/// round has about blocks / 2 tiles, too few for many workers on a small set.
 extension ExactSearch {
     /// How the symmetric pass shares its tiles between the workers.
     enum TileSchedule: Sendable {
@@ -79,11 +77,12 @@ extension ExactSearch {
     /// Each round's tiles go largest first to the least loaded worker (cost: rows x cols).
     func tileRounds() -> [[[RoundTile]]]? {
         guard tileSchedule != .split, !references.isMapped, queries == nil else { return nil }
-        let n = referenceCount, workers = max(1, threads)
+        let n = referenceCount, workers = max(1, threads), t = tileSize
         guard n > 0 else { return nil }
-        // As few blocks as tiles of `tileSize` allow, all of one size (the last may be
-        // shorter by less than their number), so that a round's tiles cost the same.
-        let blocks = (n + tileSize - 1) / tileSize, t = (n + blocks - 1) / blocks
+        // The tiles of the split pass, and of a pass over the rows read from a file: sgemm
+        // need not compute a product identically at every position of a tile, so the same
+        // tiles keep the scores the same bits whichever pass computed them.
+        let blocks = (n + t - 1) / t
         var dealt: [[[RoundTile]]] = []
         var work = 0, span = 0
         for round in ExactSearch.roundRobin(blocks: blocks) {

@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -13,7 +14,7 @@ import Darwin
 /// compacted several times before its threshold settles. A strided sample of the references
 /// (`seedSample` of them) is scored against every query first; the score that a little more
 /// than the query's share of its kept candidates reach in the sample (its expected rank plus
-/// four standard deviations plus 6) becomes its starting threshold. The passes then reject
+/// three standard deviations plus 2) becomes its starting threshold. The passes then reject
 /// most scores by one comparison from the first tile on.
 ///
 /// The seed is an estimate, not a bound: a query whose seed was too high ends the passes
@@ -88,9 +89,11 @@ extension ExactSearch {
                         let expected = Double(kept[q]) / Double(candidates) * Double(values.count)
                         // The chance that the sample holds this many of the query's kept
                         // candidates (so that the seed is too high and the query is refilled,
-                        // one whole row) is under 3e-6 whatever the expected count, for
-                        // references in random order: binomial tails, docs/benchmarks.md.
-                        let rank = Int((expected + 4 * expected.squareRoot() + 6).rounded(.up))
+                        // one row of products in a batch) is under 1e-3 whatever the expected
+                        // count, for references in random order: binomial tails,
+                        // docs/benchmarks.md. The refills then cost at most 0.2% of the
+                        // symmetric products; a looser seed costs more in appends.
+                        let rank = Int((expected + 3 * expected.squareRoot() + 2).rounded(.up))
                         if rank < values.count {
                             out[q] = values.withUnsafeMutableBufferPointer { ExactSearch.largest($0, rank: rank) } + seedShift
                         }
@@ -102,28 +105,58 @@ extension ExactSearch {
         return thresholds
     }
 
-    /// Offers each of `queries` (whose seeded thresholds were too high) every reference again,
-    /// one whole row of scores at a time.
+    /// Offers each of `queries` (whose seeded thresholds were too high) every reference again.
+    ///
+    /// The queries go in batches of up to 256, spread over the workers (each owns its batches'
+    /// buffers): a batch's rows are gathered and scored against each reference tile by one
+    /// product, and each row of scores is offered whole. One query at a time, a refill was a
+    /// product of one row, a matrix-vector product at a fraction of sgemm's speed: 7.5 ms
+    /// per query at 20,000 x 512, where a batch costs about what its share of the tiles does.
     func refill(_ queries: [Int], _ candidates: TopKBuffers) throws {
         guard !queries.isEmpty else { return }
         let nr = referenceCount, d = dimensions, t = tileSize, offset = queryOffset
-        let row = try allocate(Float.self, count: nr, for: "one row of \(nr) scores")
-        defer { free(row) }
-        let excludeSelf = isSelfRetrieval
+        let workers = max(1, min(threads, queries.count))
+        let batch = min(256, (queries.count + workers - 1) / workers)
+        let batches = (queries.count + batch - 1) / batch
+        for q in queries { candidates.restart(q) }
+        let excludeSelf = isSelfRetrieval, l2 = distance == .squaredL2
+        let (qn, rn) = (queryNorms, referenceNorms)
         try withAccess { ra, qa in
-            let queryRow = qa.copies ? try allocate(Float.self, count: d, for: "one query row") : nil
-            defer { free(queryRow) }
-            let referenceBuffer = ra.copies ? try allocate(Float.self, count: min(t, nr) * d, for: "one tile of references") : nil
-            defer { free(referenceBuffer) }
+            // Per worker: the batch's rows, its scores against one tile, and (when the
+            // references are read from a file) one tile of references.
+            let referenceFloats = ra.copies ? min(t, nr) * d : 0
+            let perWorker = batch * d + batch * min(t, nr) + referenceFloats
+            let scratch = try allocate(Float.self, count: perWorker * workers, for: "refilling \(queries.count) queries")
+            defer { free(scratch) }
+            let box = UncheckedSendable(scratch)
             candidates.withHandle { h in
-                for q in queries {
-                    candidates.restart(q)
-                    let qp = qa.row(offset + q, buffer: queryRow)
-                    for j0 in stride(from: 0, to: nr, by: t) {
-                        let cols = min(t, nr - j0)
-                        computeTile(qp, ra.rows(j0, j0 + cols, buffer: referenceBuffer), rows: 1, cols: cols, i0: q, j0: j0, into: row + j0)
+                parallelFor(workers: workers) { w in
+                    let rows = box.value + perWorker * w, scores = rows + batch * d, references = scores + batch * min(t, nr)
+                    for b in stride(from: w, to: batches, by: workers) {
+                        let group = queries[b * batch ..< min(queries.count, (b + 1) * batch)]
+                        for (i, q) in group.enumerated() {
+                            let target = rows + i * d, row = qa.row(offset + q, buffer: target)
+                            if row != UnsafePointer(target) { target.update(from: row, count: d) }
+                        }
+                        for j0 in stride(from: 0, to: nr, by: t) {
+                            let cols = min(t, nr - j0)
+                            let rp = ra.rows(j0, j0 + cols, buffer: ra.copies ? references : nil)
+                            if canonicalProducts {
+                                dmle_fixed_products(rows, d, rp, d, group.count, cols, d, scores, cols)
+                            } else {
+                                BLAS.gemmNT(m: group.count, n: cols, k: d, a: rows, lda: d, b: rp, ldb: d, c: scores, ldc: cols)
+                            }
+                            for (i, q) in group.enumerated() {
+                                let row = scores + i * cols
+                                if l2 {
+                                    // -||q - r||^2 = 2 q.r - ||q||^2 - ||r||^2, as `computeTile`.
+                                    let a = qn[q]
+                                    for j in 0 ..< cols { row[j] = 2 * row[j] - a - rn[j0 + j] }
+                                }
+                                h.offerRow(q, row, count: cols, firstIndex: j0, skip: excludeSelf ? offset + q : -1)
+                            }
+                        }
                     }
-                    h.offerRow(q, row, count: nr, firstIndex: 0, skip: excludeSelf ? offset + q : -1)
                 }
             }
         }
