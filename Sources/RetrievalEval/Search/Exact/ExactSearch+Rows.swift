@@ -267,7 +267,10 @@ struct RowWorker {
 /// changes nothing in the result.
 struct BatchedRanking {
     /// The most queries ranked together (fewer when their candidates pass the entry budget).
-    static let chunk = 512
+    /// The more queries a chunk holds, the more of them need each reference row loaded: at
+    /// k = 100 over 20,000 x 512, 2,048 rather than 512 halved the canonical scores' share of
+    /// the samples (4.0% to 1.9%), those being waits for reference rows from memory.
+    static let chunk = 2048
 
     let ranking: CanonicalRanking
     /// Every query's candidates, one after another; `starts[i] ..< starts[i + 1]` is query
