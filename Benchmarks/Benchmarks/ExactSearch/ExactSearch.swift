@@ -189,8 +189,9 @@ private let deepCases = [
 ]
 
 /// A ratio that the machine's drift cannot skew: `run(search, false)` (the denominator) and
-/// `run(search, true)` (the numerator) alternately in one process, five times each; each
-/// iteration reports numerator / denominator (x1000) and both times, in milliseconds.
+/// `run(search, true)` (the numerator) alternately in one process, ten times each, the order
+/// within each pair alternating too; each iteration reports numerator / denominator (x1000)
+/// and both times, in milliseconds.
 private func interleavedRatio(
     _ name: String, numerator: String, denominator: String,
     run: @escaping @Sendable (_ search: RetrievalEval.ExactSearch, _ numerator: Bool) throws -> Void,
@@ -198,11 +199,19 @@ private func interleavedRatio(
 ) {
     let ratio = BenchmarkMetric.custom("\(numerator) / \(denominator) x1000")
     let (bottom, top) = (BenchmarkMetric.custom("\(denominator) (ms)"), BenchmarkMetric.custom("\(numerator) (ms)"))
-    Benchmark(name, configuration: .init(metrics: [ratio, bottom, top], warmupIterations: 0, maxDuration: .seconds(120), maxIterations: 5)) { benchmark, search in
+    Benchmark(name, configuration: .init(metrics: [ratio, bottom, top], warmupIterations: 0, maxDuration: .seconds(180), maxIterations: 10)) { benchmark, search in
         let clock = ContinuousClock()
-        for _ in benchmark.scaledIterations {
-            let b = try clock.measure { try run(search, false) } / .milliseconds(1)
-            let t = try clock.measure { try run(search, true) } / .milliseconds(1)
+        for i in benchmark.scaledIterations {
+            // Each pair in turn denominator first and numerator first, so that neither
+            // always runs in the other's wake.
+            var b = 0.0, t = 0.0
+            if i % 2 == 0 {
+                b = try clock.measure { try run(search, false) } / .milliseconds(1)
+                t = try clock.measure { try run(search, true) } / .milliseconds(1)
+            } else {
+                t = try clock.measure { try run(search, true) } / .milliseconds(1)
+                b = try clock.measure { try run(search, false) } / .milliseconds(1)
+            }
             benchmark.measurement(ratio, Int((1000 * t / b).rounded()))
             benchmark.measurement(bottom, Int(b.rounded()))
             benchmark.measurement(top, Int(t.rounded()))
