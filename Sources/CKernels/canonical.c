@@ -122,26 +122,44 @@ void dmle_canonical_scores_portable(const float *r, const float *queries, const 
 const char *dmle_canonical_isa(void) { return canonical_isa; }
 
 // Positions of the scores that reach a threshold: the exact search's candidate folds test
-// every score of a tile against a query's threshold, and only a few pass.
+// every score of a tile against a query's threshold, and only a few pass. The vector variants
+// compare a step of scores into a bit mask and write the set bits' positions in order; the
+// scores past the last whole step go through the plain loop.
 
-static size_t positions_ge_portable(const float *x, size_t n, float t, uint32_t *out) {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
+/// Writes the positions base + b of the set bits b of `mask`, lowest first, from out[k];
+/// returns the new count.
+static inline size_t emit_positions(uint32_t mask, size_t base, uint32_t *out, size_t k) {
+    while (mask) {
+        out[k++] = (uint32_t)(base + (size_t)__builtin_ctz(mask));
+        mask &= mask - 1;
+    }
+    return k;
+}
+
+/// The plain loops, from position i on, appending to out[k ...]; they return the new count.
+static inline size_t tail_ge(const float *x, size_t i, size_t n, float t, uint32_t *out, size_t k) {
+    for (; i < n; i++) {
         if (x[i] >= t) out[k++] = (uint32_t)i;
     }
     return k;
 }
 
-static size_t positions_ge_each_portable(const float *x, const float *t, size_t n, uint32_t *out) {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
+static inline size_t tail_ge_each(const float *x, const float *t, size_t i, size_t n, uint32_t *out, size_t k) {
+    for (; i < n; i++) {
         if (x[i] >= t[i]) out[k++] = (uint32_t)i;
     }
     return k;
 }
 
+static size_t positions_ge_portable(const float *x, size_t n, float t, uint32_t *out) { return tail_ge(x, 0, n, t, out, 0); }
+
+static size_t positions_ge_each_portable(const float *x, const float *t, size_t n, uint32_t *out) {
+    return tail_ge_each(x, t, 0, n, out, 0);
+}
+
 #ifdef DMLE_CANONICAL_X86
 
+/// Sixteen scores per step, the masks moved out with movemask.
 __attribute__((target("avx2")))
 static size_t positions_ge_avx2(const float *x, size_t n, float t, uint32_t *out) {
     size_t k = 0, i = 0;
@@ -149,15 +167,9 @@ static size_t positions_ge_avx2(const float *x, size_t n, float t, uint32_t *out
     for (; i + 16 <= n; i += 16) {
         unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), tv, _CMP_GE_OQ))
             | (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), tv, _CMP_GE_OQ)) << 8;
-        while (mask) {
-            out[k++] = (uint32_t)(i + (size_t)__builtin_ctz(mask));
-            mask &= mask - 1;
-        }
+        k = emit_positions(mask, i, out, k);
     }
-    for (; i < n; i++) {
-        if (x[i] >= t) out[k++] = (uint32_t)i;
-    }
-    return k;
+    return tail_ge(x, i, n, t, out, k);
 }
 
 __attribute__((target("avx2")))
@@ -166,15 +178,9 @@ static size_t positions_ge_each_avx2(const float *x, const float *t, size_t n, u
     for (; i + 16 <= n; i += 16) {
         unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(t + i), _CMP_GE_OQ))
             | (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(t + i + 8), _CMP_GE_OQ)) << 8;
-        while (mask) {
-            out[k++] = (uint32_t)(i + (size_t)__builtin_ctz(mask));
-            mask &= mask - 1;
-        }
+        k = emit_positions(mask, i, out, k);
     }
-    for (; i < n; i++) {
-        if (x[i] >= t[i]) out[k++] = (uint32_t)i;
-    }
-    return k;
+    return tail_ge_each(x, t, i, n, out, k);
 }
 
 /// Thirty-two scores per step, the comparisons straight into mask registers.
@@ -185,15 +191,9 @@ static size_t positions_ge_avx512(const float *x, size_t n, float t, uint32_t *o
     for (; i + 32 <= n; i += 32) {
         uint32_t mask = (uint32_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), tv, _CMP_GE_OQ)
             | (uint32_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(x + i + 16), tv, _CMP_GE_OQ) << 16;
-        while (mask) {
-            out[k++] = (uint32_t)(i + (size_t)__builtin_ctz(mask));
-            mask &= mask - 1;
-        }
+        k = emit_positions(mask, i, out, k);
     }
-    for (; i < n; i++) {
-        if (x[i] >= t) out[k++] = (uint32_t)i;
-    }
-    return k;
+    return tail_ge(x, i, n, t, out, k);
 }
 
 __attribute__((target("avx512f")))
@@ -202,15 +202,9 @@ static size_t positions_ge_each_avx512(const float *x, const float *t, size_t n,
     for (; i + 32 <= n; i += 32) {
         uint32_t mask = (uint32_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), _mm512_loadu_ps(t + i), _CMP_GE_OQ)
             | (uint32_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(t + i + 16), _CMP_GE_OQ) << 16;
-        while (mask) {
-            out[k++] = (uint32_t)(i + (size_t)__builtin_ctz(mask));
-            mask &= mask - 1;
-        }
+        k = emit_positions(mask, i, out, k);
     }
-    for (; i < n; i++) {
-        if (x[i] >= t[i]) out[k++] = (uint32_t)i;
-    }
-    return k;
+    return tail_ge_each(x, t, i, n, out, k);
 }
 
 #endif

@@ -62,6 +62,18 @@ func lists(_ n: Neighbors) -> [[Int]] {
     (0 ..< n.queries).map { q in n.indices(of: q).map(Int.init) }
 }
 
+/// Every query's list and scores from `search` with per-query `depths`, block by block.
+func listsAndScores(_ search: ExactSearch, depths: [Int]) throws -> ([[Int32]], [[Float]]) {
+    var indices: [[Int32]] = [], scores: [[Float]] = []
+    try search.search(depths: depths) { block in
+        for q in block.queries {
+            indices.append(Array(block.indices(of: q)))
+            scores.append(Array(block.scores[block.range(of: q)]))
+        }
+    }
+    return (indices, scores)
+}
+
 @Suite("Exact search")
 struct ExactSearchTests {
     struct Config: Sendable, CustomTestStringConvertible {
@@ -157,14 +169,7 @@ struct ExactSearchTests {
             var search = try ExactSearch(references: x, distance: distance, tileSize: tile, threads: threads, useSymmetry: symmetric)
             search.path = path
             search.productKernel = kernel
-            var indices: [[Int32]] = [], scores: [[Float]] = []
-            try search.search(depths: depths) { block in
-                for q in block.queries {
-                    indices.append(Array(block.indices(of: q)))
-                    scores.append(Array(block.scores[block.range(of: q)]))
-                }
-            }
-            return (indices, scores)
+            return try listsAndScores(search, depths: depths)
         }
         let (expected, _) = try run(.blas, tile: 64, threads: 1, symmetric: true, path: .candidates)
         for (tile, threads, symmetric, path) in [(64, 1, true, ExactSearchPath.candidates), (37, 2, true, .candidates), (100, 2, false, .candidates),

@@ -89,14 +89,7 @@ struct TileRoundsTests {
             search.path = .candidates
             search.productKernel = kernel
             search.tileSchedule = schedule
-            var lists: [[Int32]] = [], scores: [[Float]] = []
-            try search.search(depths: depths) { block in
-                for q in block.queries {
-                    lists.append(Array(block.indices(of: q)))
-                    scores.append(Array(block.scores[block.range(of: q)]))
-                }
-            }
-            return (lists, scores)
+            return try listsAndScores(search, depths: depths)
         }
         let (expected, expectedScores) = try run(.split, tile: 64)
         for tile in [16, 64, 150] {

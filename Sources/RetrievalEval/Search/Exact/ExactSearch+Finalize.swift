@@ -70,8 +70,8 @@ extension ExactSearch {
             try candidates.withHandle { h in
                 try block.withUnsafeOutput { out in
                     // Rows read from a file are copied (and scaled) into each worker's own
-                    // scratch: the chunk's queries, one query and one reference row.
-                    // Query rows read from a file are copied per chunk: at most 4 MiB per worker.
+                    // scratch: the chunk's queries (at most 4 MiB of them, so fewer queries
+                    // per chunk for long rows), one query and one reference row.
                     let chunk = qa.copies && rankingChunk == nil ? min(chunk, max(64, (4 << 20) / (4 * max(1, d)))) : chunk
                     let chunkRows = min(chunk, count)
                     let queryFloats = qa.copies ? (chunkRows + 1) * d : 0, perWorker = queryFloats + (ra.copies ? d : 0)

@@ -301,9 +301,9 @@ public struct ExactSearch: NeighborSearch, Sendable {
     }
 
     /// The products of `search` alone: the same tiles (upper triangle in self-retrieval with
-    /// symmetry, in the same rounds when the search uses them), the same workers and sgemm calls (the canonical kernel's when
-    /// `productKernel` is `.canonical`; `.automatic` is sgemm here, there being no depths to
-    /// choose by), and nothing kept. The floor a search's time is measured against
+    /// symmetry, in the same rounds when the search uses them), the same workers and sgemm
+    /// calls (the canonical kernel's when `productKernel` is `.canonical`; `.automatic` is
+    /// sgemm here, there being no depths to choose by), and nothing kept. The floor a search's time is measured against
     /// (Benchmarks/, docs/benchmarks.md); it returns nothing useful.
     ///
     /// - Returns: a checksum of the last tile, so that the work cannot be optimised away.
