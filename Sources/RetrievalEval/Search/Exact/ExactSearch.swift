@@ -318,7 +318,13 @@ public struct ExactSearch: NeighborSearch, Sendable {
         if symmetric, let rounds = tileRounds() {
             let d = dimensions
             return try roundPass(rounds) { tile, all, s in
-                computeTile(all + s.i0 * d, all + s.j0 * d, rows: s.rows, cols: s.cols, i0: s.i0, j0: s.j0, into: tile)
+                if s.i0 == s.j0 {
+                    for strip in 0 ..< ExactSearch.diagonalStrips(s.rows) {
+                        computeDiagonalStrip(strip, all + s.i0 * d, all + s.j0 * d, rows: s.rows, i0: s.i0, into: tile)
+                    }
+                } else {
+                    computeTile(all + s.i0 * d, all + s.j0 * d, rows: s.rows, cols: s.cols, i0: s.i0, j0: s.j0, into: tile)
+                }
             } roundDone: { _ in }
         }
         let t = tileSize, nq = queryCount, nr = referenceCount
@@ -326,6 +332,10 @@ public struct ExactSearch: NeighborSearch, Sendable {
         defer { free(tile) }
         let c = UncheckedSendable(tile)
         try tilePasses(symmetric: symmetric) { qp, rp, i0, rows, j0, cols in
+            if symmetric && i0 == j0 {
+                dealDiagonalStrips(rows) { strip in computeDiagonalStrip(strip, qp, rp, rows: rows, i0: i0, into: c.value) }
+                return
+            }
             parallelRanges(rows) { lo, hi in
                 computeTile(qp + lo * dimensions, rp, rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.value + lo * cols)
             }
@@ -415,12 +425,24 @@ public struct ExactSearch: NeighborSearch, Sendable {
             var done = 0
             try candidates.withHandle { h in
                 _ = try roundPass(rounds) { tile, all, s in
+                    if s.i0 == s.j0 {
+                        // The upper part only (the split pass's strips, so the same products),
+                        // each row's pairs above the diagonal offered to it and to their columns.
+                        for strip in 0 ..< ExactSearch.diagonalStrips(s.rows) {
+                            computeDiagonalStrip(strip, all + s.i0 * d, all + s.j0 * d, rows: s.rows, i0: s.i0, into: tile)
+                        }
+                        for i in 0 ..< s.rows {
+                            let q = s.i0 + i, row = tile + i * s.cols
+                            h.offerRow(q, row + i + 1, count: s.cols - i - 1, firstIndex: s.j0 + i + 1)
+                            h.offerColumn(row, lo: i + 1, hi: s.cols, firstQuery: s.j0, index: Int32(q))
+                        }
+                        return
+                    }
                     computeTile(all + s.i0 * d, all + s.j0 * d, rows: s.rows, cols: s.cols, i0: s.i0, j0: s.j0, into: tile)
-                    let diagonal = s.i0 == s.j0
                     for i in 0 ..< s.rows {
                         let q = s.i0 + i, row = tile + i * s.cols
-                        h.offerRow(q, row, count: s.cols, firstIndex: s.j0, skip: diagonal ? q : -1)
-                        if !diagonal { h.offerColumn(row, lo: 0, hi: s.cols, firstQuery: s.j0, index: Int32(q)) }
+                        h.offerRow(q, row, count: s.cols, firstIndex: s.j0)
+                        h.offerColumn(row, lo: 0, hi: s.cols, firstQuery: s.j0, index: Int32(q))
                     }
                 } roundDone: { count in
                     done += count
@@ -439,6 +461,22 @@ public struct ExactSearch: NeighborSearch, Sendable {
                 let c = UncheckedSendable(tb.baseAddress!)
                 try tilePasses(symmetric: true) { qp, rp, i0, rows, j0, cols in
                     let diagonal = i0 == j0
+                    if diagonal {
+                        // The upper part only, in strips dealt to the workers; then each
+                        // row's pairs above the diagonal offered to it and to their columns.
+                        dealDiagonalStrips(rows) { strip in computeDiagonalStrip(strip, qp, rp, rows: rows, i0: i0, into: c.value) }
+                        parallelRanges(rows) { lo, hi in
+                            for i in lo ..< hi { h.offerRow(i0 + i, c.value + i * cols + i + 1, count: cols - i - 1, firstIndex: j0 + i + 1) }
+                        }
+                        parallelRanges(cols) { lo, hi in
+                            for i in 0 ..< rows {
+                                h.offerColumn(c.value + i * cols, lo: Swift.max(lo, i + 1), hi: hi, firstQuery: j0, index: Int32(i0 + i))
+                            }
+                        }
+                        done += 1
+                        progress?(Double(done) / Double(totalTiles))
+                        return
+                    }
                     // Rows: each worker computes its slice of the tile's rows with a
                     // single-threaded sgemm, then offers queries i0 + i the references
                     // j0 + j.
