@@ -301,12 +301,13 @@ public struct ExactSearch: NeighborSearch, Sendable {
     }
 
     /// The products of `search` alone: the same tiles (upper triangle in self-retrieval with
-    /// symmetry, in the same rounds when the search uses them), the same workers and sgemm
-    /// calls (the canonical kernel's when `productKernel` is `.canonical`; `.automatic` is
-    /// sgemm here, there being no depths to choose by), and nothing kept. The floor a search's time is measured against
-    /// (Benchmarks/, docs/benchmarks.md); it returns nothing useful.
+    /// symmetry, in the same rounds when the search uses them, diagonal tiles in the same
+    /// strips), the same workers and sgemm calls (the canonical kernel's when `productKernel`
+    /// is `.canonical`; `.automatic` is sgemm here, there being no depths to choose by), and
+    /// nothing kept. The floor a search's time is measured against (Benchmarks/,
+    /// docs/benchmarks.md); it returns nothing useful.
     ///
-    /// - Returns: a checksum of the last tile, so that the work cannot be optimised away.
+    /// - Returns: a value of a tile, so that the work cannot be optimised away.
     public func productsOnly() throws -> Float {
         var search = self
         search.canonicalProducts = productKernel == .canonical && distance != .squaredL2
@@ -414,8 +415,8 @@ public struct ExactSearch: NeighborSearch, Sendable {
     }
 
     /// Self-retrieval on the upper triangle of tiles: tile (I, J), J >= I, is computed once
-    /// and feeds the candidates of its rows (queries of I) and, off the diagonal, of its columns
-    /// (queries of J).
+    /// (a diagonal tile's pairs above the diagonal only, `computeDiagonalStrip`) and feeds the
+    /// candidates of its rows (queries of I) and of its columns (queries of J).
     private func symmetricPass(_ candidates: TopKBuffers, progress: SearchProgress?) throws {
         if let rounds = tileRounds() {
             // Whole tiles per worker (`ExactSearch+Rounds.swift`): the worker owns the
@@ -482,20 +483,13 @@ public struct ExactSearch: NeighborSearch, Sendable {
                     // j0 + j.
                     parallelRanges(rows) { lo, hi in
                         computeTile(qp + lo * d, rp, rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.value + lo * cols)
-                        for i in lo ..< hi {
-                            let q = i0 + i
-                            h.offerRow(q, c.value + i * cols, count: cols, firstIndex: j0, skip: diagonal ? q : -1)
-                        }
+                        for i in lo ..< hi { h.offerRow(i0 + i, c.value + i * cols, count: cols, firstIndex: j0) }
                     }
                     // Columns: queries j0 + j offered references i0 + i. Each worker
                     // owns a range of columns and walks the tile row by row.
-                    if !diagonal {
-                        parallelRanges(cols) { lo, hi in
-                            for i in 0 ..< rows {
-                                let row = c.value + i * cols
-                                let r = Int32(i0 + i)
-                                h.offerColumn(row, lo: lo, hi: hi, firstQuery: j0, index: r)
-                            }
+                    parallelRanges(cols) { lo, hi in
+                        for i in 0 ..< rows {
+                            h.offerColumn(c.value + i * cols, lo: lo, hi: hi, firstQuery: j0, index: Int32(i0 + i))
                         }
                     }
                     done += 1
