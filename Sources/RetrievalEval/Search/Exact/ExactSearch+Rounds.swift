@@ -15,8 +15,8 @@ import Darwin
 /// wrote. Instead, the tiles of the upper triangle are grouped into rounds in which no two
 /// tiles share a block: a round-robin tournament of the blocks (the circle method), where
 /// a block left without an opponent has its diagonal tile. Within a round the workers own
-/// disjoint queries, so each computes whole tiles with one sgemm and folds each row into its
-/// query and, while the row is in cache, into the column queries. The workers wait for
+/// disjoint queries, so each computes whole tiles (one sgemm, or a diagonal tile's strips) and
+/// folds each row into its query and, while the row is in cache, into the column queries. The workers wait for
 /// each other once per round. The tiles and their products are the same; only the order in
 /// which a query is offered its references changes, which its kept best do not depend on.
 ///
