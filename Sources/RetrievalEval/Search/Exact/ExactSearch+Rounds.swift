@@ -15,9 +15,9 @@ import Darwin
 /// wrote. Instead, the tiles of the upper triangle are grouped into rounds in which no two
 /// tiles share a block: a round-robin tournament of the blocks (the circle method), where
 /// a block left without an opponent has its diagonal tile. Within a round the workers own
-/// disjoint queries, so each computes whole tiles (one sgemm, or a diagonal tile's strips) and
-/// folds each row into its query and, while the row is in cache, into the column queries. The workers wait for
-/// each other once per round. The tiles and their products are the same; only the order in
+/// disjoint queries, so each computes whole tiles (one sgemm, or a diagonal tile's strips)
+/// and folds each row into its query and, while the row is in cache, into the column
+/// queries. The workers wait for each other once per round. The tiles and their products are the same; only the order in
 /// which a query is offered its references changes, which its kept best do not depend on.
 ///
 /// Used when the rows are in memory (read from a file, the pass goes in query blocks that
@@ -130,6 +130,19 @@ extension ExactSearch {
             }
         }
         return tiles[0]
+    }
+
+    /// Computes tile `s` of a round into `tile` (`s.cols` apart) from `rows`, every row: one
+    /// product, or a diagonal tile's strips (`computeDiagonalStrip`).
+    func computeRoundTile(_ s: RoundTile, _ rows: UnsafePointer<Float>, into tile: UnsafeMutablePointer<Float>) {
+        let d = dimensions
+        guard s.i0 == s.j0 else {
+            computeTile(rows + s.i0 * d, rows + s.j0 * d, rows: s.rows, cols: s.cols, i0: s.i0, j0: s.j0, into: tile)
+            return
+        }
+        for strip in 0 ..< ExactSearch.diagonalStrips(s.rows) {
+            computeDiagonalStrip(strip, rows + s.i0 * d, rows + s.j0 * d, rows: s.rows, i0: s.i0, into: tile)
+        }
     }
 
     // MARK: - Diagonal tiles

@@ -1,4 +1,3 @@
-import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -119,8 +118,7 @@ extension ExactSearch {
         let batch = min(256, (queries.count + workers - 1) / workers)
         let batches = (queries.count + batch - 1) / batch
         for q in queries { candidates.restart(q) }
-        let excludeSelf = isSelfRetrieval, l2 = distance == .squaredL2
-        let (qn, rn) = (queryNorms, referenceNorms)
+        let excludeSelf = isSelfRetrieval
         try withAccess { ra, qa in
             // Per worker: the batch's rows, its scores against one tile, and (when the
             // references are read from a file) one tile of references.
@@ -141,19 +139,9 @@ extension ExactSearch {
                         for j0 in stride(from: 0, to: nr, by: t) {
                             let cols = min(t, nr - j0)
                             let rp = ra.rows(j0, j0 + cols, buffer: ra.copies ? references : nil)
-                            if canonicalProducts {
-                                dmle_fixed_products(rows, d, rp, d, group.count, cols, d, scores, cols)
-                            } else {
-                                BLAS.gemmNT(m: group.count, n: cols, k: d, a: rows, lda: d, b: rp, ldb: d, c: scores, ldc: cols)
-                            }
+                            computeTile(rows, rp, rows: group.count, cols: cols, i0: 0, j0: j0, into: scores, queryIndices: group)
                             for (i, q) in group.enumerated() {
-                                let row = scores + i * cols
-                                if l2 {
-                                    // -||q - r||^2 = 2 q.r - ||q||^2 - ||r||^2, as `computeTile`.
-                                    let a = qn[q]
-                                    for j in 0 ..< cols { row[j] = 2 * row[j] - a - rn[j0 + j] }
-                                }
-                                h.offerRow(q, row, count: cols, firstIndex: j0, skip: excludeSelf ? offset + q : -1)
+                                h.offerRow(q, scores + i * cols, count: cols, firstIndex: j0, skip: excludeSelf ? offset + q : -1)
                             }
                         }
                     }

@@ -317,16 +317,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
     private func timedProducts() throws -> Float {
         BLAS.setThreads(1)
         if symmetric, let rounds = tileRounds() {
-            let d = dimensions
-            return try roundPass(rounds) { tile, all, s in
-                if s.i0 == s.j0 {
-                    for strip in 0 ..< ExactSearch.diagonalStrips(s.rows) {
-                        computeDiagonalStrip(strip, all + s.i0 * d, all + s.j0 * d, rows: s.rows, i0: s.i0, into: tile)
-                    }
-                } else {
-                    computeTile(all + s.i0 * d, all + s.j0 * d, rows: s.rows, cols: s.cols, i0: s.i0, j0: s.j0, into: tile)
-                }
-            } roundDone: { _ in }
+            return try roundPass(rounds) { tile, all, s in computeRoundTile(s, all, into: tile) } roundDone: { _ in }
         }
         let t = tileSize, nq = queryCount, nr = referenceCount
         let tile = try allocate(Float.self, count: min(t, nq) * min(t, nr), for: "one tile")
@@ -422,28 +413,16 @@ public struct ExactSearch: NeighborSearch, Sendable {
             // Whole tiles per worker (`ExactSearch+Rounds.swift`): the worker owns the
             // queries of both the tile's blocks, so it offers each row to its query and, while
             // the row is in cache, to the column queries.
-            let d = dimensions, totalTiles = rounds.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
+            let totalTiles = rounds.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
             var done = 0
             try candidates.withHandle { h in
                 _ = try roundPass(rounds) { tile, all, s in
-                    if s.i0 == s.j0 {
-                        // The upper part only (the split pass's strips, so the same products),
-                        // each row's pairs above the diagonal offered to it and to their columns.
-                        for strip in 0 ..< ExactSearch.diagonalStrips(s.rows) {
-                            computeDiagonalStrip(strip, all + s.i0 * d, all + s.j0 * d, rows: s.rows, i0: s.i0, into: tile)
-                        }
-                        for i in 0 ..< s.rows {
-                            let q = s.i0 + i, row = tile + i * s.cols
-                            h.offerRow(q, row + i + 1, count: s.cols - i - 1, firstIndex: s.j0 + i + 1)
-                            h.offerColumn(row, lo: i + 1, hi: s.cols, firstQuery: s.j0, index: Int32(q))
-                        }
-                        return
-                    }
-                    computeTile(all + s.i0 * d, all + s.j0 * d, rows: s.rows, cols: s.cols, i0: s.i0, j0: s.j0, into: tile)
+                    computeRoundTile(s, all, into: tile)
                     for i in 0 ..< s.rows {
-                        let q = s.i0 + i, row = tile + i * s.cols
-                        h.offerRow(q, row, count: s.cols, firstIndex: s.j0)
-                        h.offerColumn(row, lo: 0, hi: s.cols, firstQuery: s.j0, index: Int32(q))
+                        // A diagonal tile's pairs above the diagonal only: those were computed.
+                        let q = s.i0 + i, row = tile + i * s.cols, first = s.i0 == s.j0 ? i + 1 : 0
+                        h.offerRow(q, row + first, count: s.cols - first, firstIndex: s.j0 + first)
+                        h.offerColumn(row, lo: first, hi: s.cols, firstQuery: s.j0, index: Int32(q))
                     }
                 } roundDone: { count in
                     done += count
@@ -462,34 +441,28 @@ public struct ExactSearch: NeighborSearch, Sendable {
                 let c = UncheckedSendable(tb.baseAddress!)
                 try tilePasses(symmetric: true) { qp, rp, i0, rows, j0, cols in
                     let diagonal = i0 == j0
-                    if diagonal {
-                        // The upper part only, in strips dealt to the workers; then each
-                        // row's pairs above the diagonal offered to it and to their columns.
-                        dealDiagonalStrips(rows) { strip in computeDiagonalStrip(strip, qp, rp, rows: rows, i0: i0, into: c.value) }
-                        parallelRanges(rows) { lo, hi in
-                            for i in lo ..< hi { h.offerRow(i0 + i, c.value + i * cols + i + 1, count: cols - i - 1, firstIndex: j0 + i + 1) }
-                        }
-                        parallelRanges(cols) { lo, hi in
-                            for i in 0 ..< rows {
-                                h.offerColumn(c.value + i * cols, lo: Swift.max(lo, i + 1), hi: hi, firstQuery: j0, index: Int32(i0 + i))
-                            }
-                        }
-                        done += 1
-                        progress?(Double(done) / Double(totalTiles))
-                        return
-                    }
                     // Rows: each worker computes its slice of the tile's rows with a
-                    // single-threaded sgemm, then offers queries i0 + i the references
-                    // j0 + j.
+                    // single-threaded sgemm (a diagonal tile: its strips, dealt to the workers,
+                    // first), then offers queries i0 + i the references j0 + j (a diagonal
+                    // tile's pairs above the diagonal only: those were computed).
+                    if diagonal {
+                        dealDiagonalStrips(rows) { strip in computeDiagonalStrip(strip, qp, rp, rows: rows, i0: i0, into: c.value) }
+                    }
                     parallelRanges(rows) { lo, hi in
-                        computeTile(qp + lo * d, rp, rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.value + lo * cols)
-                        for i in lo ..< hi { h.offerRow(i0 + i, c.value + i * cols, count: cols, firstIndex: j0) }
+                        if !diagonal {
+                            computeTile(qp + lo * d, rp, rows: hi - lo, cols: cols, i0: i0 + lo, j0: j0, into: c.value + lo * cols)
+                        }
+                        for i in lo ..< hi {
+                            let first = diagonal ? i + 1 : 0
+                            h.offerRow(i0 + i, c.value + i * cols + first, count: cols - first, firstIndex: j0 + first)
+                        }
                     }
                     // Columns: queries j0 + j offered references i0 + i. Each worker
                     // owns a range of columns and walks the tile row by row.
                     parallelRanges(cols) { lo, hi in
                         for i in 0 ..< rows {
-                            h.offerColumn(c.value + i * cols, lo: lo, hi: hi, firstQuery: j0, index: Int32(i0 + i))
+                            let first = diagonal ? Swift.max(lo, i + 1) : lo
+                            h.offerColumn(c.value + i * cols, lo: first, hi: hi, firstQuery: j0, index: Int32(i0 + i))
                         }
                     }
                     done += 1
@@ -500,10 +473,11 @@ public struct ExactSearch: NeighborSearch, Sendable {
     }
 
     /// Fills `out` (rows x cols, row-major, rows `ldc` apart; `cols` when nil) with the
-    /// similarities of queries `a` (from query i0) to references `b` (from reference j0).
+    /// similarities of queries `a` (queries i0 ..< i0 + rows, or `queryIndices` when the rows
+    /// were gathered from anywhere) to references `b` (from reference j0).
     func computeTile(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, cols: Int,
-        i0: Int, j0: Int, into out: UnsafeMutablePointer<Float>, ldc: Int? = nil
+        i0: Int, j0: Int, into out: UnsafeMutablePointer<Float>, ldc: Int? = nil, queryIndices: ArraySlice<Int>? = nil
     ) {
         let d = dimensions, ldc = ldc ?? cols
         if canonicalProducts {
@@ -517,7 +491,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
             let qn = queryNorms, rn = referenceNorms
             for i in 0 ..< rows {
                 let row = out + i * ldc
-                let a = qn[i0 + i]
+                let a = qn[queryIndices.map { $0[$0.startIndex + i] } ?? i0 + i]
                 for j in 0 ..< cols { row[j] = 2 * row[j] - a - rn[j0 + j] }
             }
         }
