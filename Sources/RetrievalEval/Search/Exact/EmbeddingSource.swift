@@ -33,20 +33,21 @@ public enum EmbeddingSource: Sendable {
 enum SearchRows: Sendable {
     case memory(Matrix)
     /// `scales[r]` is Float(1 / norm of row r), as `Matrix.normalizeRows` multiplies by; empty
-    /// when rows are not normalised.
-    case mapped(MappedEmbeddings, scales: [Float])
+    /// when rows are not normalised. `zeros`: the dimensions each copied row has zeroed
+    /// (`NegligibleValues`), none by default.
+    case mapped(MappedEmbeddings, scales: [Float], zeros: [Int32] = [])
 
     var rows: Int {
         switch self {
         case .memory(let m): m.rows
-        case .mapped(let m, _): m.rows
+        case .mapped(let m, _, _): m.rows
         }
     }
 
     var columns: Int {
         switch self {
         case .memory(let m): m.columns
-        case .mapped(let m, _): m.columns
+        case .mapped(let m, _, _): m.columns
         }
     }
 
@@ -81,23 +82,28 @@ enum SearchRows: Sendable {
             try m.values.withUnsafeBufferPointer { v in
                 try body(RowAccess(columns: m.columns, memory: v.baseAddress, mapped: nil, stride: m.columns, scales: nil))
             }
-        case .mapped(let m, let scales):
+        case .mapped(let m, let scales, let zeros):
             try scales.withUnsafeBufferPointer { s in
-                try body(RowAccess(columns: m.columns, memory: nil, mapped: m.first, stride: m.rowStride,
-                                   scales: scales.isEmpty ? nil : s.baseAddress))
+                try zeros.withUnsafeBufferPointer { z in
+                    try body(RowAccess(columns: m.columns, memory: nil, mapped: m.first, stride: m.rowStride,
+                                       scales: scales.isEmpty ? nil : s.baseAddress, zeros: z))
+                }
             }
         }
     }
 }
 
-/// Reads rows for the search: in place from memory, or copied from the mapping (and scaled
-/// for cosine) into a buffer, so that the values are those of the normalised matrix, bit for bit.
+/// Reads rows for the search: in place from memory, or copied from the mapping (scaled for
+/// cosine, negligible values zeroed) into a buffer, so that the values are those of the
+/// matrix the search would hold in memory, bit for bit.
 struct RowAccess: @unchecked Sendable {
     let columns: Int
     let memory: UnsafePointer<Float>?
     let mapped: UnsafePointer<Float>?
     let stride: Int
     let scales: UnsafePointer<Float>?
+    /// Dimensions to zero in each copied row (`NegligibleValues`).
+    var zeros = UnsafeBufferPointer<Int32>(start: nil, count: 0)
 
     /// Whether rows are copied into the caller's buffers (rather than read in place).
     var copies: Bool { memory == nil }
@@ -109,16 +115,17 @@ struct RowAccess: @unchecked Sendable {
         let out = buffer!, d = columns
         if stride == d && scales == nil {
             out.update(from: mapped! + lo * d, count: (hi - lo) * d)
-            return UnsafePointer(out)
-        }
-        for r in lo ..< hi {
-            let target = out + (r - lo) * d
-            target.update(from: mapped! + r * stride, count: d)
-            if let scales {
-                let scale = scales[r]
-                for j in 0 ..< d { target[j] *= scale }
+        } else {
+            for r in lo ..< hi {
+                let target = out + (r - lo) * d
+                target.update(from: mapped! + r * stride, count: d)
+                if let scales {
+                    let scale = scales[r]
+                    for j in 0 ..< d { target[j] *= scale }
+                }
             }
         }
+        if !zeros.isEmpty { NegligibleValues.zero(zeros, in: out, rows: hi - lo, stride: d) }
         return UnsafePointer(out)
     }
 

@@ -85,6 +85,11 @@ public struct ExactSearch: NeighborSearch, Sendable {
     /// Added to every seeded threshold (tests: too high a seed, so that queries come up short
     /// and are refilled).
     var seedShift: Float = 0
+    /// How many dimensions the search zeroed as negligible in every row (`NegligibleValues`).
+    private(set) var zeroedDimensions = 0
+    /// Whether the searches made in this task zero negligible values (tests turn it off, with
+    /// `$zeroesNegligibleValues.withValue(false)`, to compare).
+    @TaskLocal static var zeroesNegligibleValues = true
 
     /// Whether the queries are the references themselves (each excluding itself).
     public var isSelfRetrieval: Bool { queries == nil }
@@ -139,8 +144,22 @@ public struct ExactSearch: NeighborSearch, Sendable {
         self.threads = threads
         self.useSymmetry = useSymmetry
         self.selfQueries = selfQueries
-        self.references = try SearchRows(references, distance: distance, rowName: "reference row")
-        self.queries = try queries.map { try SearchRows($0, distance: distance, rowName: "query row") }
+        var referenceRows = try SearchRows(references, distance: distance, rowName: "reference row")
+        var queryRows = try queries.map { try SearchRows($0, distance: distance, rowName: "query row") }
+        if distance != .squaredL2 && ExactSearch.zeroesNegligibleValues {
+            // Values whose products are zero anyway, set to zero so that no product underflows
+            // (`NegligibleValues`: the same scores, bit for bit).
+            var census = NegligibleValues.Census(columns: referenceRows.columns)
+            referenceRows.count(into: &census)
+            queryRows?.count(into: &census)
+            if let zeros = census.dimensions {
+                referenceRows.zeroing(zeros)
+                queryRows?.zeroing(zeros)
+                zeroedDimensions = zeros.count
+            }
+        }
+        self.references = referenceRows
+        self.queries = queryRows
         // One pass over the rows for their norms, which every use below shares.
         let referenceRowNorms = distance == .cosine ? [] : references.rowNorms()
         let queryRowNorms = distance == .cosine ? [] : queries.map { $0.rowNorms() } ?? Array(referenceRowNorms[selfQueries])
