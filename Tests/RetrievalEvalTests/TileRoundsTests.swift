@@ -98,4 +98,43 @@ struct TileRoundsTests {
             if kernel == .canonical { #expect(scores == expectedScores, "tile \(tile)") }
         }
     }
+
+    @Test("tile claims: each tile once, never two held tiles sharing a block, a wait only when every tile left is blocked",
+          arguments: [1, 2, 3, 4])
+    func claims(_ workers: Int) {
+        var rng = SplitMix64(seed: UInt64(workers))
+        for blocks in 1 ... 13 {
+            let tiles = ExactSearch.roundRobin(blocks: blocks).flatMap { $0 }
+            var claims = TileClaims(tiles, blocks: blocks)
+            var held = [Int?](repeating: nil, count: workers)
+            var claimed = [Int](repeating: 0, count: tiles.count)
+            var finished = Set<Int>()
+            // Workers act in a random order: one holding a tile releases it, one holding none claims.
+            var steps = 0
+            while finished.count < workers && steps < 10_000 {
+                steps += 1
+                let w = Int.random(in: 0 ..< workers, using: &rng)
+                if finished.contains(w) { continue }
+                if let i = held[w] {
+                    claims.release(i)
+                    held[w] = nil
+                    continue
+                }
+                let busy = Set(held.compactMap { $0 }.flatMap { [tiles[$0].0, tiles[$0].1] })
+                switch claims.claim() {
+                case .tile(let i):
+                    claimed[i] += 1
+                    #expect(!busy.contains(tiles[i].0) && !busy.contains(tiles[i].1), "tile \(tiles[i]) shares a held block")
+                    held[w] = i
+                case .wait:
+                    let left = claimed.indices.filter { claimed[$0] == 0 }
+                    #expect(!left.isEmpty && left.allSatisfy { busy.contains(tiles[$0].0) || busy.contains(tiles[$0].1) })
+                case .done:
+                    #expect(claimed.allSatisfy { $0 == 1 })
+                    finished.insert(w)
+                }
+            }
+            #expect(finished.count == workers && claimed.allSatisfy { $0 == 1 }, "\(blocks) blocks")
+        }
+    }
 }

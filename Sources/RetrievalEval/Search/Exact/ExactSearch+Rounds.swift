@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 
 /// The symmetric pass in rounds: whole tiles per worker.
 ///
@@ -17,8 +18,10 @@ import Darwin
 /// a block left without an opponent has its diagonal tile. Within a round the workers own
 /// disjoint queries, so each computes whole tiles (one sgemm, or a diagonal tile's strips)
 /// and folds each row into its query and, while the row is in cache, into the column
-/// queries. The workers wait for each other once per round. The tiles and their products are the same; only the order in
-/// which a query is offered its references changes, which its kept best do not depend on.
+/// queries. The workers take the tiles in the rounds' order, each the next one whose blocks
+/// the others do not hold, without waiting at the end of a round (`roundPass`). The tiles
+/// and their products are the same; only the order in which a query is offered its
+/// references changes, which its kept best do not depend on.
 ///
 /// Used when the rows are in memory (read from a file, the pass goes in query blocks that
 /// read each reference tile once per block) and when the rounds keep the workers busy: a
@@ -72,9 +75,12 @@ extension ExactSearch {
     /// The rounds of the symmetric pass dealt to the workers (`[round][worker]`: its tiles),
     /// or nil when the pass should split each tile between the workers instead: rows read
     /// from a file, or (`.automatic`) rounds that would leave the workers idle more than 10%
-    /// of the time.
+    /// of the time, were they to wait for each other at the end of every round (they do
+    /// not since `roundPass` lets them take the next round's tiles, so this bounds the idle
+    /// time from above).
     ///
-    /// Each round's tiles go largest first to the least loaded worker (cost: rows x cols).
+    /// Each round's tiles go largest first to the least loaded worker (cost: rows x cols);
+    /// `roundPass` takes them in that order.
     func tileRounds() -> [[[RoundTile]]]? {
         guard tileSchedule != .split, !references.isMapped, queries == nil else { return nil }
         let n = referenceCount, workers = max(1, threads), t = tileSize
@@ -103,30 +109,60 @@ extension ExactSearch {
         return tileSchedule == .rounds || Double(work) >= 0.9 * Double(workers * span) ? dealt : nil
     }
 
-    /// Runs the rounds: each worker calls `body` on its tiles of the round, with its own tile
-    /// buffer (room for tileSize x tileSize scores) and every row in memory; `roundDone` gets
-    /// each round's tile count once the round's workers are done.
+    /// Runs the rounds' tiles: each worker calls `body` on one tile at a time, with its own
+    /// tile buffer (room for tileSize x tileSize scores) and every row in memory, and
+    /// `tileDone` is called (by one worker at a time) after each tile.
+    ///
+    /// The workers do not wait for each other at the end of a round: each takes the next tile
+    /// in the rounds' order whose two blocks no other worker holds (`TileClaims`), so a worker
+    /// that finishes its share of a round early, or whose neighbour was descheduled, goes on
+    /// with the next round's tiles. No two workers ever hold a block at once, so each still
+    /// owns the queries of its tile's two blocks; the order in which a query meets its tiles
+    /// changes from run to run, which its kept best do not depend on (`TopKBuffers`).
     ///
     /// - Returns: the first score of the first worker's buffer (the products' checksum).
     @discardableResult
     func roundPass(
         _ rounds: [[[RoundTile]]],
-        _ body: (_ tile: UnsafeMutablePointer<Float>, _ rows: UnsafePointer<Float>, _ span: RoundTile) -> Void,
-        roundDone: (Int) -> Void
+        _ body: @escaping (_ tile: UnsafeMutablePointer<Float>, _ rows: UnsafePointer<Float>, _ span: RoundTile) -> Void,
+        tileDone: @escaping () -> Void
     ) throws -> Float {
         let side = min(tileSize, referenceCount), workers = max(1, threads)
         let tiles = try allocate(Float.self, count: side * side * workers, for: "\(workers) tiles of \(side) x \(side) scores")
         defer { free(tiles) }
         tiles.initialize(repeating: 0, count: side * side * workers)
         let buffers = UncheckedSendable(tiles)
+        // The tiles in the rounds' order, round by round, the workers' shares interleaved.
+        var order: [RoundTile] = []
+        for round in rounds {
+            for k in 0 ..< (round.map(\.count).max() ?? 0) {
+                for share in round where k < share.count { order.append(share[k]) }
+            }
+        }
+        let t = tileSize
+        let claims = SharedTileClaims(TileClaims(order.map { ($0.i0 / t, $0.j0 / t) }, blocks: (referenceCount + t - 1) / t))
         withAccess { ra, _ in
             let rows = UncheckedSendable(ra.rows(0, referenceCount, buffer: nil))
-            for round in rounds {
-                let owned = UncheckedSendable(round)
-                parallelFor(workers: workers) { w in
-                    for span in owned.value[w] { body(buffers.value + w * side * side, rows.value, span) }
+            let (order, body, tileDone) = (UncheckedSendable(order), UncheckedSendable(body), UncheckedSendable(tileDone))
+            parallelFor(workers: workers) { w in
+                var held: Int? = nil
+                while true {
+                    claims.lock.lock()
+                    if let done = held {
+                        claims.value.release(done)
+                        tileDone.value()
+                    }
+                    let next = claims.value.claim()
+                    claims.lock.unlock()
+                    held = nil
+                    switch next {
+                    case .done: return
+                    case .wait: sched_yield()
+                    case .tile(let i):
+                        body.value(buffers.value + w * side * side, rows.value, order.value[i])
+                        held = i
+                    }
                 }
-                roundDone(round.reduce(0) { $0 + $1.count })
             }
         }
         return tiles[0]
@@ -177,5 +213,59 @@ extension ExactSearch {
                 if (turn % 2 == 0 ? within : workers - 1 - within) == w { body(s) }
             }
         }
+    }
+}
+
+/// The claims of one pass, shared by its workers under a lock.
+private final class SharedTileClaims: @unchecked Sendable {
+    var value: TileClaims
+    let lock = NSLock()
+    init(_ value: TileClaims) { self.value = value }
+}
+
+/// Which tile a worker of the symmetric pass takes next: the first tile not yet taken, in the
+/// rounds' order, whose two blocks no worker holds. The rounds put tiles with disjoint blocks
+/// next to each other, so a worker rarely looks far or waits; a worker that finds every
+/// remaining tile blocked waits for a release.
+struct TileClaims {
+    enum Claim: Equatable { case tile(Int), wait, done }
+
+    /// Each tile's two blocks (I, J), I <= J.
+    let tiles: [(Int, Int)]
+    private var taken: [Bool]
+    private var busy: [Bool]
+    /// Tiles before this one are all taken.
+    private var first = 0
+    private var left: Int
+
+    init(_ tiles: [(Int, Int)], blocks: Int) {
+        self.tiles = tiles
+        taken = [Bool](repeating: false, count: tiles.count)
+        busy = [Bool](repeating: false, count: blocks)
+        left = tiles.count
+    }
+
+    /// Takes the next tile whose blocks are free, if any.
+    mutating func claim() -> Claim {
+        guard left > 0 else { return .done }
+        while taken[first] { first += 1 }
+        for i in first ..< tiles.count where !taken[i] {
+            let (a, b) = tiles[i]
+            if !busy[a] && !busy[b] {
+                taken[i] = true
+                busy[a] = true
+                busy[b] = true
+                left -= 1
+                return .tile(i)
+            }
+        }
+        return .wait
+    }
+
+    /// Frees the blocks of tile `i`, whose work is done.
+    mutating func release(_ i: Int) {
+        let (a, b) = tiles[i]
+        busy[a] = false
+        busy[b] = false
     }
 }

@@ -336,7 +336,7 @@ public struct ExactSearch: NeighborSearch, Sendable {
     private func timedProducts() throws -> Float {
         BLAS.setThreads(1)
         if symmetric, let rounds = tileRounds() {
-            return try roundPass(rounds) { tile, all, s in computeRoundTile(s, all, into: tile) } roundDone: { _ in }
+            return try roundPass(rounds) { tile, all, s in computeRoundTile(s, all, into: tile) } tileDone: {}
         }
         let t = tileSize, nq = queryCount, nr = referenceCount
         let tile = try allocate(Float.self, count: min(t, nq) * min(t, nr), for: "one tile")
@@ -443,8 +443,8 @@ public struct ExactSearch: NeighborSearch, Sendable {
                         h.offerRow(q, row + first, count: s.cols - first, firstIndex: s.j0 + first)
                         h.offerColumn(row, lo: first, hi: s.cols, firstQuery: s.j0, index: Int32(q))
                     }
-                } roundDone: { count in
-                    done += count
+                } tileDone: {
+                    done += 1
                     progress?(Double(done) / Double(totalTiles))
                 }
             }
