@@ -122,18 +122,11 @@ let benchmarks: @Sendable () -> Void = {
     // The canonical kernel's products (every score already the canonical g, no re-scoring;
     // chosen for deep lists) against sgemm's, on the same tiles, alternately in one process:
     // each iteration reports canonical / sgemm (x1000) and both times.
-    interleavedRatio(
-        "canonical / sgemm products interleaved N=21,306 d=384 (symmetric)", numerator: "canonical", denominator: "sgemm",
-        run: { search, numerator in
-            var products = search
-            products.productKernel = numerator ? .canonical : .blas
-            blackHole(try products.productsOnly())
-        },
-        setup: {
-            try RetrievalEval.ExactSearch(
-                references: ClusteredEmbeddings(rows: 21_306, dimensions: 384, classes: 58, spread: 3, seed: 0x5EED_0004).embeddings,
-                distance: .cosine)
-        })
+    canonicalAgainstSgemm("canonical / sgemm products interleaved N=21,306 d=384 (symmetric)") {
+        try RetrievalEval.ExactSearch(
+            references: ClusteredEmbeddings(rows: 21_306, dimensions: 384, classes: 58, spread: 3, seed: 0x5EED_0004).embeddings,
+            distance: .cosine)
+    }
 
     // Real data, when the machine has it (../shared/data, see docs/benchmarks.md): the main
     // job's default metric set (recall@1,2,4,8, nDCG@2,4,8, MAP@R; MAP@R up to 2,198 deep,
@@ -153,14 +146,9 @@ let benchmarks: @Sendable () -> Void = {
         // The same two kernels on these real rows, whose two dimensions below 1e-30 made every
         // canonical product underflow until the search zeroed them (`NegligibleValues`): 1.5-1.6
         // before (50-51 against about 82 GFLOP/s), about the synthetic case's ratio since.
-        interleavedRatio(
-            "canonical / sgemm products interleaved, Debian rows N=21,306 d=384 (symmetric)", numerator: "canonical", denominator: "sgemm",
-            run: { search, numerator in
-                var products = search
-                products.productKernel = numerator ? .canonical : .blas
-                blackHole(try products.productsOnly())
-            },
-            setup: { try RetrievalEval.ExactSearch(references: embeddings, distance: .cosine) })
+        canonicalAgainstSgemm("canonical / sgemm products interleaved, Debian rows N=21,306 d=384 (symmetric)") {
+            try RetrievalEval.ExactSearch(references: embeddings, distance: .cosine)
+        }
     }
 
     // Deep self-retrieval: MAP@R (R = 3,999 for every query) through the whole evaluation,
@@ -199,6 +187,19 @@ private let deepCases = [
     DeepCase(rows: 40_000, dimensions: 384, classes: 10, metrics: Metric.paperSet, metricNames: "paper set",
              spread: 4, seed: 0x5EED_0003),
 ]
+
+/// The canonical kernel's products against sgemm's on the same tiles of `setup`'s search
+/// (`interleavedRatio`).
+private func canonicalAgainstSgemm(_ name: String, setup: @escaping @Sendable () throws -> RetrievalEval.ExactSearch) {
+    interleavedRatio(
+        name, numerator: "canonical", denominator: "sgemm",
+        run: { search, numerator in
+            var products = search
+            products.productKernel = numerator ? .canonical : .blas
+            blackHole(try products.productsOnly())
+        },
+        setup: setup)
+}
 
 /// A ratio that the machine's drift cannot skew: `run(search, false)` (the denominator) and
 /// `run(search, true)` (the numerator) alternately in one process, ten times each, the order
