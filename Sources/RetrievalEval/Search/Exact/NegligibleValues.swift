@@ -23,6 +23,9 @@
 /// norms are at most the original ones that the margins use (`CanonicalRanking`). When some
 /// row has a larger value in U, nothing is zeroed.
 ///
+/// Deciding takes one pass over the rows as the search holds them (4-5 ms at 30,001 x 384; for
+/// a mapped file, one more sequential read of it), when the search is made.
+///
 /// Cosine and inner products only: the squared distances' margins rest on the original rows'
 /// norms in another way, and their products are sgemm's.
 enum NegligibleValues {
