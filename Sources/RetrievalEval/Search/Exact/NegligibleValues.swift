@@ -4,9 +4,9 @@
 /// **Why.** A multiply whose exact result lies below the normal floats (2^-126) takes a slow
 /// path on the processor this was measured on (AMD Zen 4), where a fused multiply-add does
 /// not. sgemm fuses; the canonical products (`dmle_fixed_products`) and the canonical
-/// re-scoring multiply and add separately, as the canonical score g is defined. Embeddings
-/// from all-MiniLM-L6-v2 (the Debian set of docs/benchmarks.md) hold two dimensions below
-/// 1e-30 in every row, so every product of those two dimensions underflowed: the canonical
+/// re-scoring multiply and add separately, as the canonical score g is defined. The Debian
+/// set of docs/benchmarks.md (all-MiniLM-L6-v2 embeddings) holds two dimensions below 1e-30
+/// in every row, so every product of those two dimensions underflowed: the canonical
 /// products ran at 66-68 GFLOP/s per core on those rows and at 81-84 once the values are
 /// zeros, the same bits (docs/benchmarks.md, "Negligible values").
 ///
