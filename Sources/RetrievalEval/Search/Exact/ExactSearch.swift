@@ -150,8 +150,8 @@ public struct ExactSearch: NeighborSearch, Sendable {
             // Values whose products are zero anyway, set to zero so that no product underflows
             // (`NegligibleValues`: the same scores, bit for bit).
             var census = NegligibleValues.Census(columns: referenceRows.columns)
-            referenceRows.count(into: &census)
-            queryRows?.count(into: &census)
+            try referenceRows.count(into: &census)
+            try queryRows?.count(into: &census)
             if let zeros = census.dimensions {
                 referenceRows.zeroing(zeros)
                 queryRows?.zeroing(zeros)

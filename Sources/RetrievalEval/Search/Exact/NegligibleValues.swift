@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Values so small that the product of any two of them is zero, set to zero before the search
 /// so that no product underflows.
 ///
@@ -39,18 +47,14 @@ enum NegligibleValues {
 
         init(columns: Int) { flags = [UInt8](repeating: 0, count: columns) }
 
-        /// Adds `rows` rows of `columns` values, `stride` apart, each multiplied by its
-        /// `scales` entry first when given (the mapped rows of a cosine search, as
-        /// `RowAccess` copies them).
-        mutating func add(_ first: UnsafePointer<Float>, rows: Int, stride: Int, scales: UnsafePointer<Float>? = nil) {
+        /// Adds `rows` rows of `columns` values, `columns` apart.
+        mutating func add(_ first: UnsafePointer<Float>, rows: Int) {
             let d = flags.count, limit = NegligibleValues.limitBits
             flags.withUnsafeMutableBufferPointer { f in
                 for r in 0 ..< rows {
-                    let row = first + r * stride
-                    let scale = scales?[r]
+                    let row = first + r * d
                     for j in 0 ..< d {
-                        let v = scale.map { row[j] * $0 } ?? row[j]
-                        let magnitude = v.bitPattern & 0x7FFF_FFFF
+                        let magnitude = row[j].bitPattern & 0x7FFF_FFFF
                         f[j] |= magnitude >= limit ? 2 : (magnitude != 0 ? 1 : 0)
                     }
                 }
@@ -77,16 +81,18 @@ enum NegligibleValues {
 }
 
 extension SearchRows {
-    /// Adds these rows, as the search reads them, to `census`.
-    func count(into census: inout NegligibleValues.Census) {
-        switch self {
-        case .memory(let m):
-            m.values.withUnsafeBufferPointer { v in
-                if let base = v.baseAddress { census.add(base, rows: m.rows, stride: m.columns) }
-            }
-        case .mapped(let m, let scales, _):
-            scales.withUnsafeBufferPointer { s in
-                census.add(m.first, rows: m.rows, stride: m.rowStride, scales: s.isEmpty ? nil : s.baseAddress)
+    /// Adds these rows to `census`, read as the search reads them (`RowAccess`: in place from
+    /// memory, copied and scaled from a mapping, 8 MiB of rows at a time).
+    func count(into census: inout NegligibleValues.Census) throws {
+        let n = rows, d = columns
+        guard n > 0, d > 0 else { return }
+        try withAccess { ra in
+            let chunk = ra.copies ? max(1, min(n, (8 << 20) / (4 * d))) : n
+            let buffer = ra.copies ? try allocate(Float.self, count: chunk * d, for: "\(chunk) rows read to check their values") : nil
+            defer { free(buffer) }
+            for lo in Swift.stride(from: 0, to: n, by: chunk) {
+                let hi = min(n, lo + chunk)
+                census.add(ra.rows(lo, hi, buffer: buffer), rows: hi - lo)
             }
         }
     }
