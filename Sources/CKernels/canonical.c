@@ -157,6 +157,19 @@ static size_t positions_ge_each_portable(const float *x, const float *t, size_t 
     return tail_ge_each(x, t, 0, n, out, 0);
 }
 
+/// The row path's gather: every (score, position) with x[i] >= t and i != skip, in order.
+static size_t gather_ge_portable(const float *x, size_t n, float t, size_t skip, float *scores, int32_t *indices) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] >= t && i != skip) {
+            scores[k] = x[i];
+            indices[k] = (int32_t)i;
+            k++;
+        }
+    }
+    return k;
+}
+
 #ifdef DMLE_CANONICAL_X86
 
 /// Sixteen scores per step, the masks moved out with movemask.
@@ -207,12 +220,44 @@ static size_t positions_ge_each_avx512(const float *x, const float *t, size_t n,
     return tail_ge_each(x, t, i, n, out, k);
 }
 
+/// Sixteen scores per step: the passing scores and their positions compressed into the low
+/// lanes and written with a masked store (no write past the last one; a compressing store to
+/// memory is slow on AMD processors).
+__attribute__((target("avx512f")))
+static size_t gather_ge_avx512(const float *x, size_t n, float t, size_t skip, float *scores, int32_t *indices) {
+    size_t k = 0, i = 0;
+    const __m512 tv = _mm512_set1_ps(t);
+    const __m512i step = _mm512_set1_epi32(16);
+    __m512i positions = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        __mmask16 mask = _mm512_cmp_ps_mask(v, tv, _CMP_GE_OQ);
+        if (skip - i < 16) mask &= (__mmask16)~(1u << (skip - i));
+        const unsigned found = (unsigned)__builtin_popcount((unsigned)mask);
+        const __mmask16 low = (__mmask16)((1u << found) - 1);
+        _mm512_mask_storeu_ps(scores + k, low, _mm512_maskz_compress_ps(mask, v));
+        _mm512_mask_storeu_epi32(indices + k, low, _mm512_maskz_compress_epi32(mask, positions));
+        k += found;
+        positions = _mm512_add_epi32(positions, step);
+    }
+    for (; i < n; i++) {
+        if (x[i] >= t && i != skip) {
+            scores[k] = x[i];
+            indices[k] = (int32_t)i;
+            k++;
+        }
+    }
+    return k;
+}
+
 #endif
 
 typedef size_t (*positions_fn)(const float *, size_t, float, uint32_t *);
 typedef size_t (*positions_each_fn)(const float *, const float *, size_t, uint32_t *);
 static positions_fn positions_active = positions_ge_portable;
 static positions_each_fn positions_each_active = positions_ge_each_portable;
+typedef size_t (*gather_fn)(const float *, size_t, float, size_t, float *, int32_t *);
+static gather_fn gather_active = gather_ge_portable;
 
 // The exact search's kernels, chosen once before main: AVX2 where the processor has it, and
 // the threshold scans in AVX-512 where it has that (a fifth fewer samples in the scans of a
@@ -230,6 +275,7 @@ static void dmle_choose_exact_kernels(void) {
     if (__builtin_cpu_supports("avx512f")) {
         positions_active = positions_ge_avx512;
         positions_each_active = positions_ge_each_avx512;
+        gather_active = gather_ge_avx512;
     }
 #endif
 }
@@ -265,4 +311,17 @@ size_t dmle_positions_ge_each_variant(int isa, const float *x, const float *t, s
 
 size_t dmle_positions_ge_each_portable(const float *x, const float *t, size_t n, uint32_t *out) {
     return positions_ge_each_portable(x, t, n, out);
+}
+
+size_t dmle_gather_ge(const float *x, size_t n, float t, size_t skip, float *scores, int32_t *indices) {
+    return gather_active(x, n, t, skip, scores, indices);
+}
+
+size_t dmle_gather_ge_variant(int isa, const float *x, size_t n, float t, size_t skip, float *scores, int32_t *indices) {
+#ifdef DMLE_CANONICAL_X86
+    __builtin_cpu_init();
+    if (isa == 3 && __builtin_cpu_supports("avx512f")) return gather_ge_avx512(x, n, t, skip, scores, indices);
+#endif
+    (void)isa;
+    return gather_ge_portable(x, n, t, skip, scores, indices);
 }

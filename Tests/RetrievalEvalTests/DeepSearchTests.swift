@@ -248,6 +248,20 @@ struct DeepSearchTests {
                 }
             }
             #expect(pairs.count == expected.count && Set(pairs.map(\.1)) == Set(expected), "depth \(depth), trial \(trial)")
+            // Exact scores: a superset, whose best `depth` after the sort are the list.
+            var exactPairs: [(Float, Int32)] = []
+            row.withUnsafeBufferPointer { r in
+                scores.withUnsafeMutableBufferPointer { s in
+                    indices.withUnsafeMutableBufferPointer { ix in
+                        ExactSearch.selectFromRow(r.baseAddress!, count: n, skip: skip, depth: depth, margin: 0, exact: true,
+                                                  scratchScores: s.baseAddress!, scratchIndices: ix.baseAddress!,
+                                                  sample: &sample, into: &exactPairs)
+                    }
+                }
+            }
+            RankSort.sort(&exactPairs)
+            #expect(exactPairs.count >= depth && Set(exactPairs.map(\.1)).count == exactPairs.count, "depth \(depth), trial \(trial)")
+            #expect(exactPairs.prefix(depth).map(\.1) == ranked.prefix(depth).map(\.1), "depth \(depth), trial \(trial)")
         }
     }
 }
