@@ -33,6 +33,21 @@ struct RankSortTests {
         #expect(cases == 69 * 4)
     }
 
+    @Test("one, two, three and four varying bytes: the keys end in either buffer, decoded the same", arguments: [
+        [1, 1], [1, 1 + 0x1p-15], [1, 1 + 0x1p-8], [0.5, 1], [-2, 2],
+    ] as [[Float]])
+    func passCounts(_ range: [Float]) {
+        var rng = SplitMix64(seed: 77)
+        for n in [192, 1000, 4097] {
+            var found = (0 ..< n).map { i in
+                (range[0] == range[1] ? range[0] : Float.random(in: range[0] ..< range[1], using: &rng), Int32((i * 7919) % n))
+            }
+            let expected = found.sorted { ExactSearch.ranksBefore($0, $1) }
+            RankSort.sort(&found)
+            #expect(Self.same(found, expected), "n \(n), scores in \(range)")
+        }
+    }
+
     @Test("infinities, zeros, tiny and huge scores keep their bits; NaN and -0 lists still sort")
     func specialValues() {
         let values: [Float] = [.infinity, -.infinity, 0, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, .greatestFiniteMagnitude,

@@ -29,14 +29,11 @@ enum RankSort {
             }
             if n < 192 {
                 introsort(keys, 0, n, depthLimit: 2 * (Int.bitWidth - n.leadingZeroBitCount))
+                decodeAll(keys, into: keys, n)
             } else {
                 withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n) { scratch in
-                    radixSort(keys, scratch.baseAddress!, n)
+                    decodeAll(radixSort(keys, scratch.baseAddress!, n), into: keys, n)
                 }
-            }
-            for i in 0 ..< n {
-                let pair = decode(keys[i])
-                UnsafeMutableRawPointer(keys + i).storeBytes(of: pair, as: (Float, Int32).self)
             }
         }
     }
@@ -47,6 +44,15 @@ enum RankSort {
         let bits = score.bitPattern
         let ordered = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
         return UInt64(~ordered) << 32 | UInt64(UInt32(bitPattern: index))
+    }
+
+    /// Decodes `sorted[0 ..< n]` into the pairs at `pairs` (the same memory, or another).
+    @inline(__always)
+    static func decodeAll(_ sorted: UnsafeMutablePointer<UInt64>, into pairs: UnsafeMutablePointer<UInt64>, _ n: Int) {
+        for i in 0 ..< n {
+            let pair = decode(sorted[i])
+            UnsafeMutableRawPointer(pairs + i).storeBytes(of: pair, as: (Float, Int32).self)
+        }
     }
 
     @inline(__always)
@@ -60,25 +66,37 @@ enum RankSort {
     /// first, one stable counting pass per byte that is not the same in every key (a list's
     /// scores share their top bits, so about three passes in practice); then each run of equal
     /// high halves (equal scores, rare) is sorted by the low half (the index). The index bytes
-    /// would cost two more passes over every key for the few ties they settle.
-    static func radixSort(_ keys: UnsafeMutablePointer<UInt64>, _ scratch: UnsafeMutablePointer<UInt64>, _ n: Int) {
-        var any: UInt64 = 0, all: UInt64 = ~0
-        for i in 0 ..< n {
-            any |= keys[i]
-            all &= keys[i]
-        }
-        let varying = any ^ all
+    /// would cost two more passes over every key for the few ties they settle. The four
+    /// bytes' counts are taken in the one pass that finds which bytes vary (a byte's counts do
+    /// not depend on the keys' order), so each sorting pass only places the keys.
+    ///
+    /// - Returns: where the sorted keys are: `keys`, or `scratch` after an odd number of
+    ///   passes (the caller decodes them from there, rather than copying them back).
+    static func radixSort(_ keys: UnsafeMutablePointer<UInt64>, _ scratch: UnsafeMutablePointer<UInt64>, _ n: Int) -> UnsafeMutablePointer<UInt64> {
+        var varying: UInt64 = 0
         var source = keys, target = scratch
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 256) { counts in
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * 256) { counts in
+            counts.initialize(repeating: 0)
+            let c = counts.baseAddress!
+            var any: UInt64 = 0, all: UInt64 = ~0
+            for i in 0 ..< n {
+                let key = keys[i]
+                any |= key
+                all &= key
+                c[Int((key >> 32) & 0xFF)] += 1
+                c[256 + Int((key >> 40) & 0xFF)] += 1
+                c[512 + Int((key >> 48) & 0xFF)] += 1
+                c[768 + Int(key >> 56)] += 1
+            }
+            varying = any ^ all
             for byte in 4 ..< 8 where (varying >> (8 * UInt64(byte))) & 0xFF != 0 {
                 let shift = UInt64(8 * byte)
-                counts.initialize(repeating: 0)
-                for i in 0 ..< n { counts[Int((source[i] >> shift) & 0xFF)] += 1 }
+                let counts = c + 256 * (byte - 4)
                 var total = 0
                 for b in 0 ..< 256 {
-                    let c = counts[b]
+                    let count = counts[b]
                     counts[b] = total
-                    total += c
+                    total += count
                 }
                 for i in 0 ..< n {
                     let key = source[i], b = Int((key >> shift) & 0xFF)
@@ -88,8 +106,8 @@ enum RankSort {
                 swap(&source, &target)
             }
         }
-        if source != keys { keys.update(from: source, count: n) }
-        guard varying & 0xFFFF_FFFF != 0 else { return }
+        let keys = source
+        guard varying & 0xFFFF_FFFF != 0 else { return keys }
         var i = 0
         while i < n {
             var j = i + 1
@@ -97,6 +115,7 @@ enum RankSort {
             if j - i > 1 { introsort(keys, i, j, depthLimit: 2 * (Int.bitWidth - (j - i).leadingZeroBitCount)) }
             i = j
         }
+        return keys
     }
 
     /// Sorts `keys[lo ..< hi]` ascending: quicksort with a median-of-three pivot, insertion
