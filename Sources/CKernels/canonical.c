@@ -157,13 +157,13 @@ static size_t positions_ge_each_portable(const float *x, const float *t, size_t 
     return tail_ge_each(x, t, 0, n, out, 0);
 }
 
-/// The row path's gather: every (score, position) with x[i] >= t and i != skip, in order.
-static size_t gather_ge_portable(const float *x, size_t n, float t, size_t skip, float *scores, int32_t *indices) {
+/// The gather: every (score, first + position) with x[i] >= t and i != skip, in order.
+static size_t gather_ge_portable(const float *x, size_t n, float t, size_t skip, int32_t first, float *scores, int32_t *indices) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (x[i] >= t && i != skip) {
             scores[k] = x[i];
-            indices[k] = (int32_t)i;
+            indices[k] = first + (int32_t)i;
             k++;
         }
     }
@@ -224,11 +224,11 @@ static size_t positions_ge_each_avx512(const float *x, const float *t, size_t n,
 /// lanes and written with a masked store (no write past the last one; a compressing store to
 /// memory is slow on AMD processors).
 __attribute__((target("avx512f")))
-static size_t gather_ge_avx512(const float *x, size_t n, float t, size_t skip, float *scores, int32_t *indices) {
+static size_t gather_ge_avx512(const float *x, size_t n, float t, size_t skip, int32_t first, float *scores, int32_t *indices) {
     size_t k = 0, i = 0;
     const __m512 tv = _mm512_set1_ps(t);
     const __m512i step = _mm512_set1_epi32(16);
-    __m512i positions = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i positions = _mm512_add_epi32(_mm512_set1_epi32(first), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     for (; i + 16 <= n; i += 16) {
         __m512 v = _mm512_loadu_ps(x + i);
         __mmask16 mask = _mm512_cmp_ps_mask(v, tv, _CMP_GE_OQ);
@@ -243,7 +243,7 @@ static size_t gather_ge_avx512(const float *x, size_t n, float t, size_t skip, f
     for (; i < n; i++) {
         if (x[i] >= t && i != skip) {
             scores[k] = x[i];
-            indices[k] = (int32_t)i;
+            indices[k] = first + (int32_t)i;
             k++;
         }
     }
@@ -256,7 +256,7 @@ typedef size_t (*positions_fn)(const float *, size_t, float, uint32_t *);
 typedef size_t (*positions_each_fn)(const float *, const float *, size_t, uint32_t *);
 static positions_fn positions_active = positions_ge_portable;
 static positions_each_fn positions_each_active = positions_ge_each_portable;
-typedef size_t (*gather_fn)(const float *, size_t, float, size_t, float *, int32_t *);
+typedef size_t (*gather_fn)(const float *, size_t, float, size_t, int32_t, float *, int32_t *);
 static gather_fn gather_active = gather_ge_portable;
 
 // The exact search's kernels, chosen once before main: AVX2 where the processor has it, and
@@ -313,15 +313,16 @@ size_t dmle_positions_ge_each_portable(const float *x, const float *t, size_t n,
     return positions_ge_each_portable(x, t, n, out);
 }
 
-size_t dmle_gather_ge(const float *x, size_t n, float t, size_t skip, float *scores, int32_t *indices) {
-    return gather_active(x, n, t, skip, scores, indices);
+size_t dmle_gather_ge(const float *x, size_t n, float t, size_t skip, int32_t first, float *scores, int32_t *indices) {
+    return gather_active(x, n, t, skip, first, scores, indices);
 }
 
-size_t dmle_gather_ge_variant(int isa, const float *x, size_t n, float t, size_t skip, float *scores, int32_t *indices) {
+size_t dmle_gather_ge_variant(int isa, const float *x, size_t n, float t, size_t skip, int32_t first, float *scores,
+                              int32_t *indices) {
 #ifdef DMLE_CANONICAL_X86
     __builtin_cpu_init();
-    if (isa == 3 && __builtin_cpu_supports("avx512f")) return gather_ge_avx512(x, n, t, skip, scores, indices);
+    if (isa == 3 && __builtin_cpu_supports("avx512f")) return gather_ge_avx512(x, n, t, skip, first, scores, indices);
 #endif
     (void)isa;
-    return gather_ge_portable(x, n, t, skip, scores, indices);
+    return gather_ge_portable(x, n, t, skip, first, scores, indices);
 }

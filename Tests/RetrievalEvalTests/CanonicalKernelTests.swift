@@ -161,7 +161,7 @@ struct CanonicalKernelTests {
         #expect(checked == 73)
     }
 
-    @Test("the C gather writes exactly the scores and positions a plain loop finds, the skipped one and NaN never")
+    @Test("the C gather writes exactly the scores and indices a plain loop finds, the skipped one and NaN never")
     func gatherScan() {
         var checked = 0
         for n in Array(0 ... 70) + [1000, 4099] {
@@ -171,12 +171,13 @@ struct CanonicalKernelTests {
             // No skip (n itself), the first, one inside a step, the last, and one in the tail.
             for skip in Set([n, 0, 17, n - 1, n - n % 16 + 1].filter { $0 >= 0 && $0 <= n }) {
                 let expected = (0 ..< n).filter { x[$0] >= threshold && $0 != skip }
+                let first = Int32(n % 3 == 0 ? 0 : 1000 * n)
                 for isa: Int32? in [nil, 0, 3] {
                     // Sentinels past the room asked for: nothing may be written there.
                     var scores = [Float](repeating: -7, count: n + 16), indices = [Int32](repeating: -7, count: n + 16)
-                    let found = isa.map { dmle_gather_ge_variant($0, x, n, threshold, skip, &scores, &indices) }
-                        ?? dmle_gather_ge(x, n, threshold, skip, &scores, &indices)
-                    #expect(Array(indices.prefix(found)) == expected.map(Int32.init), "n \(n), skip \(skip), isa \(isa.map(String.init) ?? "default")")
+                    let found = isa.map { dmle_gather_ge_variant($0, x, n, threshold, skip, first, &scores, &indices) }
+                        ?? dmle_gather_ge(x, n, threshold, skip, first, &scores, &indices)
+                    #expect(Array(indices.prefix(found)) == expected.map { first + Int32($0) }, "n \(n), skip \(skip), isa \(isa.map(String.init) ?? "default")")
                     #expect(Array(scores.prefix(found)) == expected.map { x[$0] }, "n \(n), skip \(skip)")
                     #expect(scores[found...].allSatisfy { $0 == -7 } && indices[found...].allSatisfy { $0 == -7 }, "n \(n), skip \(skip)")
                 }

@@ -68,14 +68,15 @@ size_t dmle_positions_ge(const float *x, size_t n, float t, uint32_t *out);
 /// Writes to `out` the positions i < n, in order, with x[i] >= t[i]; returns how many.
 size_t dmle_positions_ge_each(const float *x, const float *t, size_t n, uint32_t *out);
 
-/// Writes to `scores` and `indices` every x[i] >= t (false for NaN) with i != skip, and i, in
-/// order of i; returns how many (at most n: both buffers need room for n). AVX-512 where the
-/// processor has it. `skip` at n or beyond skips nothing.
-size_t dmle_gather_ge(const float *x, size_t n, float t, size_t skip, float *scores, int32_t *indices);
+/// Writes to `scores` and `indices` every x[i] >= t (false for NaN) with i != skip, and
+/// first + i, in order of i; returns how many (at most n: both buffers need room for n).
+/// AVX-512 where the processor has it. `skip` at n or beyond skips nothing.
+size_t dmle_gather_ge(const float *x, size_t n, float t, size_t skip, int32_t first, float *scores, int32_t *indices);
 
 /// The same in one instruction set (tests): 3 AVX-512, the portable loop for any other value or
 /// where the processor lacks it.
-size_t dmle_gather_ge_variant(int isa, const float *x, size_t n, float t, size_t skip, float *scores, int32_t *indices);
+size_t dmle_gather_ge_variant(int isa, const float *x, size_t n, float t, size_t skip, int32_t first, float *scores,
+                              int32_t *indices);
 
 /// The two above without vector instructions (tests).
 size_t dmle_positions_ge_portable(const float *x, size_t n, float t, uint32_t *out);

@@ -237,7 +237,7 @@ extension ExactSearch {
         _ row: UnsafePointer<Float>, count: Int, skip: Int, threshold: Float,
         _ scores: UnsafeMutablePointer<Float>, _ indices: UnsafeMutablePointer<Int32>
     ) -> Int {
-        dmle_gather_ge(row, count, threshold, skip >= 0 ? skip : count, scores, indices)
+        dmle_gather_ge(row, count, threshold, skip >= 0 ? skip : count, 0, scores, indices)
     }
 
     /// The `rank`-th largest of `values` (1 = the largest); reorders them. By the C

@@ -90,25 +90,33 @@ final class TopKBuffers {
         /// Offers query `q` the references `firstIndex ..< firstIndex + count` with the scores
         /// in `row`, skipping reference `skip`.
         ///
-        /// The scores that reach the threshold are found by the C scan (`dmle_positions_ge`,
-        /// sixteen or thirty-two compares per step), a stretch at a time; each is checked again
-        /// against the threshold as it stands when its turn comes, since appends raise it.
+        /// The scores that reach the threshold are gathered with their indices by the C scan
+        /// (`dmle_gather_ge`, sixteen compares per step), a stretch at a time. When they fit
+        /// in the room left they are copied in at once: no compaction can come between them,
+        /// so the threshold stands. Otherwise each is appended in turn, checked again against
+        /// the threshold as it stands when its turn comes, since a compaction raises it.
         @inline(__always)
         func offerRow(_ q: Int, _ row: UnsafePointer<Float>, count: Int, firstIndex: Int, skip: Int = -1) {
             let stretch = TopKBuffers.stretch
-            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stretch) { positions in
-                var threshold = worst[q]
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: stretch) { found in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: stretch) { foundIndices in
+                let fs = found.baseAddress!, fi = foundIndices.baseAddress!
+                let start = offsets[q], end = offsets[q + 1]
                 for s0 in Swift.stride(from: 0, to: count, by: stretch) {
-                    let n = Swift.min(stretch, count - s0)
-                    let found = dmle_positions_ge(row + s0, n, threshold, positions.baseAddress!)
-                    for p in 0 ..< found {
-                        let l = s0 + Int(positions[p])
-                        if row[l] >= threshold && firstIndex + l != skip {
-                            append(q, score: row[l], index: Int32(firstIndex + l))
-                            threshold = worst[q]
-                        }
+                    let n = Swift.min(stretch, count - s0), local = skip - (firstIndex + s0)
+                    let threshold = worst[q]
+                    let passed = dmle_gather_ge(row + s0, n, threshold, local >= 0 && local < n ? local : n, Int32(firstIndex + s0), fs, fi)
+                    guard passed > 0 else { continue }
+                    let size = Int(sizes[q])
+                    if size + passed < end - start {
+                        (scores + start + size).update(from: fs, count: passed)
+                        (indices + start + size).update(from: fi, count: passed)
+                        sizes[q] = Int32(size + passed)
+                    } else {
+                        for p in 0 ..< passed where fs[p] >= worst[q] { append(q, score: fs[p], index: fi[p]) }
                     }
                 }
+            }
             }
         }
 
