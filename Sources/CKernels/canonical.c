@@ -220,25 +220,32 @@ static size_t positions_ge_each_avx512(const float *x, const float *t, size_t n,
     return tail_ge_each(x, t, i, n, out, k);
 }
 
-/// Sixteen scores per step: the passing scores and their positions compressed into the low
-/// lanes and written with a masked store (no write past the last one; a compressing store to
-/// memory is slow on AMD processors).
+/// The scores of one step of sixteen that pass (`mask`) and first + their positions,
+/// compressed into the low lanes and written with a masked store (no write past the last one;
+/// a compressing store to memory is slow on AMD processors); returns the new count.
+__attribute__((target("avx512f")))
+static inline size_t emit_pairs(__m512 v, __mmask16 mask, int32_t position, float *scores, int32_t *indices, size_t k) {
+    const unsigned found = (unsigned)__builtin_popcount((unsigned)mask);
+    const __mmask16 low = (__mmask16)((1u << found) - 1);
+    const __m512i positions = _mm512_add_epi32(_mm512_set1_epi32(position), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    _mm512_mask_storeu_ps(scores + k, low, _mm512_maskz_compress_ps(mask, v));
+    _mm512_mask_storeu_epi32(indices + k, low, _mm512_maskz_compress_epi32(mask, positions));
+    return k + found;
+}
+
+/// Thirty-two scores per step, compared into two masks; a step where none passes (most of
+/// them, for shallow lists) costs the two compares and a test.
 __attribute__((target("avx512f")))
 static size_t gather_ge_avx512(const float *x, size_t n, float t, size_t skip, int32_t first, float *scores, int32_t *indices) {
     size_t k = 0, i = 0;
     const __m512 tv = _mm512_set1_ps(t);
-    const __m512i step = _mm512_set1_epi32(16);
-    __m512i positions = _mm512_add_epi32(_mm512_set1_epi32(first), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-    for (; i + 16 <= n; i += 16) {
-        __m512 v = _mm512_loadu_ps(x + i);
-        __mmask16 mask = _mm512_cmp_ps_mask(v, tv, _CMP_GE_OQ);
-        if (skip - i < 16) mask &= (__mmask16)~(1u << (skip - i));
-        const unsigned found = (unsigned)__builtin_popcount((unsigned)mask);
-        const __mmask16 low = (__mmask16)((1u << found) - 1);
-        _mm512_mask_storeu_ps(scores + k, low, _mm512_maskz_compress_ps(mask, v));
-        _mm512_mask_storeu_epi32(indices + k, low, _mm512_maskz_compress_epi32(mask, positions));
-        k += found;
-        positions = _mm512_add_epi32(positions, step);
+    for (; i + 32 <= n; i += 32) {
+        const __m512 v0 = _mm512_loadu_ps(x + i), v1 = _mm512_loadu_ps(x + i + 16);
+        uint32_t mask = (uint32_t)_mm512_cmp_ps_mask(v0, tv, _CMP_GE_OQ) | (uint32_t)_mm512_cmp_ps_mask(v1, tv, _CMP_GE_OQ) << 16;
+        if (skip - i < 32) mask &= ~(1u << (skip - i));
+        if (mask == 0) continue;
+        k = emit_pairs(v0, (__mmask16)mask, first + (int32_t)i, scores, indices, k);
+        k = emit_pairs(v1, (__mmask16)(mask >> 16), first + (int32_t)i + 16, scores, indices, k);
     }
     for (; i < n; i++) {
         if (x[i] >= t && i != skip) {

@@ -94,7 +94,7 @@ extension ExactSearch {
                                 let kept = Int(h.ks[q]), held = Int(h.sizes[q]), start = h.offsets[q]
                                 guard kept > 0 else { continue }
                                 work.pointee.pairs.removeAll(keepingCapacity: true)
-                                for j in 0 ..< held { work.pointee.pairs.append((h.scores[start + j], h.indices[start + j])) }
+                                work.pointee.pairs.append(contentsOf: (0 ..< held).lazy.map { (h.scores[start + $0], h.indices[start + $0]) })
                                 if !work.pointee.add(q, slot: slot, depth: depths[q], keep: kept, holdsEverything: kept == ranking.available) {
                                     ranking.rank(q, query: qa.row(offset + q, buffer: queryRow), references: ra, scratch: referenceRow,
                                                  &work.pointee.pairs, depth: depths[q])
