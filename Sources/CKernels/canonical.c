@@ -121,10 +121,11 @@ void dmle_canonical_scores_portable(const float *r, const float *queries, const 
 
 const char *dmle_canonical_isa(void) { return canonical_isa; }
 
-// Positions of the scores that reach a threshold: the exact search's candidate folds test
-// every score of a tile against a query's threshold, and only a few pass. The vector variants
-// compare a step of scores into a bit mask and write the set bits' positions in order; the
-// scores past the last whole step go through the plain loop.
+// The scores that reach a threshold: the exact search's candidate folds test every score of a
+// tile against a query's threshold (a row's against one, a column's each against its own),
+// and only a few pass. The vector variants compare a step of scores into a bit mask and
+// write the passing positions (a column) or scores and indices (a row) in order; the scores
+// past the last whole step go through the plain loop.
 
 /// Writes the positions base + b of the set bits b of `mask`, lowest first, from out[k];
 /// returns the new count.
@@ -136,22 +137,13 @@ static inline size_t emit_positions(uint32_t mask, size_t base, uint32_t *out, s
     return k;
 }
 
-/// The plain loops, from position i on, appending to out[k ...]; they return the new count.
-static inline size_t tail_ge(const float *x, size_t i, size_t n, float t, uint32_t *out, size_t k) {
-    for (; i < n; i++) {
-        if (x[i] >= t) out[k++] = (uint32_t)i;
-    }
-    return k;
-}
-
+/// The plain loop, from position i on, appending to out[k ...]; returns the new count.
 static inline size_t tail_ge_each(const float *x, const float *t, size_t i, size_t n, uint32_t *out, size_t k) {
     for (; i < n; i++) {
         if (x[i] >= t[i]) out[k++] = (uint32_t)i;
     }
     return k;
 }
-
-static size_t positions_ge_portable(const float *x, size_t n, float t, uint32_t *out) { return tail_ge(x, 0, n, t, out, 0); }
 
 static size_t positions_ge_each_portable(const float *x, const float *t, size_t n, uint32_t *out) {
     return tail_ge_each(x, t, 0, n, out, 0);
@@ -174,18 +166,6 @@ static size_t gather_ge_portable(const float *x, size_t n, float t, size_t skip,
 
 /// Sixteen scores per step, the masks moved out with movemask.
 __attribute__((target("avx2")))
-static size_t positions_ge_avx2(const float *x, size_t n, float t, uint32_t *out) {
-    size_t k = 0, i = 0;
-    __m256 tv = _mm256_set1_ps(t);
-    for (; i + 16 <= n; i += 16) {
-        unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), tv, _CMP_GE_OQ))
-            | (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), tv, _CMP_GE_OQ)) << 8;
-        k = emit_positions(mask, i, out, k);
-    }
-    return tail_ge(x, i, n, t, out, k);
-}
-
-__attribute__((target("avx2")))
 static size_t positions_ge_each_avx2(const float *x, const float *t, size_t n, uint32_t *out) {
     size_t k = 0, i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -196,19 +176,28 @@ static size_t positions_ge_each_avx2(const float *x, const float *t, size_t n, u
     return tail_ge_each(x, t, i, n, out, k);
 }
 
-/// Thirty-two scores per step, the comparisons straight into mask registers.
-__attribute__((target("avx512f")))
-static size_t positions_ge_avx512(const float *x, size_t n, float t, uint32_t *out) {
+/// The gather in AVX2, which has no compress: sixteen scores per step compared into a mask,
+/// the passing ones written in turn (a step where none passes costs the compares and a test).
+__attribute__((target("avx2")))
+static size_t gather_ge_avx2(const float *x, size_t n, float t, size_t skip, int32_t first, float *scores, int32_t *indices) {
     size_t k = 0, i = 0;
-    __m512 tv = _mm512_set1_ps(t);
-    for (; i + 32 <= n; i += 32) {
-        uint32_t mask = (uint32_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), tv, _CMP_GE_OQ)
-            | (uint32_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(x + i + 16), tv, _CMP_GE_OQ) << 16;
-        k = emit_positions(mask, i, out, k);
+    const __m256 tv = _mm256_set1_ps(t);
+    for (; i + 16 <= n; i += 16) {
+        uint32_t mask = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), tv, _CMP_GE_OQ))
+            | (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), tv, _CMP_GE_OQ)) << 8;
+        if (skip - i < 16) mask &= ~(1u << (skip - i));
+        while (mask) {
+            const size_t l = i + (size_t)__builtin_ctz(mask);
+            scores[k] = x[l];
+            indices[k] = first + (int32_t)l;
+            k++;
+            mask &= mask - 1;
+        }
     }
-    return tail_ge(x, i, n, t, out, k);
+    return k + gather_ge_portable(x + i, n - i, t, skip - i, first + (int32_t)i, scores + k, indices + k);
 }
 
+/// Thirty-two scores per step, the comparisons straight into mask registers.
 __attribute__((target("avx512f")))
 static size_t positions_ge_each_avx512(const float *x, const float *t, size_t n, uint32_t *out) {
     size_t k = 0, i = 0;
@@ -247,21 +236,12 @@ static size_t gather_ge_avx512(const float *x, size_t n, float t, size_t skip, i
         k = emit_pairs(v0, (__mmask16)mask, first + (int32_t)i, scores, indices, k);
         k = emit_pairs(v1, (__mmask16)(mask >> 16), first + (int32_t)i + 16, scores, indices, k);
     }
-    for (; i < n; i++) {
-        if (x[i] >= t && i != skip) {
-            scores[k] = x[i];
-            indices[k] = first + (int32_t)i;
-            k++;
-        }
-    }
-    return k;
+    return k + gather_ge_portable(x + i, n - i, t, skip - i, first + (int32_t)i, scores + k, indices + k);
 }
 
 #endif
 
-typedef size_t (*positions_fn)(const float *, size_t, float, uint32_t *);
 typedef size_t (*positions_each_fn)(const float *, const float *, size_t, uint32_t *);
-static positions_fn positions_active = positions_ge_portable;
 static positions_each_fn positions_each_active = positions_ge_each_portable;
 typedef size_t (*gather_fn)(const float *, size_t, float, size_t, int32_t, float *, int32_t *);
 static gather_fn gather_active = gather_ge_portable;
@@ -276,36 +256,21 @@ static void dmle_choose_exact_kernels(void) {
     if (__builtin_cpu_supports("avx2")) {
         canonical_active = canonical_avx2;
         canonical_isa = "avx2";
-        positions_active = positions_ge_avx2;
+        gather_active = gather_ge_avx2;
         positions_each_active = positions_ge_each_avx2;
     }
     if (__builtin_cpu_supports("avx512f")) {
-        positions_active = positions_ge_avx512;
         positions_each_active = positions_ge_each_avx512;
         gather_active = gather_ge_avx512;
     }
 #endif
 }
 
-size_t dmle_positions_ge(const float *x, size_t n, float t, uint32_t *out) { return positions_active(x, n, t, out); }
-
 size_t dmle_positions_ge_each(const float *x, const float *t, size_t n, uint32_t *out) {
     return positions_each_active(x, t, n, out);
 }
 
-size_t dmle_positions_ge_portable(const float *x, size_t n, float t, uint32_t *out) { return positions_ge_portable(x, n, t, out); }
-
 // Each vector variant by name (tests), the portable one where the processor lacks it.
-size_t dmle_positions_ge_variant(int isa, const float *x, size_t n, float t, uint32_t *out) {
-#ifdef DMLE_CANONICAL_X86
-    __builtin_cpu_init();
-    if (isa == 2 && __builtin_cpu_supports("avx2")) return positions_ge_avx2(x, n, t, out);
-    if (isa == 3 && __builtin_cpu_supports("avx512f")) return positions_ge_avx512(x, n, t, out);
-#endif
-    (void)isa;
-    return positions_ge_portable(x, n, t, out);
-}
-
 size_t dmle_positions_ge_each_variant(int isa, const float *x, const float *t, size_t n, uint32_t *out) {
 #ifdef DMLE_CANONICAL_X86
     __builtin_cpu_init();
@@ -328,6 +293,7 @@ size_t dmle_gather_ge_variant(int isa, const float *x, size_t n, float t, size_t
                               int32_t *indices) {
 #ifdef DMLE_CANONICAL_X86
     __builtin_cpu_init();
+    if (isa == 2 && __builtin_cpu_supports("avx2")) return gather_ge_avx2(x, n, t, skip, first, scores, indices);
     if (isa == 3 && __builtin_cpu_supports("avx512f")) return gather_ge_avx512(x, n, t, skip, first, scores, indices);
 #endif
     (void)isa;

@@ -61,31 +61,24 @@ const char *dmle_fixed_products_isa(void);
 /// an AMD processor (separate multiply and add pipes).
 int dmle_fixed_products_pays(void);
 
-/// Writes to `out` the positions i < n, in order, with x[i] >= t (false for NaN); returns how
-/// many. AVX-512 or AVX2 when the processor has it.
-size_t dmle_positions_ge(const float *x, size_t n, float t, uint32_t *out);
-
-/// Writes to `out` the positions i < n, in order, with x[i] >= t[i]; returns how many.
+/// Writes to `out` the positions i < n, in order, with x[i] >= t[i] (false for NaN); returns
+/// how many. AVX-512 or AVX2 when the processor has it.
 size_t dmle_positions_ge_each(const float *x, const float *t, size_t n, uint32_t *out);
+
+/// The same without vector instructions, and in one instruction set (tests): 2 AVX2, 3
+/// AVX-512, the portable loop for any other value or where the processor lacks it.
+size_t dmle_positions_ge_each_portable(const float *x, const float *t, size_t n, uint32_t *out);
+size_t dmle_positions_ge_each_variant(int isa, const float *x, const float *t, size_t n, uint32_t *out);
 
 /// Writes to `scores` and `indices` every x[i] >= t (false for NaN) with i != skip, and
 /// first + i, in order of i; returns how many (at most n: both buffers need room for n).
-/// AVX-512 where the processor has it. `skip` at n or beyond skips nothing.
+/// AVX-512 or AVX2 when the processor has it. `skip` at n or beyond skips nothing.
 size_t dmle_gather_ge(const float *x, size_t n, float t, size_t skip, int32_t first, float *scores, int32_t *indices);
 
-/// The same in one instruction set (tests): 3 AVX-512, the portable loop for any other value or
-/// where the processor lacks it.
+/// The same in one instruction set (tests): 2 AVX2, 3 AVX-512, the portable loop for any
+/// other value or where the processor lacks it.
 size_t dmle_gather_ge_variant(int isa, const float *x, size_t n, float t, size_t skip, int32_t first, float *scores,
                               int32_t *indices);
-
-/// The two above without vector instructions (tests).
-size_t dmle_positions_ge_portable(const float *x, size_t n, float t, uint32_t *out);
-size_t dmle_positions_ge_each_portable(const float *x, const float *t, size_t n, uint32_t *out);
-
-/// The two above in one instruction set (tests): 2 AVX2, 3 AVX-512, the portable loop for any
-/// other value or where the processor lacks it.
-size_t dmle_positions_ge_variant(int isa, const float *x, size_t n, float t, uint32_t *out);
-size_t dmle_positions_ge_each_variant(int isa, const float *x, const float *t, size_t n, uint32_t *out);
 
 /// Rearranges the n pairs (s[i], ix[i]) so that those whose score reaches t, the k-th largest
 /// score, come first, in no order; stores t in `threshold` and returns how many reach it (at

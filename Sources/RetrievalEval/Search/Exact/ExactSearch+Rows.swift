@@ -27,12 +27,14 @@ public enum ExactSearchPath: String, Sendable, CaseIterable {
 /// rows are reused for the next block.
 ///
 /// Selection: a strided sample of the row estimates a score that slightly more than `depth`
-/// entries reach; one pass gathers every score at or above it (the C threshold scan; the pass
+/// entries reach; one pass gathers every score at or above it (the C gather; the pass
 /// is repeated with no threshold when the estimate was too high), and a
 /// quickselect finds the depth-th best score f_d. Every entry within twice the bound on
 /// |f - g| below f_d is then a candidate: that set holds the whole canonical list, so the
 /// same canonical ranking as the candidate path's (`CanonicalRanking`) orders it with no
 /// check at the boundary and no fallback, and the lists are identical to the other path's.
+/// With canonical products the scores are g: everything gathered is sorted, and the list is
+/// its first `depth` (no quickselect, no margin).
 ///
 /// Memory: the block's rows (at most `rowBlockBytes`), two row-sized scratch buffers per
 /// worker, and the block's lists.
@@ -229,9 +231,9 @@ extension ExactSearch {
 
     /// Copies every score of `row` at or above `threshold` (with its index), except position
     /// `skip`, to the scratch buffers (room for `count` each); returns how many. By the C
-    /// gather (`dmle_gather_ge`: sixteen compares per step, the passing pairs compressed into
-    /// place): 1.2% of a deep run's samples, where finding the positions and then copying
-    /// the pairs here took about 4%.
+    /// gather (`dmle_gather_ge`: thirty-two compares per step, the passing pairs compressed
+    /// into place): 1.2% of a deep run's samples, where finding the positions and then
+    /// copying the pairs here took about 4%.
     @inline(__always)
     static func gather(
         _ row: UnsafePointer<Float>, count: Int, skip: Int, threshold: Float,

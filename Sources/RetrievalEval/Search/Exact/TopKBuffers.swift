@@ -91,7 +91,7 @@ final class TopKBuffers {
         /// in `row`, skipping reference `skip`.
         ///
         /// The scores that reach the threshold are gathered with their indices by the C scan
-        /// (`dmle_gather_ge`, sixteen compares per step), a stretch at a time. When they fit
+        /// (`dmle_gather_ge`, thirty-two compares per step), a stretch at a time. When they fit
         /// in the room left they are copied in at once: no compaction can come between them,
         /// so the threshold stands. Otherwise each is appended in turn, checked again against
         /// the threshold as it stands when its turn comes, since a compaction raises it.
