@@ -76,6 +76,14 @@ public struct ExactSearch: NeighborSearch, Sendable {
     public var queryBlockBytes: Int = min(256 << 20, MemoryBudget.limitBytes / 8)
     /// Row path: queries per block and per ranking chunk, when set (tests: many small blocks).
     var rowBlockRows: Int?
+    /// Row path: whether it takes its symmetric form where it can (`takesSymmetricRows`; off
+    /// only to compare), and the most its pending candidates may take when set (tests: a
+    /// small budget, so that queries are dropped).
+    var symmetricRows = true
+    var pendingBudget: Int?
+    /// Called after a symmetric row search with its pending candidates' peak bytes and the
+    /// queries dropped (tests).
+    var pendingObserver: (@Sendable (_ peakBytes: Int, _ dropped: Int) -> Void)?
     var rankingChunk: Int?
     /// How the symmetric pass shares its tiles between the workers (tests pin it).
     var tileSchedule: TileSchedule = .automatic
@@ -234,6 +242,8 @@ public struct ExactSearch: NeighborSearch, Sendable {
         switch plan.path {
         case .candidates, .automatic:
             try search.candidateSearch(depths: depths, kept: kept, progress: progress, body: body)
+        case .rows where search.takesSymmetricRows:
+            try search.symmetricRowSearch(depths: depths, progress: progress, body: body)
         case .rows:
             try search.rowSearch(depths: depths, kept: kept, progress: progress, body: body)
         }
