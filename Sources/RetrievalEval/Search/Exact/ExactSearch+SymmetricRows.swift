@@ -43,14 +43,16 @@ extension ExactSearch {
         let n = referenceCount, d = dimensions
         guard n > 0 else { return }
         precondition(takesSymmetricRows)
-        let blockRows = min(n, rowBlockRows ?? ExactSearch.rowBlock(references: n))
+        // Half the plain row path's block, and half its ranking chunks, to leave room for the
+        // pending candidates within the memory bound (docs/benchmarks.md, "Memory bound").
+        let blockRows = min(n, rowBlockRows ?? max(32, ExactSearch.rowBlock(references: n) / 2))
         let chunk = rankingChunk ?? BatchedRanking.chunk
-        let thresholds = try sampledThresholds(kept: depths, size: seedSample ?? 1024) ?? [Float](repeating: -.infinity, count: n)
+        let thresholds = try sampledThresholds(kept: depths, size: seedSample ?? 2048) ?? [Float](repeating: -.infinity, count: n)
         let pending = try PendingCandidates(thresholds: thresholds, depths: depths, budget: pendingBudget ?? ExactSearch.pendingBudget)
         let rows = try allocate(Float.self, count: blockRows * n, for: "the score rows of \(blockRows) queries")
         defer { free(rows) }
         let ranking = CanonicalRanking(self)
-        let entryBudget = max(1 << 16, (1 << 22) / max(1, threads))
+        let entryBudget = max(1 << 16, (1 << 21) / max(1, threads))
         // Per worker: its ranking, a whole row (the queries selected from their whole row),
         // and the gathered scores and indices.
         let pool = PerWorker(count: threads) {
