@@ -25,10 +25,12 @@ import Darwin
 /// bound (`pendingBudget`), has its earlier scores computed then, and is selected from the
 /// whole row as the plain row path selects it. The lists are the plain row path's, bit for bit.
 ///
-/// Memory: the plain row path's (the block's rows, two row-sized scratch buffers per worker,
-/// the block's lists), plus the pending candidates, at most `pendingBudget`. With references
-/// in random order a query's pending list holds about its depth times the share of the
-/// references before its block, so they peak near a quarter of the N x depth candidates.
+/// Memory: the block's rows and ranking chunks (half the plain row path's), three row-sized
+/// scratch buffers per worker, the block's lists, the pending candidates (at most
+/// `pendingBudget`), and per worker the whole rows of 64 queries selected from them
+/// (docs/benchmarks.md, "Memory bound, symmetric rows"). With references in random order a
+/// query's pending list holds about its depth times the share of the references before its
+/// block, so they peak near a quarter of the N x depth candidates: 227 MB on deep-30001.
 extension ExactSearch {
     /// The most the pending candidates may take: 256 MiB, or an eighth of the memory the
     /// process may have when that is less.
