@@ -233,19 +233,10 @@ final class PendingCandidates: @unchecked Sendable {
     /// against reference `firstIndex + i`. Several workers may offer at once, to disjoint
     /// queries.
     func offer(rows: UnsafePointer<Float>, stride: Int, count: Int, firstIndex: Int, queries: Range<Int>) {
-        let stretch = TopKBuffers.stretch, first = queries.lowerBound
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stretch) { positions in
-            for i in 0 ..< count {
-                let row = rows + i * stride, index = Int32(firstIndex + i)
-                for s0 in Swift.stride(from: 0, to: queries.count, by: stretch) {
-                    let m = min(stretch, queries.count - s0)
-                    let found = dmle_positions_ge_each(row + s0, limits + first + s0, m, positions.baseAddress!)
-                    for p in 0 ..< found {
-                        let j = s0 + Int(positions[p])
-                        append(first + j, (row[j], index))
-                    }
-                }
-            }
+        let first = queries.lowerBound
+        for i in 0 ..< count {
+            let row = rows + i * stride, index = Int32(firstIndex + i)
+            TopKBuffers.forEachReaching(row, limits + first, count: queries.count) { j in append(first + j, (row[j], index)) }
         }
     }
 

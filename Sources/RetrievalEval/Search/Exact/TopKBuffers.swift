@@ -47,6 +47,20 @@ final class TopKBuffers {
     /// The bytes the buffers of queries keeping `ks` take.
     static func bytes(_ ks: [Int]) -> Int { ks.reduce(0) { $0 + 8 * slots($1) } + 12 * ks.count }
 
+    /// Calls `body(j)`, in increasing order, for every j < `count` with x[j] >= thresholds[j]:
+    /// a column of scores against each query's own threshold, by the C scan
+    /// (`dmle_positions_ge_each`), a stretch at a time. Each position is reported once, so a
+    /// threshold that `body` moves cannot change what the scan found.
+    @inline(__always)
+    static func forEachReaching(_ x: UnsafePointer<Float>, _ thresholds: UnsafePointer<Float>, count: Int, _ body: (Int) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stretch) { positions in
+            for s0 in Swift.stride(from: 0, to: count, by: stretch) {
+                let found = dmle_positions_ge_each(x + s0, thresholds + s0, Swift.min(stretch, count - s0), positions.baseAddress!)
+                for p in 0 ..< found { body(s0 + Int(positions[p])) }
+            }
+        }
+    }
+
     /// Buffers for `count` queries each keeping `k`.
     convenience init(count: Int, k: Int) throws {
         try self.init(ks: [Int](repeating: k, count: count))
@@ -128,16 +142,8 @@ final class TopKBuffers {
         @inline(__always)
         func offerColumn(_ scores: UnsafePointer<Float>, lo: Int, hi: Int, firstQuery: Int, index: Int32) {
             guard hi > lo else { return }
-            let stretch = TopKBuffers.stretch
-            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stretch) { positions in
-                for s0 in Swift.stride(from: lo, to: hi, by: stretch) {
-                    let n = Swift.min(stretch, hi - s0)
-                    let found = dmle_positions_ge_each(scores + s0, worst + firstQuery + s0, n, positions.baseAddress!)
-                    for p in 0 ..< found {
-                        let l = s0 + Int(positions[p])
-                        append(firstQuery + l, score: scores[l], index: index)
-                    }
-                }
+            TopKBuffers.forEachReaching(scores + lo, worst + firstQuery + lo, count: hi - lo) { l in
+                append(firstQuery + lo + l, score: scores[lo + l], index: index)
             }
         }
 
