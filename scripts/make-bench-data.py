@@ -11,6 +11,8 @@ DIR defaults to .bench-data/ (gitignored). Files written:
   clustered-60000x128-labels.txt    text labels ("class-0000" ...), 600 classes of 100
   deep-30001x384.npy                30,001 x 384 float32 (.npy): 20 unequal classes, the largest
   deep-30001x384-labels.npy         5,001 items (MAP@R searches 5,000 deep), int64 class ids
+  large-classes-42375x384.npy       42,375 x 384 float32 (.npy): the held-back set's shape (58
+  large-classes-42375x384-labels.npy  classes of 46 to 4,512 items, mean R 2,008), int64 class ids
   datasets.json                     the manifest compare-reference.py reads: name, files, shape
 
 Each synthetic set is Gaussian clusters: a random unit centre per class, plus isotropic noise
@@ -40,12 +42,23 @@ DEEP_SIZES = [5001, 4200, 3500, 2900, 2400, 2000, 1700, 1450, 1250, 1100,
               950, 800, 680, 560, 450, 350, 270, 200, 140, 100]
 assert sum(DEEP_SIZES) == 30001
 
+# The held-back set's shape, as the issue gives it: 42,375 rows, 58 unequal classes, R up to
+# 4,511, mean R 2,020 (these sizes: 4,512 down to 46, n_i = 4,512 exp(-0.2126 i^0.76), mean R
+# 2,008). Its vectors are not the held-back ones (those are not ours), so only its shape, and
+# with it the search's depth and the work per query, is like it.
+LARGE_CLASS_SIZES = [4512, 3648, 3148, 2764, 2452, 2191, 1968, 1775, 1607, 1459, 1328, 1211, 1107, 1014, 929,
+                     854, 785, 723, 667, 615, 568, 526, 486, 451, 418, 388, 360, 334, 311, 289, 269, 251, 234,
+                     218, 203, 190, 177, 165, 154, 144, 135, 126, 118, 111, 104, 97, 91, 85, 80, 75, 71, 66, 62,
+                     59, 55, 52, 49, 46]
+assert sum(LARGE_CLASS_SIZES) == 42375 and len(LARGE_CLASS_SIZES) == 58
+
 # name, classes, items per class (or the list of class sizes), dimension, noise, seed,
 # embeddings format, labels format, heavy (PML comparison only with --heavy)
 SYNTHETIC = [
     ("clustered-20000x512", 200, 100, 512, 3.0, 20000512, "fbin", "npy", False),
     ("clustered-60000x128", 600, 100, 128, 2.0, 60000128, "npy", "txt", False),
     ("deep-30001x384", len(DEEP_SIZES), DEEP_SIZES, 384, 3.5, 30000384, "npy", "npy", True),
+    ("large-classes-42375x384", len(LARGE_CLASS_SIZES), LARGE_CLASS_SIZES, 384, 3.5, 42375384, "npy", "npy", True),
 ]
 
 
