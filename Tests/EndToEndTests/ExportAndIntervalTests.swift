@@ -59,6 +59,28 @@ struct ExportAndIntervalTests {
         #expect(bad.status == 64 && bad.stderr.contains("'fused' is invalid for '--search-products'"))
     }
 
+    @Test("the hidden --time-products: a 'products' timing after the search, and the same values and lists")
+    func timeProductsAddsATimingOnly() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var outputs: [(metrics: [String: Double], timings: [String: Double], lists: Data)] = []
+        for flags in [[], ["--time-products"], ["--time-products", "--search-products", "blas"]] {
+            let npy = dir.appendingPathComponent("\(outputs.count).npy").path
+            let r = try dmleval(digits + ["--map-r", "--recall", "1", "--no-store", "--format", "json", "--save-neighbors", npy] + flags)
+            #expect(r.status == 0, "\(r.stderr)")
+            let json = try jsonObject(r.stdout)
+            outputs.append((try #require(json["metrics"] as? [String: Double]), try #require(json["timings"] as? [String: Double]),
+                            try Data(contentsOf: URL(fileURLWithPath: npy))))
+        }
+        #expect(outputs[0].timings["products"] == nil)
+        for o in outputs.dropFirst() {
+            let products = try #require(o.timings["products"])
+            #expect(products > 0 && products < o.timings["total"]!)
+            #expect(o.metrics == outputs[0].metrics && o.lists == outputs[0].lists)
+        }
+        #expect(outputs[0].metrics["map@r"]! > 0.5 && outputs[0].lists.count > 1_000_000)
+    }
+
     @Test func aFailedRunWritesNoPerQueryFileAndNoFolder() throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

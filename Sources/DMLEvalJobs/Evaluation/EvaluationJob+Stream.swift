@@ -82,10 +82,11 @@ extension EvaluationJob {
             try RetrievalEvaluation.run(
                 references: .mapped(mapped), labels: labels, queries: queryData, metrics: metrics, distance: distance,
                 perClass: perClass, threads: threads, tileSize: tileSize, saveNeighbors: saveNeighbors, path: searchPath,
-                productKernel: searchProducts, progress: searching.search)
+                productKernel: searchProducts, timeProducts: timeProducts, progress: searching.search)
         }
         timings.append(("search", evaluation.searchSeconds))
         timings.append(("metrics", evaluation.metricSeconds))
+        if let products = evaluation.productsSeconds { timings.append(("products", products)) }
         let parameters = parameters(depth: evaluation.depth)
 
         let outputs = try OutputFiles(for: [saveNeighbors, perQuery, saveBaseline])

@@ -41,6 +41,9 @@ public struct EvaluationJob: Sendable {
     public var searchPath: ExactSearchPath
     /// How the exact search computes its products; automatic unless a measurement forces one.
     public var searchProducts: ExactProductKernel
+    /// Whether an exact search's products are then timed alone, in the same process (timing
+    /// "products": the floor the search is measured against); for measurements.
+    public var timeProducts = false
     /// Whether the embeddings are read from disk in tiles (memory-mapped) instead of loaded.
     public var streaming: Streaming
     /// The k-NN lists as a TREC run and the labels' judgments as TREC qrels.
@@ -280,10 +283,11 @@ public struct EvaluationJob: Sendable {
                 perClass: perClass, threads: threads, tileSize: tileSize,
                 index: provided.map { ApproximateSettings(index: $0.index, effort: search?.effort) },
                 saveNeighbors: saveNeighbors, keepNeighbors: trecOutput?.runPath != nil, path: searchPath,
-                productKernel: searchProducts, progress: searching.search)
+                productKernel: searchProducts, timeProducts: timeProducts, progress: searching.search)
         }
         timings.append(("search", evaluation.searchSeconds))
         timings.append(("metrics", evaluation.metricSeconds))
+        if let products = evaluation.productsSeconds { timings.append(("products", products)) }
         var approximation: ApproximationCheck?
         if let search, provided != nil && annCheck > 0 && evaluation.depth > 0 {
             let checking = StageProgress("checking against exact search", progress)

@@ -23,6 +23,9 @@ public struct RetrievalEvaluation: Sendable {
     public let saveSeconds: Double
     /// The exact search's path (nil for an approximate index).
     public let path: ExactSearchPath?
+    /// With `timeProducts`: the seconds the exact search's products alone took, measured
+    /// after the search in the same process (`ExactSearch.productsSeconds`).
+    public var productsSeconds: Double? = nil
     /// The saved lists (`saveNeighbors`), complete under a temporary name until committed.
     public var neighborsFile: ArrayWriter.PendingFile? = nil
     /// Recall@k (hit rate) and Precision@k for k = 1 up to the depth every scored query was
@@ -47,6 +50,8 @@ public struct RetrievalEvaluation: Sendable {
     ///     measurements): the lists and metrics are the same either way; the scores kept with
     ///     `keepNeighbors` are the canonical scores g with `.canonical`, sgemm's outside
     ///     near-tie runs with `.blas`. Squared distances always use sgemm.
+    ///   - timeProducts: after an exact search, time its products alone (`productsSeconds`):
+    ///     the floor its time is measured against (measurements; no effect on the values).
     /// - Throws: `SearchError` (zero-norm rows for cosine, dimension mismatch, memory that
     ///   cannot be had), `MetricError` (a list shorter than a metric needs: too few
     ///   references), `InputError` (the neighbour file cannot be written). Every check on the
@@ -56,7 +61,7 @@ public struct RetrievalEvaluation: Sendable {
         distance: Distance = .cosine, perClass: Bool = false, minimumDepth: Int = 0,
         threads: Int = ExactSearch.defaultThreads, tileSize: Int = 1024, index: ApproximateSettings? = nil,
         saveNeighbors: String? = nil, keepNeighbors: Bool = false, path: ExactSearchPath = .automatic,
-        productKernel: ExactProductKernel = .automatic, progress: SearchProgress? = nil
+        productKernel: ExactProductKernel = .automatic, timeProducts: Bool = false, progress: SearchProgress? = nil
     ) throws -> RetrievalEvaluation {
         let judgments = queries.map { RelevanceJudgments(queries: $0.labels, references: references.labels) }
             ?? RelevanceJudgments(selfRetrieval: references.labels)
@@ -93,7 +98,7 @@ public struct RetrievalEvaluation: Sendable {
             references: .matrix(references.embeddings), labels: references.labels, queries: queries, metrics: metrics,
             distance: distance, perClass: perClass, minimumDepth: minimumDepth, threads: threads, tileSize: tileSize,
             saveNeighbors: saveNeighbors, keepNeighbors: keepNeighbors, path: path, productKernel: productKernel,
-            progress: progress)
+            timeProducts: timeProducts, progress: progress)
     }
 
     /// Evaluates by exact search with the references read from `references`: in memory, or
@@ -104,7 +109,7 @@ public struct RetrievalEvaluation: Sendable {
         distance: Distance = .cosine, perClass: Bool = false, minimumDepth: Int = 0,
         threads: Int = ExactSearch.defaultThreads, tileSize: Int = 1024,
         saveNeighbors: String? = nil, keepNeighbors: Bool = false, path: ExactSearchPath = .automatic,
-        productKernel: ExactProductKernel = .automatic, progress: SearchProgress? = nil
+        productKernel: ExactProductKernel = .automatic, timeProducts: Bool = false, progress: SearchProgress? = nil
     ) throws -> RetrievalEvaluation {
         precondition(labels.count == source.rows, "one label per reference row")
         let judgments = queries.map { RelevanceJudgments(queries: $0.labels, references: labels) }
@@ -154,7 +159,8 @@ public struct RetrievalEvaluation: Sendable {
         let reportStart = clock.now
         let report = stream.report(queryClasses: reportClasses, classCount: classCount)
         metricTime += clock.now - reportStart
-        return RetrievalEvaluation(
+        let productsSeconds = timeProducts ? try search.productsSeconds(depths: depths) : nil
+        var evaluation = RetrievalEvaluation(
             depth: depth,
             neighbors: kept.map { Neighbors(queries: search.queryCount, depth: depth, indices: $0.indices, scores: $0.scores) },
             report: report, relevantCounts: judgments.relevantCounts,
@@ -162,6 +168,8 @@ public struct RetrievalEvaluation: Sendable {
             metricSeconds: metricTime.seconds, saveSeconds: saveTime.seconds,
             path: search.plan(depths: depths).path,
             neighborsFile: neighborsFile, curves: stream.curves())
+        evaluation.productsSeconds = productsSeconds
+        return evaluation
     }
 
     /// Throws the error the evaluator would throw on lists `depth` deep: the first query (with

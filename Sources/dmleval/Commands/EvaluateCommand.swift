@@ -92,6 +92,11 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: .hidden)
     var searchProducts: ExactProductKernel = .automatic
 
+    /// Times the exact search's products alone after the search, in the same process (timing
+    /// "products"), for measurements (scripts/compare-reference.py).
+    @Flag(help: .hidden)
+    var timeProducts = false
+
     @OptionGroup(title: "Approximate search")
     var indexOptions: IndexOptions
 
@@ -134,7 +139,7 @@ struct EvaluateCommand: ParsableCommand {
     var requestedMetrics: [Metric] = []
 
     enum CodingKeys: String, CodingKey {
-        case source, metricOptions, perClass, nmi, ami, kmeansRestarts, kmeansIterations, kmeansSeed, distance, threads, tileSize, streamReferences, searchPath, searchProducts, indexOptions, annCheck, saveNeighbors,
+        case source, metricOptions, perClass, nmi, ami, kmeansRestarts, kmeansIterations, kmeansSeed, distance, threads, tileSize, streamReferences, searchPath, searchProducts, timeProducts, indexOptions, annCheck, saveNeighbors,
              saveRun, saveQrels, ids, queryIds,
              format, name, saveBaseline, perQuery, interval, input, storeOptions, shardOptions
     }
@@ -185,6 +190,7 @@ struct EvaluateCommand: ParsableCommand {
         job.annCheck = annCheck
         job.searchPath = searchPath
         job.searchProducts = searchProducts
+        job.timeProducts = timeProducts
         job.trecOutput = saveRun == nil && saveQrels == nil ? nil
             : TrecOutput(runPath: saveRun, qrelsPath: saveQrels, idsPath: ids, queryIDsPath: queryIds)
         job.clustering = clustering

@@ -343,6 +343,18 @@ public struct ExactSearch: NeighborSearch, Sendable {
         return try search.timedProducts()
     }
 
+    /// The seconds `productsOnly` takes with the products a search of `depths` would compute
+    /// (`chosenProducts`: the canonical kernel's or sgemm's, as `productKernel` resolves): the
+    /// floor of that search's time, measured in the same process (`dmleval --time-products`).
+    public func productsSeconds(depths: [Int]) throws -> Double {
+        var search = self
+        search.canonicalProducts = chosenProducts(depths: depths)
+        let clock = ContinuousClock()
+        let start = clock.now
+        _ = try search.timedProducts()
+        return (clock.now - start).seconds
+    }
+
     private func timedProducts() throws -> Float {
         BLAS.setThreads(1)
         if symmetric, let rounds = tileRounds() {
