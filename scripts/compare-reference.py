@@ -29,6 +29,14 @@ For every data set in DATA_DIR/datasets.json (written by make-bench-data.py):
    queries. Data sets marked "heavy" in the manifest (the real one: MAP@R there searches 2,198
    deep) get this comparison only with --heavy.
 
+   The default metric set (no metric flags) is timed the same way; then once more with the
+   hidden --time-products, which after the search times its products alone in the same
+   process (the same kernel, tiles and threads, nothing selected): "products alone" is the
+   floor of the search's time on this machine, "search / products" how far above it the
+   search is (seconds apart, so the machine's drift hardly moves it), and "products / PML
+   process" the ratio to PML that dmleval would reach if everything but these products took
+   no time.
+
 3. Memory. Peak resident set size of every child process (dmleval, the PML worker), as GNU
    /usr/bin/time reports it ("Maximum resident set size"), next to the size of the embeddings.
 
@@ -326,7 +334,16 @@ def compare_metrics(args, ds, env_reference, env_dmleval):
         out = dmleval_json(stdout)
         return {"wall_seconds": wall, "peak_rss_mib": rss, "metrics": out["metrics"], "timings": out["timings"]}
 
-    res = measured_rounds(args, [("pml", pml_step), ("dmleval", dmleval_step), ("dmleval_default", dmleval_default_step)])
+    def dmleval_products_step():
+        # The default set again, then the search's products alone in the same process (hidden
+        # --time-products): the floor of the search's time, seconds from the search it bounds.
+        cmd = [args.dmleval, ds["embeddings"], ds["labels"], "--no-store", "--format", "json", "--time-products"]
+        stdout, _, wall, rss = run_measured(cmd, env_dmleval)
+        out = dmleval_json(stdout)
+        return {"wall_seconds": wall, "peak_rss_mib": rss, "timings": out["timings"]}
+
+    res = measured_rounds(args, [("pml", pml_step), ("dmleval", dmleval_step), ("dmleval_default", dmleval_default_step),
+                                 ("dmleval_products", dmleval_products_step)])
     queries = ds["rows"] - res["dmleval"][-1]["excluded_queries"]
     values = []
     for pml_name, dml_name in PML_TO_DMLEVAL.items():
@@ -341,7 +358,11 @@ def compare_metrics(args, ds, env_reference, env_dmleval):
     p_process = median([r["wall_seconds"] for r in res["pml"]])
     default_map = res["dmleval_default"][-1]["metrics"]["map@r"]
     pml_map = res["pml"][-1]["metrics"]["mean_average_precision_at_r"]
+    products = median([r["timings"]["products"] for r in res["dmleval_products"]])
     return {
+        "dmleval_products_seconds": products,
+        "ratio_search_over_products": median([r["timings"]["search"] / r["timings"]["products"] for r in res["dmleval_products"]]),
+        "ratio_products_over_pml_process": products / p_process,
         "dmleval_default_wall_seconds": default_wall,
         "dmleval_default_peak_rss_mib": max(r["peak_rss_mib"] for r in res["dmleval_default"]),
         "ratio_dmleval_default_over_pml_process": default_wall / p_process,
@@ -456,14 +477,17 @@ def markdown(ctx, results):
         lines.append("")
         lines.append("Default metric set (no metric flags: recall@1,2,4,8, nDCG@2,4,8, MAP@R), whole dmleval process:")
         lines.append("")
-        lines.append("| data set | dmleval default set (s) | / PML process | dmleval peak RSS | MAP@R abs diff to PML |")
-        lines.append("| --- | ---: | ---: | ---: | ---: |")
+        lines.append("| data set | dmleval default set (s) | / PML process | dmleval peak RSS | MAP@R abs diff to PML "
+                     "| products alone (s) | search / products | products / PML process |")
+        lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in results:
             if "metrics" not in r:
                 continue
             m = r["metrics"]
             lines.append(f"| {r['name']} | {fmt(m['dmleval_default_wall_seconds'])} | {fmt(m['ratio_dmleval_default_over_pml_process'], 3)} "
-                         f"| {fmt(m['dmleval_default_peak_rss_mib'], 0)} | {m['dmleval_default_map_r_abs_diff']:.1e} |")
+                         f"| {fmt(m['dmleval_default_peak_rss_mib'], 0)} | {m['dmleval_default_map_r_abs_diff']:.1e} "
+                         f"| {fmt(m['dmleval_products_seconds'])} | {fmt(m['ratio_search_over_products'], 2)} "
+                         f"| {fmt(m['ratio_products_over_pml_process'], 3)} |")
         lines.append("")
         lines.append("| data set | metric (PML / dmleval) | PML | dmleval | abs diff | diff x queries | agree |")
         lines.append("| --- | --- | ---: | ---: | ---: | ---: | --- |")
