@@ -79,6 +79,9 @@ struct ExportAndIntervalTests {
             #expect(o.metrics == outputs[0].metrics && o.lists == outputs[0].lists)
         }
         #expect(outputs[0].metrics["map@r"]! > 0.5 && outputs[0].lists.count > 1_000_000)
+        // Only an exact search's products are timed: refused with an index, not ignored.
+        let bad = try dmleval(digits + ["--no-store", "--time-products", "--index", "hnsw"])
+        #expect(bad.status == 64 && bad.stderr.contains("--time-products times the exact search's products and cannot go with --index hnsw"))
     }
 
     @Test func aFailedRunWritesNoPerQueryFileAndNoFolder() throws {

@@ -162,6 +162,10 @@ struct EvaluateCommand: ParsableCommand {
         if !(1...100_000).contains(kmeansIterations) { throw ValidationError("--kmeans-iterations: expected 1 to 100,000, found \(kmeansIterations)") }
         if queryIds != nil && source.queries == nil { throw ValidationError("--query-ids names the rows of --queries; add --queries") }
         try validateShard()
+        if timeProducts && (indexOptions.index != .exact || shardOptions.shard != nil) {
+            throw ValidationError("--time-products times the exact search's products and cannot go with "
+                + (shardOptions.shard != nil ? "--shard" : "--index \(indexOptions.index.rawValue)"))
+        }
         if streamReferences {
             let refused = [(!storeOptions.noStore && shardOptions.shard == nil, "a store (add --no-store: a dataset larger than memory is not copied into the store)"),
                            (source.dataset != nil, "--dataset"), (indexOptions.index != .exact, "--index \(indexOptions.index.rawValue)"),
