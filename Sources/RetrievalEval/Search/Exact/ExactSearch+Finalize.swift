@@ -94,7 +94,7 @@ extension ExactSearch {
                                 let kept = Int(h.ks[q]), held = Int(h.sizes[q]), start = h.offsets[q]
                                 guard kept > 0 else { continue }
                                 work.pointee.pairs.removeAll(keepingCapacity: true)
-                                work.pointee.pairs.append(contentsOf: (0 ..< held).lazy.map { (h.scores[start + $0], h.indices[start + $0]) })
+                                work.pointee.pairs.append(scores: h.scores + start, indices: h.indices + start, count: held)
                                 if !work.pointee.add(q, slot: slot, depth: depths[q], keep: kept, holdsEverything: kept == ranking.available) {
                                     ranking.rank(q, query: qa.row(offset + q, buffer: queryRow), references: ra, scratch: referenceRow,
                                                  &work.pointee.pairs, depth: depths[q])

@@ -220,7 +220,7 @@ extension ExactSearch {
         }
         pairs.removeAll(keepingCapacity: true)
         if exact {
-            pairs.append(contentsOf: (0 ..< gathered).lazy.map { (scratchScores[$0], scratchIndices[$0]) })
+            pairs.append(scores: scratchScores, indices: scratchIndices, count: gathered)
             return
         }
         // The depth-th best score, by the compaction's selection (any number of ties: only

@@ -310,7 +310,7 @@ final class PendingCandidates: @unchecked Sendable {
             left -= n
             c = next[Int(c)]
         }
-        pairs.append(contentsOf: (0 ..< found).lazy.map { (scratchScores[$0], scratchIndices[$0]) })
+        pairs.append(scores: scratchScores, indices: scratchIndices, count: found)
         return true
     }
 

@@ -288,3 +288,12 @@ func byteDescription(_ bytes: Int) -> String {
     if bytes >= 1 << 20 { return oneDecimal(Double(bytes) / Double(1 << 20)) + " MiB" }
     return "\(bytes / 1024) KiB"
 }
+
+extension Array where Element == (Float, Int32) {
+    /// Appends the `count` pairs (scores[i], indices[i]): candidates held as two parallel
+    /// buffers (the gathers' scratch, a query's candidate buffer) joined into ranking pairs.
+    @inline(__always)
+    mutating func append(scores: UnsafePointer<Float>, indices: UnsafePointer<Int32>, count: Int) {
+        append(contentsOf: (0 ..< count).lazy.map { (scores[$0], indices[$0]) })
+    }
+}
