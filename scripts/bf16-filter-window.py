@@ -3,16 +3,18 @@
 
 A filter would score every pair with bfloat16 rows (a), then score again in the canonical order
 (g, float32) only the pairs that may belong to a list. Exactness needs a rigorous bound
-|g - a| <= eps(q, r): rounding each value to bfloat16 moves it by at most u = 2^-9 of itself,
-so a product by at most (2u + u^2) |q_i r_i|, and both sums add at most gamma_d = d 2^-24 / (1 -
-d 2^-24) of sum |q_i r_i| <= |q| |r|:
+|g - a| <= eps(q, r). With q' the row rounded to bfloat16, e_q = |q - q'| and
+n_q >= max(|q|, |q'|): q.r - q'.r' = q'.(r - r') + (q - q').r, so by Cauchy-Schwarz, and with
+each float32 sum within gamma_d = d 2^-24 / (1 - d 2^-24) of its exact value times n_q n_r (a
+product of two bfloat16 values is exact in float32):
 
-    eps(q, r) = ((2u + u^2) + 2 gamma_d (1 + u)^2) |q| |r|     (about 0.0039 for unit rows)
+    eps(q, r) = n_q e_r + e_q n_r + 2 gamma_d n_q n_r
 
-A query's list is then among the references with a >= a_(depth) - 2 eps (the depth-th best
-filtered score less twice the bound): every member has g >= g_(depth) >= a_(depth) - eps, so
-a >= g - eps >= a_(depth) - 2 eps. In the symmetric search a pair is scored again when either
-side may keep it: a >= min(t_q, t_r) - eps, t being each query's depth-th canonical score.
+(rounding to bfloat16, 8 significant bits, moves a value by at most 2^-8 of itself, so e_q is at
+most 2^-8 n_q; on these rows it is about 0.0017 n_q). A query's list is then among the
+references with a >= a_(depth) - E_q - eps(q, r), E_q the largest eps(q, .): every member has
+g >= g_(depth) >= a_(depth) - E_q. In the symmetric search a pair is scored again when either
+side may keep it: a >= min(t_q, t_r) - eps(q, r), t being each query's depth-th canonical score.
 
 Prints, per data set, the candidates per query against its depth, and the share of all pairs
 the filter would have to score again. Sampled queries (600 by default), every reference.
@@ -56,11 +58,11 @@ def run(name, x, labels, samples, seed):
     n, d = x.shape
     _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     depth = np.maximum(counts[inverse] - 1, 8)  # the default set: MAP@R, and R@8 / nDCG@8
-    u = 2.0 ** -9
     gamma = d * 2.0 ** -24 / (1 - d * 2.0 ** -24)
-    unit = (2 * u + u * u) + 2 * gamma * (1 + u) ** 2
-    norms = np.linalg.norm(x.astype(np.float64), axis=1)
     xb = to_bf16(x).astype(np.float64)
+    x64 = x.astype(np.float64)
+    norms = np.maximum(np.linalg.norm(x64, axis=1), np.linalg.norm(xb, axis=1))
+    errors = np.linalg.norm(x64 - xb, axis=1)
     t = kth_scores(x, depth)
     rng = np.random.default_rng(seed)
     queries = rng.choice(n, min(samples, n), replace=False)
@@ -68,13 +70,13 @@ def run(name, x, labels, samples, seed):
     for q in queries:
         a = xb @ xb[q]
         a[q] = -np.inf
-        eps = unit * norms[q] * norms
+        eps = norms[q] * errors + errors[q] * norms + 2 * gamma * norms[q] * norms
         ad = np.partition(a, n - depth[q])[n - depth[q]]
-        ratio.append(np.count_nonzero(a >= ad - 2 * eps.max()) / depth[q])
+        ratio.append(np.count_nonzero(a >= ad - eps.max() - eps) / depth[q])
         fixed += np.count_nonzero(a >= np.minimum(t[q], t) - eps)
     ratio = np.array(ratio)
     print(f"{name}: {n} x {d}, mean depth {depth.mean():.0f} ({depth.mean() / n:.1%} of the rows); "
-          f"eps {unit:.5f} |q||r|; candidates / depth mean {ratio.mean():.3f}, p95 {np.percentile(ratio, 95):.3f}; "
+          f"mean e_q / n_q {np.mean(errors / np.maximum(norms, 1e-30)):.5f}; candidates / depth mean {ratio.mean():.3f}, p95 {np.percentile(ratio, 95):.3f}; "
           f"pairs scored again {fixed / (len(queries) * (n - 1)):.1%}")
 
 
