@@ -70,6 +70,19 @@ DMLE_BF16 static inline __m512 bf16_micro_4x4(const uint16_t *const q[4], const 
     return sum_sixteen(a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
 }
 
+/// Rows first .. first + 3 (the last row before `end` standing in for those past it): their
+/// bfloat16 rows, bars, norm bounds and error norms.
+static inline void four_rows(const uint16_t *xb, size_t dpad, const float *bar, const float *norm, const float *err,
+                             size_t first, size_t end, const uint16_t *rows[4], float b[4], float n[4], float e[4]) {
+    for (size_t k = 0; k < 4; k++) {
+        size_t x = first + k < end ? first + k : end - 1;
+        rows[k] = xb + x * dpad;
+        b[k] = bar[x];
+        n[k] = norm[x];
+        e[k] = err[x];
+    }
+}
+
 /// The canonical scores g(q_m, r) of `count` rows q_m (at most 16) against one reference r,
 /// into out[m * ldc] (`canonical_one`, bit for bit): each pair's 16 lanes in one register, the
 /// reference's block loaded once for all of them, their lane sums together (`sum_sixteen`,
@@ -126,53 +139,34 @@ DMLE_BF16 static size_t filtered_avx512(const float *a, const uint16_t *ab, size
             for (size_t e = 0; e < DMLE_PANEL; e++) counts[e] = 0;
             for (size_t i = i0; i < i1; i += 4) {
                 const uint16_t *qb[4];
-                float rb[16], rn[16], re[16];
+                float rb[4], rn[4], re[4];
                 size_t mi = i1 - i < 4 ? i1 - i : 4;
-                for (size_t k = 0; k < 4; k++) {
-                    size_t e = i + k < i1 ? i + k : i1 - 1;
-                    qb[k] = ab + e * dpad;
-                    for (size_t y = 0; y < 4; y++) {
-                        rb[4 * k + y] = row_bar[e];
-                        rn[4 * k + y] = row_norm[e];
-                        re[4 * k + y] = row_err[e];
-                    }
-                }
-                const __m512 rbv = _mm512_loadu_ps(rb), rnv = _mm512_loadu_ps(rn), rev = _mm512_loadu_ps(re);
+                four_rows(ab, dpad, row_bar, row_norm, row_err, i, i1, qb, rb, rn, re);
+                // Lane 4 x + y holds row x's value.
+                const __m512i by_row = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+                const __m512 rbv = _mm512_permutexvar_ps(by_row, _mm512_castps128_ps512(_mm_loadu_ps(rb)));
+                const __m512 rnv = _mm512_permutexvar_ps(by_row, _mm512_castps128_ps512(_mm_loadu_ps(rn)));
+                const __m512 rev = _mm512_permutexvar_ps(by_row, _mm512_castps128_ps512(_mm_loadu_ps(re)));
                 for (size_t j = j0; j < j1; j += 4) {
                     const uint16_t *rbp[4];
                     float cb[4], cn[4], ce[4];
                     size_t nj = j1 - j < 4 ? j1 - j : 4;
-                    for (size_t k = 0; k < 4; k++) {
-                        size_t e = j + k < j1 ? j + k : j1 - 1;
-                        rbp[k] = bb + e * dpad;
-                        cb[k] = col_bar[e];
-                        cn[k] = col_norm[e];
-                        ce[k] = col_err[e];
-                    }
+                    four_rows(bb, dpad, col_bar, col_norm, col_err, j, j1, rbp, cb, cn, ce);
                     __m512 s = bf16_micro_4x4(qb, rbp, dpad);
+                    // Lane 4 x + y holds column y's value.
                     __m512 cnv = _mm512_broadcast_f32x4(_mm_loadu_ps(cn));
                     __m512 bar = _mm512_min_ps(rbv, _mm512_broadcast_f32x4(_mm_loadu_ps(cb)));
-                    // |g - s| <= |q| e_r + e_q |r| + gamma |q| |r| + slack (the bound: see the top of this file).
+                    // |g - s| <= n_q e_r + e_q n_r + gamma n_q n_r + slack (the bound: see the top of this file).
                     __m512 eps = _mm512_mul_ps(rnv, _mm512_broadcast_f32x4(_mm_loadu_ps(ce)));
                     eps = _mm512_add_ps(eps, _mm512_mul_ps(rev, cnv));
                     eps = _mm512_add_ps(eps, _mm512_mul_ps(_mm512_mul_ps(gv, rnv), cnv));
                     eps = _mm512_add_ps(eps, sv);
                     __mmask16 reach = _mm512_cmp_ps_mask(_mm512_add_ps(s, eps), bar, _CMP_GE_OQ);
-                    float *o = c + i * ldc + j;
-                    if (mi == 4 && nj == 4) {
-                        _mm_storeu_ps(o, _mm512_castps512_ps128(s));
-                        _mm_storeu_ps(o + ldc, _mm512_extractf32x4_ps(s, 1));
-                        _mm_storeu_ps(o + 2 * ldc, _mm512_extractf32x4_ps(s, 2));
-                        _mm_storeu_ps(o + 3 * ldc, _mm512_extractf32x4_ps(s, 3));
-                    } else {
-                        float out[16];
-                        _mm512_storeu_ps(out, s);
+                    store_4x4(c + i * ldc + j, ldc, s, mi, nj);
+                    if (mi < 4 || nj < 4) {
                         __mmask16 inside = 0;
                         for (size_t x = 0; x < mi; x++) {
-                            for (size_t y = 0; y < nj; y++) {
-                                o[x * ldc + y] = out[4 * x + y];
-                                inside |= (__mmask16)(1u << (4 * x + y));
-                            }
+                            for (size_t y = 0; y < nj; y++) inside |= (__mmask16)(1u << (4 * x + y));
                         }
                         reach &= inside;
                     }
