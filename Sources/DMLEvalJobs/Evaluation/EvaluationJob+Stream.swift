@@ -84,9 +84,7 @@ extension EvaluationJob {
                 perClass: perClass, threads: threads, tileSize: tileSize, saveNeighbors: saveNeighbors, path: searchPath,
                 productKernel: searchProducts, timeProducts: timeProducts, progress: searching.search)
         }
-        timings.append(("search", evaluation.searchSeconds))
-        timings.append(("metrics", evaluation.metricSeconds))
-        if let products = evaluation.productsSeconds { timings.append(("products", products)) }
+        timings += evaluation.stageTimings
         let parameters = parameters(depth: evaluation.depth)
 
         let outputs = try OutputFiles(for: [saveNeighbors, perQuery, saveBaseline])

@@ -285,9 +285,7 @@ public struct EvaluationJob: Sendable {
                 saveNeighbors: saveNeighbors, keepNeighbors: trecOutput?.runPath != nil, path: searchPath,
                 productKernel: searchProducts, timeProducts: timeProducts, progress: searching.search)
         }
-        timings.append(("search", evaluation.searchSeconds))
-        timings.append(("metrics", evaluation.metricSeconds))
-        if let products = evaluation.productsSeconds { timings.append(("products", products)) }
+        timings += evaluation.stageTimings
         var approximation: ApproximationCheck?
         if let search, provided != nil && annCheck > 0 && evaluation.depth > 0 {
             let checking = StageProgress("checking against exact search", progress)

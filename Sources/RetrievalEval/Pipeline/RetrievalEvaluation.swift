@@ -26,6 +26,11 @@ public struct RetrievalEvaluation: Sendable {
     /// With `timeProducts`: the seconds the exact search's products alone took, measured
     /// after the search in the same process (`ExactSearch.productsSeconds`).
     public var productsSeconds: Double? = nil
+    /// The timings a run records from this evaluation, by stage: the search, the metrics, and
+    /// the products alone when they were timed.
+    public var stageTimings: [(String, Double)] {
+        [("search", searchSeconds), ("metrics", metricSeconds)] + (productsSeconds.map { [("products", $0)] } ?? [])
+    }
     /// The saved lists (`saveNeighbors`), complete under a temporary name until committed.
     public var neighborsFile: ArrayWriter.PendingFile? = nil
     /// Recall@k (hit rate) and Precision@k for k = 1 up to the depth every scored query was
